@@ -1,0 +1,367 @@
+"""Configuration: dataclass defaults -> YAML (at most one ``_base_`` level) -> ``key=value`` overrides.
+
+Unknown keys and wrong types are errors (the message names the key and, for YAML, the file). The
+resolved config is frozen (:func:`freeze` returns an immutable copy) and saved next to each run's
+output with :func:`save_config`, together with the git revision.
+
+Only ``tools/`` and the engine see a config; library classes take plain keyword arguments.
+
+Example::
+
+    cfg = load_config(Config, "configs/synthetic_reid.yaml", ["model.neck=fpn", "train.epochs=2"])
+"""
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, TypeVar, Union
+
+import yaml
+
+from finetrack.utils.io import atomic_write_text
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """Unknown key, wrong type or malformed override."""
+
+
+# --------------------------------------------------------------------------------------------
+# schema
+# --------------------------------------------------------------------------------------------
+@dataclass
+class DataConfig:
+    """Where the sequences are and which GT rows count (SPEC sections 3 and 6)."""
+
+    root: str = "datasets/MOT17"  #: dataset root holding <split>/<SEQ>/
+    train_split: str = "train"  #: folder under root for training sequences
+    val_split: str = "train"  #: folder under root for validation sequences
+    train_seqs: Optional[List[str]] = None  #: None = every sequence of the split
+    val_seqs: Optional[List[str]] = None  #: None = same sequences as train_seqs
+    split: str = "half"  #: half: train on 1..N//2, validate on N//2+1..N; full: whole sequences
+    mot17_detector: Optional[str] = "FRCNN"  #: MOT17 copy used for training/validation
+    classes: List[int] = field(default_factory=lambda: [1])  #: kept GT classes
+    min_visibility: float = 0.1
+    drop_zero_flag: bool = True
+    min_box_size: float = 1.0
+    sampler: str = "sgs"  #: sgs | shuffle | sequential (Table 3)
+    group_size: Optional[int] = None  #: SGS group length G; None = batch size
+    num_workers: int = 2
+
+
+@dataclass
+class ModelConfig:
+    """Detector + Re-ID head (SPEC section 2)."""
+
+    detector: str = "yolox_s"  #: yolox_nano|yolox_tiny|yolox_s|yolox_m|yolox_l|yolox_x
+    det_ckpt: Optional[str] = None  #: ByteTrack-format YOLOX checkpoint; None = random init
+    input_size: List[int] = field(default_factory=lambda: [608, 1088])  #: network input (H, W)
+    conf_thresh: float = 0.01
+    nms_thresh: float = 0.7
+    freeze_detector: bool = True
+    feature_levels: List[str] = field(default_factory=lambda: ["dark2", "dark3", "dark4"])
+    roi_sizes: List[List[int]] = field(default_factory=lambda: [[32, 16], [16, 8], [8, 4]])
+    neck: str = "fafpn"  #: fpn | fafpn | fafpn_nofam
+    pooling: str = "mpmg"  #: gap | center | mpmg
+    channels: int = 128
+    num_parts: int = 6
+    global_dim: int = 256
+    part_dim: int = 128
+    per_part_fc: bool = False
+
+
+@dataclass
+class LossConfig:
+    """L = alpha*(cls_p + tri_p) + beta*(cls_g + tri_g) + gamma*div (paper eq. 7)."""
+
+    alpha: float = 3.0
+    beta: float = 0.3
+    gamma: float = 2.0
+
+
+@dataclass
+class TrainConfig:
+    """Re-ID training schedule (paper section 4.1)."""
+
+    epochs: int = 20
+    batch_size: int = 8  #: frames per batch
+    lr: float = 2e-4
+    lr_step_epoch: int = 10  #: lr x lr_gamma from this epoch (0-based count of finished epochs)
+    lr_gamma: float = 0.1
+    weight_decay: float = 0.0
+    amp: bool = True  #: only used on CUDA
+    log_every: int = 20  #: iterations between log lines
+    eval_every: int = 1  #: epochs between validations
+    max_iters_per_epoch: Optional[int] = None  #: cap for quick runs; None = full epoch
+    resume: bool = False
+    device: str = "auto"  #: auto | cpu | cuda
+
+
+@dataclass
+class ReIDEvalConfig:
+    """Rank-1/mAP protocol (SPEC section 4)."""
+
+    query_every: int = 10  #: queries are GT boxes on every n-th frame
+    max_frames: Optional[int] = None  #: cap validation frames per sequence (quick runs)
+
+
+@dataclass
+class TrackerConfig:
+    """Association (SPEC section 5)."""
+
+    mode: str = "finetrack"  #: byte | finetrack | jde
+    track_thresh: float = 0.6
+    low_thresh: float = 0.1
+    new_track_thresh: Optional[float] = None  #: None = track_thresh + 0.1
+    match_thresh: float = 0.8  #: first stage (byte); finetrack uses fused_match_thresh
+    fused_match_thresh: float = 0.5
+    jde_match_thresh: float = 0.4
+    second_match_thresh: float = 0.5
+    unconfirmed_match_thresh: float = 0.7
+    track_buffer: int = 30
+    min_box_area: float = 100.0
+    max_aspect_ratio: float = 1.6
+    ema_alpha: float = 0.9
+    mot20: bool = False
+    interpolate: bool = False
+    interp_max_gap: int = 20
+
+
+@dataclass
+class Config:
+    """Top-level config of every tool."""
+
+    name: str = "finetrack"  #: run name: outputs/<name>/ unless out_dir is set
+    out_dir: Optional[str] = None
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    reid_eval: ReIDEvalConfig = field(default_factory=ReIDEvalConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir) if self.out_dir else Path("outputs") / self.name
+
+
+# --------------------------------------------------------------------------------------------
+# machinery
+# --------------------------------------------------------------------------------------------
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; convert int->float; raise ConfigError."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is Union:
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return _coerce(value, options[0], key)
+        for a in options:
+            try:
+                return _coerce(value, a, key)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{key}: {value!r} is not {_type_name(tp)}")
+    if origin in (list, List, tuple, Tuple, Sequence):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        inner = args[0] if args else Any
+        return [_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads '1e-3' as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping for section '{key}', got {value!r}")
+        return _build(tp, value, prefix=key + ".")
+    raise ConfigError(f"{key}: unsupported annotation {tp!r}")
+
+
+def _build(cls: Type[T], data: Dict[str, Any], prefix: str = "") -> T:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {[prefix + k for k in unknown]}; valid keys here: {sorted(names)}"
+        )
+    kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items()}
+    # nested sections not mentioned keep their defaults
+    return cls(**kwargs)
+
+
+def to_dict(cfg: Any) -> Dict[str, Any]:
+    """Plain nested dict of a config dataclass (lists, not tuples)."""
+    return dataclasses.asdict(cfg)
+
+
+def _deep_merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _read_yaml(path: Path) -> Dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    return data
+
+
+def load_yaml_layers(path: Union[str, Path]) -> Dict[str, Any]:
+    """Read a YAML config, resolving at most one ``_base_`` level (relative to the file)."""
+    path = Path(path)
+    data = _read_yaml(path)
+    base = data.pop("_base_", None)
+    if base is None:
+        return data
+    base_path = (path.parent / base).resolve()
+    base_data = _read_yaml(base_path)
+    if "_base_" in base_data:
+        raise ConfigError(f"{base_path}: only one _base_ level is allowed (it is the base of {path})")
+    return _deep_merge(base_data, data)
+
+
+def parse_override(text: str) -> Tuple[List[str], Any]:
+    """``a.b=value`` -> (["a", "b"], YAML-parsed value). ``[x,y]`` lists and ``null`` work."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not key=value")
+    key, _, raw = text.partition("=")
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"override {text!r} has an empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() != "" else ""
+    except yaml.YAMLError as e:
+        raise ConfigError(f"override {text!r}: cannot parse value: {e}") from e
+    return key.split("."), value
+
+
+def apply_overrides(data: Dict[str, Any], overrides: Sequence[str]) -> Dict[str, Any]:
+    out = _deep_merge({}, data)
+    for ov in overrides:
+        keys, value = parse_override(ov)
+        node = out
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {ov!r}: {k} is not a section")
+        node[keys[-1]] = value
+    return out
+
+
+def load_config(
+    cls: Type[T] = Config, path: Optional[Union[str, Path]] = None, overrides: Sequence[str] = ()
+) -> T:
+    """defaults -> YAML (+ one ``_base_``) -> ``key=value`` overrides -> validated dataclass.
+
+    Raises:
+        ConfigError: unknown key, wrong type, bad YAML, bad override (message names the key).
+    """
+    data: Dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = load_yaml_layers(path)
+            _build(cls, data)  # report YAML errors with the file name
+        except ConfigError as e:
+            if str(path) in str(e):
+                raise
+            raise ConfigError(f"{path}: {e}") from None
+    data = apply_overrides(data, overrides)
+    try:
+        return _build(cls, data)
+    except ConfigError as e:
+        raise ConfigError(f"override: {e}") from None
+
+
+class FrozenConfigError(AttributeError):
+    pass
+
+
+def freeze(cfg: T) -> T:
+    """Return ``cfg`` with every (nested) dataclass instance made read-only."""
+
+    def _freeze(obj: Any) -> Any:
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            for f in dataclasses.fields(obj):
+                _freeze(getattr(obj, f.name))
+            object.__setattr__(obj, "__frozen__", True)
+        return obj
+
+    return _freeze(cfg)
+
+
+def _guarded_setattr(self, name, value):  # installed on every config dataclass below
+    if getattr(self, "__frozen__", False):
+        raise FrozenConfigError(f"config is frozen: cannot set {type(self).__name__}.{name}")
+    object.__setattr__(self, name, value)
+
+
+for _cls in (DataConfig, ModelConfig, LossConfig, TrainConfig, ReIDEvalConfig, TrackerConfig, Config):
+    _cls.__setattr__ = _guarded_setattr  # type: ignore[assignment]
+
+
+def git_revision(repo_dir: Optional[Union[str, Path]] = None) -> str:
+    """Current git SHA (with ``-dirty`` when the tree has changes), or ``unknown``."""
+    cwd = str(repo_dir or Path(__file__).resolve().parents[1])
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd, capture_output=True, text=True, timeout=10,
+        ).stdout.strip()
+        return (sha or "unknown") + ("-dirty" if sha and dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def save_config(cfg: Any, out_dir: Union[str, Path], filename: str = "config.yaml") -> Path:
+    """Write the resolved config (+ git revision as a comment) atomically; returns the path."""
+    out = Path(out_dir) / filename
+    text = f"# resolved config; git revision: {git_revision()}\n" + yaml.safe_dump(
+        to_dict(cfg), sort_keys=False
+    )
+    atomic_write_text(out, text)
+    return out

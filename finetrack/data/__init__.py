@@ -1,0 +1,1 @@
+"""MOTChallenge data layer, synthetic sequences, Re-ID datasets and samplers."""
