@@ -1,0 +1,80 @@
+"""Turn the tracking config into plain objects: tracker kwargs, detection source, embedder."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Optional
+
+from finetrack.config import Config, TrackerConfig
+from finetrack.data.mot import GTFilter, MOTSequence
+from finetrack.inference.sources import SOURCES, GTDetections, PublicDetections, YOLOXDetections
+
+logger = logging.getLogger(__name__)
+
+
+def tracker_kwargs(cfg: TrackerConfig, frame_rate: float) -> Dict[str, Any]:
+    """Keyword arguments of :class:`finetrack.tracker.Tracker` for one sequence."""
+    first_stage = {
+        "byte": cfg.match_thresh,
+        "finetrack": cfg.fused_match_thresh,
+        "jde": cfg.jde_match_thresh,
+    }
+    if cfg.mode not in first_stage:
+        raise ValueError(f"unknown tracker mode {cfg.mode!r}; valid: {sorted(first_stage)}")
+    return dict(
+        mode=cfg.mode,
+        track_thresh=cfg.track_thresh,
+        low_thresh=cfg.low_thresh,
+        new_track_thresh=cfg.new_track_thresh,
+        match_thresh=first_stage[cfg.mode],
+        second_match_thresh=cfg.second_match_thresh,
+        unconfirmed_match_thresh=cfg.unconfirmed_match_thresh,
+        track_buffer=cfg.track_buffer,
+        frame_rate=frame_rate,
+        min_box_area=cfg.min_box_area,
+        max_aspect_ratio=cfg.max_aspect_ratio,
+        ema_alpha=cfg.ema_alpha,
+        mot20=cfg.mot20,
+    )
+
+
+def gt_filter(cfg: Config) -> GTFilter:
+    d = cfg.data
+    return GTFilter(tuple(d.classes), d.min_visibility, d.drop_zero_flag, d.min_box_size)
+
+
+def build_source(
+    kind: str,
+    seq: MOTSequence,
+    cfg: Config,
+    detector=None,
+    device: str = "cpu",
+    min_score: Optional[float] = None,
+):
+    """A detection source for one sequence (``public``, ``gt`` or ``yolox``)."""
+    if kind == "public":
+        return PublicDetections(seq, min_score=min_score)
+    if kind == "gt":
+        return GTDetections(seq, gt_filter(cfg))
+    if kind == "yolox":
+        if detector is None:
+            raise ValueError("--det yolox needs a detector (--det-ckpt, or a --reid-ckpt whose detector is trained)")
+        return YOLOXDetections(detector, device)
+    raise ValueError(f"unknown detection source {kind!r}; valid: {list(SOURCES)}")
+
+
+def build_detector_from_config(cfg: Config, ckpt: str, device: str = "cpu"):
+    """A YOLOX detector of ``cfg.model.detector`` with ByteTrack-format weights from ``ckpt``."""
+    from finetrack.models.detector import build_detector
+
+    m = cfg.model
+    variant = m.detector.replace("yolox_", "")
+    det = build_detector(
+        variant,
+        input_size=tuple(m.input_size),
+        conf_thresh=m.conf_thresh,
+        nms_thresh=m.nms_thresh,
+        feature_levels=tuple(m.feature_levels),
+    )
+    det.load_checkpoint(ckpt)
+    logger.info("detector YOLOX-%s from %s, input %s", variant, ckpt, tuple(m.input_size))
+    return det.to(device).eval()

@@ -1,0 +1,91 @@
+"""Detection sources: where the boxes of a frame come from (public det.txt, GT oracle, YOLOX).
+
+Every source is called per 1-based frame and returns ``(xyxy (N, 4) float64 original-image pixels,
+scores (N,) float64)``; sources never see the tracker.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Optional, Protocol, Tuple
+
+import numpy as np
+
+from finetrack.data.mot import GTFilter, MOTSequence
+
+logger = logging.getLogger(__name__)
+
+FrameDets = Tuple[np.ndarray, np.ndarray]
+SOURCES = ("public", "gt", "yolox")
+
+
+class DetectionSource(Protocol):
+    name: str
+    needs_image: bool
+
+    def __call__(self, frame: int, image: Optional[np.ndarray]) -> FrameDets: ...
+
+
+class PublicDetections:
+    """Boxes from the sequence's det/det.txt (scores as given).
+
+    Args:
+        seq: the sequence. min_score: drop boxes scoring below this (default: keep all).
+    """
+
+    name = "public"
+    needs_image = False
+
+    def __init__(self, seq: MOTSequence, min_score: Optional[float] = None):
+        self._det = seq.det()
+        self._min_score = min_score
+
+    def __call__(self, frame: int, image: Optional[np.ndarray] = None) -> FrameDets:
+        xyxy, scores = self._det.for_frame(frame)
+        if self._min_score is not None:
+            keep = scores >= self._min_score
+            xyxy, scores = xyxy[keep], scores[keep]
+        return xyxy, scores
+
+
+class GTDetections:
+    """Oracle boxes from gt.txt (filtered like training GT) with score 1, for Re-ID studies."""
+
+    name = "gt"
+    needs_image = False
+
+    def __init__(self, seq: MOTSequence, gt_filter: GTFilter = GTFilter()):
+        self._gt = gt_filter.apply(seq.gt())
+
+    def __call__(self, frame: int, image: Optional[np.ndarray] = None) -> FrameDets:
+        ann = self._gt.for_frame(frame)
+        return ann.xyxy(), np.ones(len(ann), dtype=np.float64)
+
+
+class YOLOXDetections:
+    """Boxes from a :class:`finetrack.models.detector.YOLOXDetector` (score = obj * cls, NMS).
+
+    Args:
+        detector: the detector (eval mode is set here).
+        device: torch device string.
+    """
+
+    name = "yolox"
+    needs_image = True
+
+    def __init__(self, detector, device: str = "cpu"):
+        import torch
+
+        self._torch = torch
+        self.detector = detector.to(device).eval()
+        self.device = device
+
+    def __call__(self, frame: int, image: Optional[np.ndarray]) -> FrameDets:
+        if image is None:
+            raise ValueError("the YOLOX source needs the frame image")
+        tensor, ratio = self.detector.preprocess(image)
+        with self._torch.no_grad():
+            out = self.detector.detect(
+                tensor[None].to(self.device), [ratio], [image.shape[:2]]
+            )
+        xyxy, scores = out[0]
+        return np.asarray(xyxy, np.float64).reshape(-1, 4), np.asarray(scores, np.float64).reshape(-1)
