@@ -97,8 +97,10 @@ class TrainConfig:
     log_every: int = 20  #: iterations between log lines
     eval_every: int = 1  #: epochs between validations
     max_iters_per_epoch: Optional[int] = None  #: cap for quick runs; None = full epoch
-    resume: bool = False
+    resume: bool = False  #: continue from <run dir>/last.pth (also top-level ``resume``)
     device: str = "auto"  #: auto | cpu | cuda
+    best_metric: str = "mAP"  #: mAP | rank1: validation metric that selects best.pth
+    progress: bool = True  #: tqdm progress bar
 
 
 @dataclass
@@ -126,9 +128,12 @@ class TrackerConfig:
     min_box_area: float = 100.0
     max_aspect_ratio: float = 1.6
     ema_alpha: float = 0.9
-    mot20: bool = False
-    interpolate: bool = False
-    interp_max_gap: int = 20
+    mot20: bool = False  #: ByteTrack's mot20 switch: no score fusion in IoU costs
+    duplicate_thresh: float = 0.15  #: tracked/lost pairs closer than this IoU distance are duplicates
+    iou_pixel_offset: float = 0.0  #: 1 reproduces official ByteTrack's cython_bbox (+1 px) IoU
+    interpolate: bool = False  #: ByteTrack's linear interpolation post-processing
+    interp_max_gap: int = 20  #: fill gaps with frame difference < this
+    interp_min_track_len: int = 25  #: only tracks with more rows than this are interpolated
 
 
 @dataclass
@@ -138,6 +143,7 @@ class Config:
     name: str = "finetrack"  #: run name: outputs/<name>/ unless out_dir is set
     out_dir: Optional[str] = None
     seed: int = 0
+    resume: bool = False  #: same as train.resume: continue from <run dir>/last.pth
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)

@@ -94,7 +94,8 @@ def run_tracking(
         res = track_sequence(seq, source, tracker, embedder, half, progress, writer)
         rows = np.column_stack([res.frames, res.ids, res.tlwh, res.scores]) if len(res.ids) else np.zeros((0, 7))
         if cfg.tracker.interpolate and len(rows):
-            rows = interpolate_tracks(rows, max_gap=cfg.tracker.interp_max_gap)
+            rows = interpolate_tracks(rows, max_gap=cfg.tracker.interp_max_gap,
+                                      min_track_len=cfg.tracker.interp_min_track_len)
         write_results(out / f"{seq.name}.txt", rows[:, 0], rows[:, 1], rows[:, 2:6], rows[:, 6])
         if writer is not None:
             writer.close()

@@ -13,19 +13,14 @@ logger = logging.getLogger(__name__)
 
 def tracker_kwargs(cfg: TrackerConfig, frame_rate: float) -> Dict[str, Any]:
     """Keyword arguments of :class:`finetrack.tracker.Tracker` for one sequence."""
-    first_stage = {
-        "byte": cfg.match_thresh,
-        "finetrack": cfg.fused_match_thresh,
-        "jde": cfg.jde_match_thresh,
-    }
-    if cfg.mode not in first_stage:
-        raise ValueError(f"unknown tracker mode {cfg.mode!r}; valid: {sorted(first_stage)}")
     return dict(
         mode=cfg.mode,
         track_thresh=cfg.track_thresh,
         low_thresh=cfg.low_thresh,
         new_track_thresh=cfg.new_track_thresh,
-        match_thresh=first_stage[cfg.mode],
+        match_thresh=cfg.match_thresh,
+        fused_match_thresh=cfg.fused_match_thresh,
+        jde_match_thresh=cfg.jde_match_thresh,
         second_match_thresh=cfg.second_match_thresh,
         unconfirmed_match_thresh=cfg.unconfirmed_match_thresh,
         track_buffer=cfg.track_buffer,
@@ -34,6 +29,8 @@ def tracker_kwargs(cfg: TrackerConfig, frame_rate: float) -> Dict[str, Any]:
         max_aspect_ratio=cfg.max_aspect_ratio,
         ema_alpha=cfg.ema_alpha,
         mot20=cfg.mot20,
+        duplicate_thresh=cfg.duplicate_thresh,
+        iou_pixel_offset=cfg.iou_pixel_offset,
     )
 
 

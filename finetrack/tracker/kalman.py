@@ -1,0 +1,203 @@
+"""ByteTrack's constant-velocity Kalman filter, vectorised over all tracks.
+
+The 8-dimensional state space ``(cx, cy, a, h, vcx, vcy, va, vh)`` holds the box centre
+``(cx, cy)``, aspect ratio ``a = w / h``, height ``h`` and their velocities. Object motion follows a
+constant-velocity model; the box ``(cx, cy, a, h)`` is a direct observation of the state (linear
+observation model). Process and measurement noise scale with the box height, with ByteTrack's
+weights (1/20 for position, 1/160 for velocity).
+
+Every method works on a batch of N tracks at once (``mean`` (N, 8), ``covariance`` (N, 8, 8)) and
+returns new arrays; inputs are never modified. The results equal ByteTrack's per-track formulas
+(``yolox/tracker/kalman_filter.py``) up to floating-point rounding.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Tuple
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+#: 0.95 quantile of the chi-square distribution with N degrees of freedom (MATLAB/Octave chi2inv),
+#: the Mahalanobis gating threshold used by DeepSORT, JDE and FairMOT.
+CHI2INV95 = {1: 3.8415, 2: 5.9915, 3: 7.8147, 4: 9.4877, 5: 11.070, 6: 12.592, 7: 14.067,
+             8: 15.507, 9: 16.919}
+
+NDIM = 4  # measurement dimension (cx, cy, a, h)
+
+
+class KalmanFilter:
+    """Constant-velocity Kalman filter for boxes in ``(cx, cy, a, h)`` measurement space.
+
+    Args:
+        std_weight_position: Position noise std relative to the box height (ByteTrack: 1/20).
+        std_weight_velocity: Velocity noise std relative to the box height (ByteTrack: 1/160).
+        std_aspect: Aspect-ratio std of the initial and process covariance (ByteTrack: 1e-2).
+        std_aspect_velocity: Aspect-ratio velocity noise std (ByteTrack: 1e-5).
+        std_aspect_measurement: Aspect-ratio measurement noise std (ByteTrack: 1e-1).
+        init_position_factor: Initial position std = factor * weight_position * h (ByteTrack: 2).
+        init_velocity_factor: Initial velocity std = factor * weight_velocity * h (ByteTrack: 10).
+        dt: Time step between frames in frames (1).
+    """
+
+    def __init__(
+        self,
+        std_weight_position: float = 1.0 / 20,
+        std_weight_velocity: float = 1.0 / 160,
+        std_aspect: float = 1e-2,
+        std_aspect_velocity: float = 1e-5,
+        std_aspect_measurement: float = 1e-1,
+        init_position_factor: float = 2.0,
+        init_velocity_factor: float = 10.0,
+        dt: float = 1.0,
+    ) -> None:
+        self.std_weight_position = float(std_weight_position)
+        self.std_weight_velocity = float(std_weight_velocity)
+        self.std_aspect = float(std_aspect)
+        self.std_aspect_velocity = float(std_aspect_velocity)
+        self.std_aspect_measurement = float(std_aspect_measurement)
+        self.init_position_factor = float(init_position_factor)
+        self.init_velocity_factor = float(init_velocity_factor)
+        self.motion_mat = np.eye(2 * NDIM)
+        self.motion_mat[:NDIM, NDIM:] = dt * np.eye(NDIM)
+        self.update_mat = np.eye(NDIM, 2 * NDIM)
+
+    # ------------------------------------------------------------------ helpers
+    def _hstd(self, h: np.ndarray, w_pos: float, aspect: float) -> np.ndarray:
+        """(N,) heights -> (N, 4) stds ``[w*h, w*h, aspect, w*h]``."""
+        s = np.empty((len(h), NDIM), dtype=np.float64)
+        s[:, 0] = s[:, 1] = s[:, 3] = w_pos * h
+        s[:, 2] = aspect
+        return s
+
+    @staticmethod
+    def _diag(var: np.ndarray) -> np.ndarray:
+        """(N, D) variances -> (N, D, D) diagonal matrices."""
+        n, d = var.shape
+        out = np.zeros((n, d, d), dtype=np.float64)
+        idx = np.arange(d)
+        out[:, idx, idx] = var
+        return out
+
+    # ------------------------------------------------------------------ API
+    def initiate(self, measurements: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Create tracks from unassociated measurements.
+
+        Args:
+            measurements: (N, 4) boxes ``(cx, cy, a, h)``.
+
+        Returns:
+            mean (N, 8) with zero velocities and covariance (N, 8, 8) (diagonal).
+        """
+        z = np.asarray(measurements, dtype=np.float64).reshape(-1, NDIM)
+        mean = np.concatenate([z, np.zeros_like(z)], axis=1)
+        h = z[:, 3]
+        std_pos = self._hstd(h, self.init_position_factor * self.std_weight_position,
+                             self.std_aspect)
+        std_vel = self._hstd(h, self.init_velocity_factor * self.std_weight_velocity,
+                             self.std_aspect_velocity)
+        return mean, self._diag(np.square(np.concatenate([std_pos, std_vel], axis=1)))
+
+    def predict(self, mean: np.ndarray, covariance: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Prediction step for N tracks at once (ByteTrack ``multi_predict``).
+
+        Args:
+            mean: (N, 8) state means at t-1.
+            covariance: (N, 8, 8) state covariances at t-1.
+
+        Returns:
+            Predicted mean (N, 8) and covariance (N, 8, 8) at t.
+        """
+        mean = np.asarray(mean, dtype=np.float64).reshape(-1, 2 * NDIM)
+        covariance = np.asarray(covariance, dtype=np.float64).reshape(-1, 2 * NDIM, 2 * NDIM)
+        h = mean[:, 3]
+        std_pos = self._hstd(h, self.std_weight_position, self.std_aspect)
+        std_vel = self._hstd(h, self.std_weight_velocity, self.std_aspect_velocity)
+        motion_cov = self._diag(np.square(np.concatenate([std_pos, std_vel], axis=1)))
+        f = self.motion_mat
+        new_mean = mean @ f.T
+        new_cov = f @ covariance @ f.T + motion_cov
+        return new_mean, new_cov
+
+    multi_predict = predict
+
+    def project(self, mean: np.ndarray, covariance: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Project N state distributions to measurement space.
+
+        Args:
+            mean: (N, 8) state means.
+            covariance: (N, 8, 8) state covariances.
+
+        Returns:
+            Projected mean (N, 4) and innovation covariance (N, 4, 4) (measurement noise added).
+        """
+        mean = np.asarray(mean, dtype=np.float64).reshape(-1, 2 * NDIM)
+        covariance = np.asarray(covariance, dtype=np.float64).reshape(-1, 2 * NDIM, 2 * NDIM)
+        std = self._hstd(mean[:, 3], self.std_weight_position, self.std_aspect_measurement)
+        hmat = self.update_mat
+        proj_mean = mean @ hmat.T
+        proj_cov = hmat @ covariance @ hmat.T + self._diag(np.square(std))
+        return proj_mean, proj_cov
+
+    def update(
+        self, mean: np.ndarray, covariance: np.ndarray, measurements: np.ndarray
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Correction step for N tracks, each with its own measurement.
+
+        Args:
+            mean: (N, 8) predicted state means.
+            covariance: (N, 8, 8) predicted state covariances.
+            measurements: (N, 4) associated boxes ``(cx, cy, a, h)``.
+
+        Returns:
+            Corrected mean (N, 8) and covariance (N, 8, 8).
+        """
+        mean = np.asarray(mean, dtype=np.float64).reshape(-1, 2 * NDIM)
+        covariance = np.asarray(covariance, dtype=np.float64).reshape(-1, 2 * NDIM, 2 * NDIM)
+        z = np.asarray(measurements, dtype=np.float64).reshape(-1, NDIM)
+        if len(mean) == 0:
+            return mean.copy(), covariance.copy()
+        proj_mean, proj_cov = self.project(mean, covariance)
+        # K = P H^T S^-1  <=>  K^T = S^-1 (H P) since P and S are symmetric.
+        ph_t = covariance @ self.update_mat.T  # (N, 8, 4)
+        gain = np.linalg.solve(proj_cov, np.swapaxes(ph_t, 1, 2))  # (N, 4, 8) = K^T
+        gain = np.swapaxes(gain, 1, 2)  # (N, 8, 4)
+        innovation = z - proj_mean  # (N, 4)
+        new_mean = mean + np.einsum("nij,nj->ni", gain, innovation)
+        new_cov = covariance - gain @ proj_cov @ np.swapaxes(gain, 1, 2)
+        return new_mean, new_cov
+
+    def gating_distance(
+        self,
+        mean: np.ndarray,
+        covariance: np.ndarray,
+        measurements: np.ndarray,
+        only_position: bool = False,
+    ) -> np.ndarray:
+        """Squared Mahalanobis distance between N state distributions and M measurements.
+
+        Args:
+            mean: (N, 8) (or (8,)) state means.
+            covariance: (N, 8, 8) (or (8, 8)) state covariances.
+            measurements: (M, 4) boxes ``(cx, cy, a, h)``.
+            only_position: Use only the centre (2 degrees of freedom) instead of all 4 dims.
+
+        Returns:
+            (N, M) squared Mahalanobis distances (``(M,)`` when a single (8,) mean is given);
+            compare with ``CHI2INV95[2 if only_position else 4]``.
+        """
+        single = np.asarray(mean).ndim == 1
+        proj_mean, proj_cov = self.project(mean, covariance)
+        z = np.asarray(measurements, dtype=np.float64).reshape(-1, NDIM)
+        if only_position:
+            proj_mean, proj_cov, z = proj_mean[:, :2], proj_cov[:, :2, :2], z[:, :2]
+        n, m = len(proj_mean), len(z)
+        if n == 0 or m == 0:
+            out = np.zeros((n, m), dtype=np.float64)
+        else:
+            chol = np.linalg.cholesky(proj_cov)  # (N, d, d) lower
+            d = z[None, :, :] - proj_mean[:, None, :]  # (N, M, d)
+            sol = np.linalg.solve(chol, np.swapaxes(d, 1, 2))  # (N, d, M)
+            out = np.sum(sol * sol, axis=1)
+        return out[0] if single else out

@@ -1,0 +1,163 @@
+"""One tracklet: Kalman state, lifecycle bookkeeping and EMA appearance feature.
+
+An ``STrack`` without ByteTrack's class-level state: the id is given by the owning tracker's
+per-instance counter and the Kalman filter runs outside (batched over all tracks) in the tracker.
+"""
+from __future__ import annotations
+
+import enum
+import logging
+from typing import Optional
+
+import numpy as np
+
+from finetrack.structures import xyah_to_tlwh, xyah_to_xyxy
+
+logger = logging.getLogger(__name__)
+
+_EPS = 1e-12
+
+
+class TrackState(enum.IntEnum):
+    """Lifecycle states (ByteTrack's ``TrackState``)."""
+
+    NEW = 0
+    TRACKED = 1
+    LOST = 2
+    REMOVED = 3
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    """Return ``x / ||x||`` along the last axis as a new float64 array ((D,) or (N, D))."""
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), _EPS)
+
+
+class Track:
+    """A tracklet with Kalman state ``(cx, cy, a, h, vcx, vcy, va, vh)``.
+
+    Args:
+        track_id: Id given by the tracker (ids start at 1 per tracker instance).
+        mean: (8,) initial Kalman mean.
+        covariance: (8, 8) initial Kalman covariance.
+        score: Detection score that started the track.
+        frame_id: 1-based frame where the track starts.
+        feature: (D,) appearance feature of the starting detection, or None.
+        ema_alpha: EMA weight of the previous smoothed feature (FairMOT/FineTrack: 0.9).
+        det_index: Index of the starting detection in that frame's input arrays.
+        activated: Whether the track is confirmed at once (ByteTrack: only on the first frame).
+
+    Attributes:
+        state: :class:`TrackState`.
+        is_activated: Confirmed (matched at least once after its birth, or born on frame 1).
+        tracklet_len: Consecutive updates since the last (re-)activation.
+        start_frame: Frame of birth. ``frame_id``: last frame with a matched detection.
+        smooth_feat: (D,) L2-normalised EMA feature, ``curr_feat``: (D,) last detection feature.
+    """
+
+    def __init__(
+        self,
+        track_id: int,
+        mean: np.ndarray,
+        covariance: np.ndarray,
+        score: float,
+        frame_id: int,
+        feature: Optional[np.ndarray] = None,
+        ema_alpha: float = 0.9,
+        det_index: int = -1,
+        activated: bool = False,
+    ) -> None:
+        self.track_id = int(track_id)
+        self.mean = np.array(mean, dtype=np.float64)
+        self.covariance = np.array(covariance, dtype=np.float64)
+        self.score = float(score)
+        self.state = TrackState.TRACKED
+        self.is_activated = bool(activated)
+        self.tracklet_len = 0
+        self.start_frame = int(frame_id)
+        self.frame_id = int(frame_id)
+        self.ema_alpha = float(ema_alpha)
+        self.det_index = int(det_index)
+        self.smooth_feat: Optional[np.ndarray] = None
+        self.curr_feat: Optional[np.ndarray] = None
+        if feature is not None:
+            self.update_features(feature)
+
+    # ------------------------------------------------------------------ geometry
+    @property
+    def end_frame(self) -> int:
+        """Last frame with a matched detection (ByteTrack's ``end_frame``)."""
+        return self.frame_id
+
+    @property
+    def xyah(self) -> np.ndarray:
+        """(4,) current box ``(cx, cy, a, h)`` (copy)."""
+        return self.mean[:4].copy()
+
+    @property
+    def tlwh(self) -> np.ndarray:
+        """(4,) current box ``(x_left, y_top, w, h)``."""
+        return xyah_to_tlwh(self.mean[:4])[0]
+
+    @property
+    def xyxy(self) -> np.ndarray:
+        """(4,) current box ``(x1, y1, x2, y2)``."""
+        return xyah_to_xyxy(self.mean[:4])[0]
+
+    # ------------------------------------------------------------------ appearance
+    def update_features(self, feature: np.ndarray) -> None:
+        """EMA update ``f~ = a * f~ + (1 - a) * f`` with L2 renormalisation (FairMOT).
+
+        Args:
+            feature: (D,) detection feature (normalised here; the caller's array is not modified).
+        """
+        feat = l2_normalize(np.asarray(feature).reshape(-1))
+        self.curr_feat = feat
+        if self.smooth_feat is None:
+            self.smooth_feat = feat.copy()
+        else:
+            self.smooth_feat = l2_normalize(
+                self.ema_alpha * self.smooth_feat + (1.0 - self.ema_alpha) * feat)
+
+    # ------------------------------------------------------------------ lifecycle
+    def apply_update(
+        self,
+        mean: np.ndarray,
+        covariance: np.ndarray,
+        score: float,
+        frame_id: int,
+        feature: Optional[np.ndarray] = None,
+        det_index: int = -1,
+        reactivate: bool = False,
+    ) -> None:
+        """Take a corrected Kalman state after a match (ByteTrack ``update``/``re_activate``).
+
+        Args:
+            mean: (8,) corrected mean. covariance: (8, 8) corrected covariance.
+            score: Matched detection score. frame_id: Current frame.
+            feature: (D,) matched detection feature or None (EMA untouched).
+            det_index: Index of the matched detection in this frame's input.
+            reactivate: True for a lost track found again (resets ``tracklet_len``).
+        """
+        self.mean = np.array(mean, dtype=np.float64)
+        self.covariance = np.array(covariance, dtype=np.float64)
+        self.tracklet_len = 0 if reactivate else self.tracklet_len + 1
+        self.state = TrackState.TRACKED
+        self.is_activated = True
+        self.frame_id = int(frame_id)
+        self.score = float(score)
+        self.det_index = int(det_index)
+        if feature is not None:
+            self.update_features(feature)
+
+    def mark_lost(self) -> None:
+        """Set the state to LOST."""
+        self.state = TrackState.LOST
+
+    def mark_removed(self) -> None:
+        """Set the state to REMOVED."""
+        self.state = TrackState.REMOVED
+
+    def __repr__(self) -> str:
+        return (f"Track(id={self.track_id}, state={self.state.name}, "
+                f"frames={self.start_frame}-{self.end_frame})")
