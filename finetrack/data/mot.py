@@ -588,7 +588,10 @@ def list_sequences(
     split_dir = Path(split_dir)
     if not split_dir.is_dir():
         raise FileNotFoundError(f"split directory not found: {split_dir}")
-    found = sorted(p for p in split_dir.iterdir() if p.is_dir() and (p / "seqinfo.ini").is_file())
+    found = sorted(
+        p for p in split_dir.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / "seqinfo.ini").is_file()
+    )  # hidden folders are writers' temporaries
     if seqs is not None:
         by_name = {p.name: p for p in found}
         missing = [s for s in seqs if s not in by_name]
