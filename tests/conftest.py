@@ -5,6 +5,13 @@ from pathlib import Path
 
 import pytest
 
+try:  # one intra-op thread: on 2 shared cores torch's default 2 threads ran 10-100x slower
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # pragma: no cover - the suite needs torch, but keep conftest importable
+    pass
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 PETS09 = SHARED_DATA / "MOT15" / "train" / "PETS09-S2L1"

@@ -1,0 +1,125 @@
+"""Builders: names -> modules, failing with the list of valid names.
+
+``build_model`` records its own arguments as ``model_args`` (plain dicts, tuples, numbers and
+strings: safe for ``torch.load(weights_only=True)``) so :meth:`FineTrackModel.from_checkpoint`
+can rebuild a model from a checkpoint alone.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from typing import Any, Dict, Mapping, Optional, Type, Union
+
+import torch.nn as nn
+
+from finetrack.models.detector import (
+    DEFAULT_VARIANT,
+    YOLOX_VARIANTS,
+    YOLOXDetector,
+    build_detector,
+)
+from finetrack.models.fafpn import NECKS
+from finetrack.models.reid_head import POOLINGS, FineTrackModel, ReIDHead
+
+logger = logging.getLogger(__name__)
+
+PathLike = Union[str, os.PathLike]
+
+#: Re-ID head classes by name (one today; the dict is the extension point).
+REID_HEADS: Dict[str, Type[nn.Module]] = {"finetrack": ReIDHead}
+
+__all__ = [
+    "NECKS",
+    "POOLINGS",
+    "REID_HEADS",
+    "YOLOX_VARIANTS",
+    "build_detector",
+    "build_model",
+    "build_reid_head",
+]
+
+
+def _check_name(kind: str, name: str, valid) -> None:
+    if name not in valid:
+        raise KeyError(f"unknown {kind} {name!r}; valid {kind}s: {sorted(valid)}")
+
+
+def build_reid_head(name: str = "finetrack", **kwargs: Any) -> nn.Module:
+    """Build a Re-ID head.
+
+    Args:
+        name: a key of :data:`REID_HEADS`.
+        **kwargs: the head's keywords (:class:`ReIDHead`: ``in_channels``, ``strides``,
+            ``neck`` in :data:`NECKS`, ``pooling`` in :data:`POOLINGS`, ...).
+
+    Raises:
+        KeyError: unknown head, neck or pooling name (the message lists the valid ones).
+    """
+    _check_name("Re-ID head", name, REID_HEADS)
+    _check_name("neck", kwargs.get("neck", "fafpn"), NECKS)
+    _check_name("pooling", kwargs.get("pooling", "mpmg"), POOLINGS)
+    return REID_HEADS[name](**kwargs)
+
+
+def _plain(value: Any) -> Any:
+    """Lists -> tuples recursively, so stored args compare equal after a round trip."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def build_model(
+    detector: Optional[Mapping[str, Any]] = None,
+    reid_head: Optional[Mapping[str, Any]] = None,
+    freeze_detector: bool = True,
+    detector_checkpoint: Optional[PathLike] = None,
+) -> FineTrackModel:
+    """Build detector + Re-ID head.
+
+    Args:
+        detector: :class:`YOLOXDetector` keywords (``variant`` defaults to ``"s"``).
+        reid_head: :func:`build_reid_head` keywords; ``in_channels`` and ``strides`` default to the
+            detector's ``feature_channels`` / ``feature_strides``.
+        freeze_detector: train the head only, detector in eval mode (SPEC default).
+        detector_checkpoint: ByteTrack/YOLOX weights to load into the detector (not recorded in
+            ``model_args``: a FineTrack checkpoint holds the detector weights itself).
+
+    Returns:
+        The model, with ``model_args`` set so that ``build_model(**model.model_args)`` rebuilds it.
+    """
+    det_kwargs = dict(detector or {})
+    if "depth" not in det_kwargs and "width" not in det_kwargs:
+        det_kwargs.setdefault("variant", DEFAULT_VARIANT)
+    if "variant" in det_kwargs:
+        _check_name("YOLOX variant", det_kwargs["variant"], YOLOX_VARIANTS)
+        det = build_detector(**det_kwargs)
+    else:
+        det = YOLOXDetector(**det_kwargs)
+    if detector_checkpoint is not None:
+        det.load_checkpoint(detector_checkpoint)
+
+    head_kwargs = dict(reid_head or {})
+    head_kwargs.setdefault("in_channels", det.feature_channels)
+    head_kwargs.setdefault("strides", det.feature_strides)
+    if tuple(head_kwargs["in_channels"]) != det.feature_channels:
+        raise ValueError(
+            f"reid_head in_channels {tuple(head_kwargs['in_channels'])} != detector feature "
+            f"channels {det.feature_channels}"
+        )
+    if tuple(head_kwargs["strides"]) != det.feature_strides:
+        raise ValueError(
+            f"reid_head strides {tuple(head_kwargs['strides'])} != detector feature strides "
+            f"{det.feature_strides}"
+        )
+    head = build_reid_head(**head_kwargs)
+    model_args = _plain(
+        {
+            "detector": copy.deepcopy(det_kwargs),
+            "reid_head": copy.deepcopy(head_kwargs),
+            "freeze_detector": bool(freeze_detector),
+        }
+    )
+    return FineTrackModel(det, head, freeze_detector=freeze_detector, model_args=model_args)

@@ -1,0 +1,265 @@
+"""Necks that fuse the S ROI-aligned crops of a box into F_mask and F_reid (finest crop size).
+
+- :class:`FAFPN` (paper Sec. 3.2, Fig. 3-4): Res-Block (RB) on every level to C channels, top-down
+  Flow Alignment Modules (FAM) merging each coarse map into the next finer one, two RB heads.
+- :class:`RBFPN`: FAFPN with every FAM replaced by bilinear up-sample + sum (Table 5 "without FAM").
+- :class:`PlainFPN`: the classic FPN baseline (1x1 lateral conv, up-sample + sum) with
+  conv3x3-BN-ReLU output heads (FPN's 3x3 output convs; ``head="rb"`` switches to RB heads).
+
+Every neck maps ``crops`` (S tensors (N, C_s, h_s, w_s), finest first) to ``(F_mask, F_reid)``,
+both (N, C, h_0, w_0). Up-sampling is always bilinear with ``align_corners=False``, so that a FAM
+with zero flow equals the RBFPN merge exactly.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable, Dict, List, Sequence, Tuple, Type
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+logger = logging.getLogger(__name__)
+
+#: Output channels of each FAM flow conv: (dx, dy) for the coarse map + (dx, dy) for the fine one.
+FLOW_CHANNELS: int = 4
+
+
+class ResBlock(nn.Module):
+    """RB: 1x1 conv + BN projection, then conv3x3-BN-ReLU-conv3x3-BN + shortcut, ReLU.
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.proj = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels)
+        )
+        self.body = nn.Sequential(
+            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C_in, h, w) -> (N, C_out, h, w)."""
+        x = self.proj(x)
+        return F.relu(x + self.body(x))
+
+
+def upsample_to(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize (align_corners=False) of (N, C, h, w) to (N, C, *size)."""
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def flow_warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Sample ``x`` at the output pixel centres displaced by ``flow``.
+
+    ``out[n, :, i, j] = x(p + flow[n, :, i, j])`` where ``p`` is the centre of output pixel (i, j)
+    mapped into ``x``'s frame (the mapping of bilinear resizing with align_corners=False) and the
+    flow (dx, dy) is in OUTPUT pixels. With zero flow and ``x`` smaller than the output this equals
+    :func:`upsample_to`; with zero flow and equal sizes it is the identity. Outside the map the
+    border value is used (``padding_mode="border"``, which is also how resizing treats edges).
+
+    Args:
+        x: (N, C, h, w) map to warp.
+        flow: (N, 2, H, W) displacement (dx, dy) in output pixels.
+
+    Returns:
+        (N, C, H, W) warped map.
+    """
+    n, _, out_h, out_w = flow.shape
+    ys = (torch.arange(out_h, device=flow.device, dtype=flow.dtype) + 0.5) * (2.0 / out_h) - 1.0
+    xs = (torch.arange(out_w, device=flow.device, dtype=flow.dtype) + 0.5) * (2.0 / out_w) - 1.0
+    base_y, base_x = torch.meshgrid(ys, xs, indexing="ij")
+    grid_x = base_x.unsqueeze(0) + flow[:, 0] * (2.0 / out_w)
+    grid_y = base_y.unsqueeze(0) + flow[:, 1] * (2.0 / out_h)
+    grid = torch.stack([grid_x, grid_y], dim=-1)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+class FlowAlignModule(nn.Module):
+    """FAM: learn semantic flows between a coarse and a fine map, warp both, sum.
+
+    The coarse map is up-sampled to the fine size and concatenated with the fine map; a 3x3 conv
+    predicts 4 channels: ``flow_up`` (dx, dy for the coarse map) and ``flow_down`` (for the fine
+    map), in fine-map pixels. The coarse map is warped directly from its own resolution (one
+    interpolation), the fine map in place; the result is their sum. The flow conv starts at zero,
+    so an untrained FAM is exactly up-sample + sum.
+
+    Args:
+        channels: channels of both inputs (and of the output).
+        kernel_size: flow conv kernel size.
+    """
+
+    def __init__(self, channels: int, kernel_size: int = 3) -> None:
+        super().__init__()
+        self.flow_conv = nn.Conv2d(
+            2 * channels, FLOW_CHANNELS, kernel_size, padding=kernel_size // 2
+        )
+        nn.init.zeros_(self.flow_conv.weight)
+        nn.init.zeros_(self.flow_conv.bias)
+
+    def flows(self, coarse: torch.Tensor, fine: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Predict ``(flow_up, flow_down)``, each (N, 2, H_fine, W_fine) in fine pixels."""
+        coarse_up = upsample_to(coarse, fine.shape[-2:])
+        flow = self.flow_conv(torch.cat([coarse_up, fine], dim=1))
+        return flow[:, :2], flow[:, 2:]
+
+    def forward(self, coarse: torch.Tensor, fine: torch.Tensor) -> torch.Tensor:
+        """Fuse (N, C, h, w) ``coarse`` into (N, C, H, W) ``fine`` -> (N, C, H, W)."""
+        flow_up, flow_down = self.flows(coarse, fine)
+        return flow_warp(coarse, flow_up) + flow_warp(fine, flow_down)
+
+
+class UpsampleSum(nn.Module):
+    """The FPN merge: bilinear up-sample of the coarse map + sum (no parameters)."""
+
+    def forward(self, coarse: torch.Tensor, fine: torch.Tensor) -> torch.Tensor:
+        """Fuse (N, C, h, w) ``coarse`` into (N, C, H, W) ``fine`` -> (N, C, H, W)."""
+        return upsample_to(coarse, fine.shape[-2:]) + fine
+
+
+def _conv_bn_relu(in_channels: int, out_channels: int) -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+#: Output heads of :class:`PlainFPN`.
+FPN_HEADS: Dict[str, Callable[[int, int], nn.Module]] = {"conv": _conv_bn_relu, "rb": ResBlock}
+
+
+class _TopDownNeck(nn.Module):
+    """Laterals per level, top-down merges (coarsest into finest), two output heads."""
+
+    def __init__(
+        self,
+        in_channels: Sequence[int],
+        channels: int,
+        lateral: Callable[[int, int], nn.Module],
+        merge: Callable[[int], nn.Module],
+        head: Callable[[int, int], nn.Module],
+        mask_head: bool = True,
+    ) -> None:
+        super().__init__()
+        if len(in_channels) < 1:
+            raise ValueError("a neck needs at least one level")
+        self.in_channels = tuple(int(c) for c in in_channels)
+        self.channels = int(channels)
+        self.laterals = nn.ModuleList(lateral(c, self.channels) for c in self.in_channels)
+        self.merges = nn.ModuleList(merge(self.channels) for _ in self.in_channels[1:])
+        self.mask_head = head(self.channels, self.channels) if mask_head else None
+        self.reid_head = head(self.channels, self.channels)
+
+    def forward(self, crops: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Fuse the crops of every box.
+
+        Args:
+            crops: S tensors (N, C_s, h_s, w_s), finest first.
+
+        Returns:
+            ``(F_mask, F_reid)``, each (N, channels, h_0, w_0); F_mask is None when the neck was
+            built with ``mask_head=False`` (poolings without masks need no F_mask).
+        """
+        if len(crops) != len(self.laterals):
+            raise ValueError(f"{len(crops)} crops for a neck of {len(self.laterals)} levels")
+        x = self.laterals[-1](crops[-1])
+        for level in range(len(crops) - 2, -1, -1):
+            x = self.merges[level](x, self.laterals[level](crops[level]))
+        f_mask = self.mask_head(x) if self.mask_head is not None else None
+        return f_mask, self.reid_head(x)
+
+
+class FAFPN(_TopDownNeck):
+    """Flow Alignment FPN: RB laterals, FAM merges, RB heads.
+
+    Args:
+        in_channels: channels of every level, finest first.
+        channels: common channel count C (SPEC: 128).
+        mask_head: build the F_mask head (False when the pooling uses no masks).
+    """
+
+    def __init__(
+        self, in_channels: Sequence[int], channels: int = 128, mask_head: bool = True
+    ) -> None:
+        super().__init__(in_channels, channels, ResBlock, FlowAlignModule, ResBlock, mask_head)
+
+
+class RBFPN(_TopDownNeck):
+    """FAFPN without FAM (Table 5 ablation): RB laterals, up-sample + sum, RB heads.
+
+    Args:
+        in_channels: channels of every level, finest first.
+        channels: common channel count C.
+        mask_head: build the F_mask head.
+    """
+
+    def __init__(
+        self, in_channels: Sequence[int], channels: int = 128, mask_head: bool = True
+    ) -> None:
+        super().__init__(
+            in_channels, channels, ResBlock, lambda _c: UpsampleSum(), ResBlock, mask_head
+        )
+
+
+class PlainFPN(_TopDownNeck):
+    """Classic FPN baseline (Table 4): 1x1 lateral convs, up-sample + sum, two output heads.
+
+    Args:
+        in_channels: channels of every level, finest first.
+        channels: common channel count C.
+        head: ``"conv"`` (default; FPN's output conv as conv3x3-BN-ReLU) or ``"rb"`` (the RB
+            heads of FAFPN, to isolate the laterals + merges).
+        mask_head: build the F_mask head.
+    """
+
+    def __init__(
+        self,
+        in_channels: Sequence[int],
+        channels: int = 128,
+        mask_head: bool = True,
+        head: str = "conv",
+    ) -> None:
+        if head not in FPN_HEADS:
+            raise KeyError(f"unknown FPN head {head!r}; valid: {sorted(FPN_HEADS)}")
+        super().__init__(
+            in_channels,
+            channels,
+            lambda c_in, c_out: nn.Conv2d(c_in, c_out, 1),
+            lambda _c: UpsampleSum(),
+            FPN_HEADS[head],
+            mask_head,
+        )
+
+
+#: Neck names used by configs and :func:`build_neck`.
+NECKS: Dict[str, Type[nn.Module]] = {"fpn": PlainFPN, "fafpn": FAFPN, "fafpn_nofam": RBFPN}
+
+
+def build_neck(
+    name: str, in_channels: Sequence[int], channels: int = 128, mask_head: bool = True
+) -> nn.Module:
+    """Build a neck by name (fails listing the valid names).
+
+    Args:
+        name: one of :data:`NECKS` (``fpn``, ``fafpn``, ``fafpn_nofam``).
+        in_channels: channels of every level, finest first.
+        channels: common channel count C.
+        mask_head: build the F_mask head.
+    """
+    if name not in NECKS:
+        raise KeyError(f"unknown neck {name!r}; valid necks: {sorted(NECKS)}")
+    return NECKS[name](in_channels, channels, mask_head=mask_head)
+
+
+def neck_flow_convs(neck: nn.Module) -> List[nn.Conv2d]:
+    """The flow convs of every FAM in a neck (empty for necks without FAM)."""
+    return [m.flow_conv for m in neck.modules() if isinstance(m, FlowAlignModule)]
