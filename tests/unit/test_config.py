@@ -87,8 +87,8 @@ def test_every_config_file_loads():
 
     root = Path(__file__).resolve().parents[2] / "configs"
     files = sorted(root.glob("*.yaml"))
+    assert files, f"no configs in {root}"
     for f in files:
-        data = yaml.safe_load(f.read_text()) or {}
-        if data.get("kind", "reid") != "reid":
-            continue  # other tools' schemas are tested by their own tests
+        if f.name.startswith("det_"):
+            continue  # detector configs have their own schema and test (tests/detection)
         load_config(Config, f)

@@ -1,0 +1,232 @@
+"""Re-ID frame dataset: one item = one frame, its GT boxes and their identity labels.
+
+Boxes are filtered with :class:`finetrack.data.mot.GTFilter` (SPEC section 3: class 1, flag != 0,
+visibility >= 0.1) and mapped to network-input pixels with the detector's letterbox ratio, so the
+Re-ID head ROI-aligns them on the backbone maps of the same preprocessed image.
+
+Index layout (what :mod:`finetrack.data.samplers` expects): the frames of sequence 0 in video
+order, then those of sequence 1, ... :attr:`ReIDFrameDataset.seq_lengths` gives the counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from finetrack.data.mot import GTFilter, IdentityTable, MOTSequence, half_split_frames
+
+logger = logging.getLogger(__name__)
+
+#: ``preprocess(img_bgr (h, w, 3) uint8) -> (Tensor (3, H, W) float32, ratio)``
+Preprocess = Callable[[np.ndarray], Tuple[torch.Tensor, float]]
+
+
+def letterbox_preprocess(input_size: Tuple[int, int]) -> Preprocess:
+    """The detector's preprocessing (:func:`finetrack.models.detector.preprocess_image`).
+
+    Args:
+        input_size: network input (H, W).
+    """
+    from finetrack.models.detector import preprocess_image  # local: keeps the data layer light
+
+    size = (int(input_size[0]), int(input_size[1]))
+
+    def _pre(img_bgr: np.ndarray) -> Tuple[torch.Tensor, float]:
+        chw, ratio = preprocess_image(img_bgr, size)
+        return torch.from_numpy(chw), ratio
+
+    return _pre
+
+
+@dataclass(frozen=True)
+class _FrameRef:
+    seq_index: int
+    frame: int  # 1-based
+
+
+class ReIDFrameDataset(Dataset):
+    """Frames of several MOTChallenge sequences with their filtered GT boxes.
+
+    Args:
+        seq_dirs: sequence directories (``<root>/<split>/<SEQ>``).
+        half: which frames of every sequence: ``train`` (1..N//2), ``val`` (N//2+1..N) or ``all``.
+        gt_filter: which GT rows are samples.
+        identities: global label table; None = built from these sequences' filtered rows
+            (``(sequence, track id)`` -> 0..M-1, see :class:`IdentityTable`). Rows whose identity is
+            not in the table get label -1.
+        preprocess: image -> (tensor, ratio); None = :func:`letterbox_preprocess` at ``input_size``.
+        input_size: network input (H, W), used when ``preprocess`` is None.
+        skip_empty: leave out frames without any kept GT box.
+        max_frames: keep at most this many frames per sequence (the first ones of the half);
+            None = all.
+    """
+
+    def __init__(
+        self,
+        seq_dirs: Sequence[Union[str, Path]],
+        half: str = "train",
+        gt_filter: GTFilter = GTFilter(),
+        identities: Optional[IdentityTable] = None,
+        preprocess: Optional[Preprocess] = None,
+        input_size: Tuple[int, int] = (608, 1088),
+        skip_empty: bool = True,
+        max_frames: Optional[int] = None,
+    ) -> None:
+        if not seq_dirs:
+            raise ValueError("ReIDFrameDataset needs at least one sequence")
+        self.sequences = [MOTSequence(d) for d in seq_dirs]
+        self.seq_names = [s.name for s in self.sequences]
+        if len(set(self.seq_names)) != len(self.seq_names):
+            raise ValueError(f"duplicate sequence names: {self.seq_names}")
+        self.half = half
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self._preprocess = preprocess
+        self.annotations = {}
+        self.first_frames: Dict[int, int] = {}
+        for i, seq in enumerate(self.sequences):
+            first, last = half_split_frames(len(seq), half)
+            self.first_frames[i] = first
+            ann = gt_filter.apply(seq.gt().in_frames(first, last))
+            self.annotations[seq.name] = ann
+        self.identities = (
+            identities if identities is not None else IdentityTable.build(self.annotations)
+        )
+        self._frames: List[_FrameRef] = []
+        self.seq_lengths: List[int] = []
+        self._rows: Dict[Tuple[int, int], np.ndarray] = {}
+        for i, seq in enumerate(self.sequences):
+            first, last = half_split_frames(len(seq), half)
+            ann = self.annotations[seq.name]
+            order = np.argsort(ann.frames, kind="stable")
+            frames_sorted = ann.frames[order]
+            n = 0
+            for f in range(first, last + 1):
+                lo, hi = np.searchsorted(frames_sorted, [f, f + 1])
+                rows = order[lo:hi]
+                if skip_empty and len(rows) == 0:
+                    continue
+                if max_frames is not None and n >= max_frames:
+                    break
+                self._rows[(i, f)] = rows
+                self._frames.append(_FrameRef(i, f))
+                n += 1
+            self.seq_lengths.append(n)
+        logger.info(
+            "Re-ID dataset (%s half): %d sequences, %d frames, %d boxes, %d labelled identities",
+            half,
+            len(self.sequences),
+            len(self._frames),
+            self.num_boxes,
+            len(self.identities),
+        )
+
+    @property
+    def num_boxes(self) -> int:
+        return int(sum(len(r) for r in self._rows.values()))
+
+    @property
+    def num_identities(self) -> int:
+        return len(self.identities)
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def preprocess(self, img_bgr: np.ndarray) -> Tuple[torch.Tensor, float]:
+        if self._preprocess is None:
+            self._preprocess = letterbox_preprocess(self.input_size)
+        return self._preprocess(img_bgr)
+
+    def frame_ref(self, index: int) -> Tuple[int, int]:
+        """(sequence index, 1-based frame) of a dataset index."""
+        r = self._frames[index]
+        return r.seq_index, r.frame
+
+    def targets(self, index: int) -> Dict[str, np.ndarray]:
+        """GT of one item without reading the image.
+
+        Returns:
+            {"boxes_xyxy": (N, 4) float64 original-image pixels, "track_ids": (N,) int64,
+             "labels": (N,) int64 identity labels (-1 = unknown)}
+        """
+        seq_index, frame = self.frame_ref(index)
+        seq = self.sequences[seq_index]
+        ann = self.annotations[seq.name].subset(self._rows[(seq_index, frame)])
+        return {
+            "boxes_xyxy": ann.xyxy(),
+            "track_ids": ann.ids.copy(),
+            "labels": self.identities.labels(seq.name, ann.ids),
+        }
+
+    def __getitem__(self, index: int) -> Dict[str, object]:
+        """One frame.
+
+        Returns:
+            dict with ``image`` (3, H, W) float32 preprocessed; ``boxes`` (N, 4) float32 xyxy in
+            network-input pixels; ``labels`` (N,) int64; ``track_ids`` (N,) int64;
+            ``seq_index`` int; ``frame`` int (1-based); ``ratio`` float; ``orig_size`` (h, w).
+        """
+        seq_index, frame = self.frame_ref(index)
+        img = self.sequences[seq_index].read_frame(frame)
+        image, ratio = self.preprocess(img)
+        t = self.targets(index)
+        return {
+            "image": image,
+            "boxes": torch.as_tensor(t["boxes_xyxy"] * ratio, dtype=torch.float32).reshape(-1, 4),
+            "labels": torch.as_tensor(t["labels"], dtype=torch.int64),
+            "track_ids": torch.as_tensor(t["track_ids"], dtype=torch.int64),
+            "seq_index": seq_index,
+            "frame": frame,
+            "ratio": float(ratio),
+            "orig_size": tuple(img.shape[:2]),
+        }
+
+
+def collate_frames(items: List[Dict[str, object]]) -> Dict[str, object]:
+    """Stack images; keep per-frame box lists (variable N_i).
+
+    Returns:
+        {"images": (B, 3, H, W), "boxes": list of (N_i, 4), "labels": (sum N_i,) int64,
+         "track_ids": (sum N_i,), "seq_index": (sum N_i,) int64 per box,
+         "frame": (sum N_i,) per box,
+         "frames": list of B (seq_index, frame), "ratios": list of B floats}
+    """
+    images = torch.stack([it["image"] for it in items])
+    boxes = [it["boxes"] for it in items]
+    counts = [len(b) for b in boxes]
+    return {
+        "images": images,
+        "boxes": boxes,
+        "labels": torch.cat([it["labels"] for it in items]),
+        "track_ids": torch.cat([it["track_ids"] for it in items]),
+        "seq_index": torch.repeat_interleave(
+            torch.as_tensor([it["seq_index"] for it in items], dtype=torch.int64),
+            torch.as_tensor(counts, dtype=torch.int64),
+        ),
+        "frame": torch.repeat_interleave(
+            torch.as_tensor([it["frame"] for it in items], dtype=torch.int64),
+            torch.as_tensor(counts, dtype=torch.int64),
+        ),
+        "frames": [(it["seq_index"], it["frame"]) for it in items],
+        "ratios": [it["ratio"] for it in items],
+    }
+
+
+def gt_filter_from_kwargs(
+    classes: Sequence[int] = (1,),
+    min_visibility: float = 0.1,
+    drop_zero_flag: bool = True,
+    min_box_size: float = 1.0,
+) -> GTFilter:
+    """A :class:`GTFilter` from the ``data.*`` config values."""
+    return GTFilter(
+        classes=tuple(int(c) for c in classes),
+        min_visibility=float(min_visibility),
+        drop_zero_flag=bool(drop_zero_flag),
+        min_size=float(min_box_size),
+    )

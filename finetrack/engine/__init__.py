@@ -1,0 +1,1 @@
+"""Re-ID training and evaluation engine: loop, checkpoints, logging, GT-box evaluation."""

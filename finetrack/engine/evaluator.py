@@ -1,0 +1,93 @@
+"""Re-ID evaluation with ground-truth boxes: embed every GT box of a dataset, then Rank-1/mAP.
+
+The protocol itself (queries on every n-th frame, gallery = the other frames of the same
+sequence) lives in :func:`finetrack.eval.reid_metrics.evaluate_reid`; this module only runs the
+model.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Dict, Iterable, Optional
+
+import numpy as np
+import torch
+
+from finetrack.eval.reid_metrics import ReIDResult, evaluate_reid
+
+logger = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def extract_gt_embeddings(
+    model: torch.nn.Module,
+    loader: Iterable[Dict[str, object]],
+    device: torch.device,
+    amp: bool = False,
+) -> Dict[str, np.ndarray]:
+    """Run ``model(images, boxes)["embedding"]`` on every batch, in eval mode (mode restored after).
+
+    Args:
+        model: a :class:`finetrack.models.reid_head.FineTrackModel` (or DDP-wrapped).
+        loader: yields :func:`finetrack.data.reid_dataset.collate_frames` batches.
+        device: where the model runs.
+        amp: autocast on CUDA.
+
+    Returns:
+        {"embeddings": (N, D) float32, "seq_index": (N,) int64, "frames": (N,) int64,
+         "track_ids": (N,) int64} over all boxes of the loader.
+    """
+    was_training = model.training
+    model.eval()
+    embs, seqs, frames, tids = [], [], [], []
+    try:
+        for batch in loader:
+            images = batch["images"].to(device, non_blocking=True)
+            boxes = [b.to(device) for b in batch["boxes"]]
+            with torch.autocast(device_type=device.type, enabled=amp and device.type == "cuda"):
+                out = model(images, boxes)
+            embs.append(out["embedding"].float().cpu().numpy())
+            seqs.append(batch["seq_index"].numpy())
+            frames.append(batch["frame"].numpy())
+            tids.append(batch["track_ids"].numpy())
+    finally:
+        model.train(was_training)
+    if not embs:
+        return {
+            "embeddings": np.zeros((0, 0), np.float32),
+            "seq_index": np.zeros(0, np.int64),
+            "frames": np.zeros(0, np.int64),
+            "track_ids": np.zeros(0, np.int64),
+        }
+    return {
+        "embeddings": np.concatenate(embs),
+        "seq_index": np.concatenate(seqs),
+        "frames": np.concatenate(frames),
+        "track_ids": np.concatenate(tids),
+    }
+
+
+def evaluate_gt_reid(
+    model: torch.nn.Module,
+    loader: Iterable[Dict[str, object]],
+    device: torch.device,
+    first_frames: Optional[Dict[int, int]] = None,
+    query_every: int = 10,
+    amp: bool = False,
+) -> ReIDResult:
+    """Rank-1 / mAP of ``model`` on the GT boxes of ``loader`` (SPEC section 4).
+
+    Args:
+        first_frames: {sequence index: first frame of the evaluated range} (the dataset's
+            ``first_frames``); queries are frames ``first + k * query_every``.
+        query_every: query frame spacing.
+    """
+    data = extract_gt_embeddings(model, loader, device, amp)
+    return evaluate_reid(
+        data["embeddings"],
+        data["seq_index"],
+        data["frames"],
+        data["track_ids"],
+        first_frames=first_frames,
+        query_every=query_every,
+    )

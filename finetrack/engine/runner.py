@@ -1,0 +1,360 @@
+"""Config -> datasets, model, loss, optimizer, trainer. The only engine module that reads a Config.
+
+``train_from_config(cfg)`` is what ``tools/train_reid.py`` calls; ``evaluate_checkpoint`` is what
+``tools/eval_reid.py`` (and ``tools/eval.py --reid``) call.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from finetrack.config import Config, git_revision, save_config, to_dict
+from finetrack.data.mot import IdentityTable, list_sequences
+from finetrack.data.reid_dataset import ReIDFrameDataset, collate_frames, gt_filter_from_kwargs
+from finetrack.data.samplers import build_batch_sampler
+from finetrack.engine.checkpoint import LAST, load_checkpoint
+from finetrack.engine.evaluator import evaluate_gt_reid
+from finetrack.engine.logger import ScalarWriter, add_file_handler, remove_handler
+from finetrack.engine.trainer import ReIDTrainer
+from finetrack.eval.reid_metrics import ReIDResult, summary_line
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: ``data.split`` -> (half of the training sequences, half of the validation sequences)
+SPLIT_HALVES: Dict[str, Tuple[str, str]] = {"half": ("train", "val"), "full": ("all", "all")}
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------------
+def resolve_data_root(root: str) -> Path:
+    """Relative roots are relative to the repository root (configs), else to the cwd."""
+    p = Path(root)
+    if p.is_absolute():
+        return p
+    repo_rel = REPO_ROOT / p
+    if repo_rel.exists() or not p.exists():
+        return repo_rel
+    return p.resolve()
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when present, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"train.device={name} but CUDA is not available")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def setup_distributed(device: torch.device) -> Tuple[int, int, int]:
+    """Initialise torch.distributed under torchrun; returns (rank, world_size, local_rank)."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return 0, 1, 0
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device.type == "cuda":
+        torch.cuda.set_device(local_rank)
+    return dist.get_rank(), world_size, local_rank
+
+
+def detector_variant(name: str) -> str:
+    """``yolox_s`` / ``s`` -> ``s`` (the detector module's variant names)."""
+    return name[len("yolox_") :] if name.startswith("yolox_") else name
+
+
+def model_kwargs(cfg: Config, num_classes: int) -> Dict[str, Any]:
+    """:func:`finetrack.models.build.build_model` keywords from ``cfg.model``."""
+    m = cfg.model
+    return {
+        "detector": {
+            "variant": detector_variant(m.detector),
+            "input_size": tuple(m.input_size),
+            "conf_thresh": m.conf_thresh,
+            "nms_thresh": m.nms_thresh,
+            "feature_levels": tuple(m.feature_levels),
+        },
+        "reid_head": {
+            "roi_sizes": tuple(tuple(s) for s in m.roi_sizes),
+            "neck": m.neck,
+            "pooling": m.pooling,
+            "channels": m.channels,
+            "num_parts": m.num_parts,
+            "global_dim": m.global_dim,
+            "part_dim": m.part_dim,
+            "num_classes": int(num_classes),
+            "per_part_fc": m.per_part_fc,
+        },
+        "freeze_detector": m.freeze_detector,
+        "detector_checkpoint": m.det_ckpt,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------
+def _seq_dirs(cfg: Config, split_dir: str, names: Optional[List[str]]) -> List[Path]:
+    root = resolve_data_root(cfg.data.root)
+    return list_sequences(root / split_dir, names, mot17_detector=cfg.data.mot17_detector)
+
+
+def build_reid_datasets(
+    cfg: Config, identities: Optional[IdentityTable] = None, need_train: bool = True
+) -> Tuple[Optional[ReIDFrameDataset], ReIDFrameDataset]:
+    """(train dataset or None, validation dataset) of ``cfg.data`` (SPEC sections 3, 4, 6)."""
+    d = cfg.data
+    if d.split not in SPLIT_HALVES:
+        raise ValueError(f"data.split must be one of {sorted(SPLIT_HALVES)}, got {d.split!r}")
+    train_half, val_half = SPLIT_HALVES[d.split]
+    gt_filter = gt_filter_from_kwargs(d.classes, d.min_visibility, d.drop_zero_flag, d.min_box_size)
+    size = (int(cfg.model.input_size[0]), int(cfg.model.input_size[1]))
+    train_dirs = _seq_dirs(cfg, d.train_split, d.train_seqs)
+    val_names = d.val_seqs if d.val_seqs is not None else d.train_seqs
+    val_dirs = _seq_dirs(cfg, d.val_split, val_names)
+    if d.split == "full" and {p.resolve() for p in train_dirs} & {p.resolve() for p in val_dirs}:
+        logger.warning(
+            "data.split=full with the same sequences for training and validation: "
+            "validation frames were seen in training"
+        )
+    train = None
+    if need_train:
+        train = ReIDFrameDataset(train_dirs, train_half, gt_filter, identities, input_size=size)
+    val = ReIDFrameDataset(
+        val_dirs,
+        val_half,
+        gt_filter,
+        identities=IdentityTable([]),
+        input_size=size,
+        max_frames=cfg.reid_eval.max_frames,
+    )
+    return train, val
+
+
+def build_val_loader(cfg: Config, val: ReIDFrameDataset) -> DataLoader:
+    return DataLoader(
+        val,
+        batch_size=cfg.train.batch_size,
+        shuffle=False,
+        collate_fn=collate_frames,
+        num_workers=cfg.data.num_workers,
+    )
+
+
+def make_evaluate_fn(cfg: Config, val: ReIDFrameDataset, device: torch.device):
+    """``model -> ReIDResult`` on the validation dataset (SPEC section 4)."""
+    loader = build_val_loader(cfg, val)
+
+    def _evaluate(model: torch.nn.Module) -> ReIDResult:
+        return evaluate_gt_reid(
+            model,
+            loader,
+            device,
+            first_frames=val.first_frames,
+            query_every=cfg.reid_eval.query_every,
+            amp=cfg.train.amp,
+        )
+
+    return _evaluate
+
+
+# --------------------------------------------------------------------------------------------
+# training
+# --------------------------------------------------------------------------------------------
+def train_from_config(cfg: Config, on_epoch_end=None) -> Dict[str, Any]:
+    """Train the Re-ID head (and the backbone when the detector is not frozen) from a config.
+
+    Writes into ``cfg.run_dir``: config.yaml, train.log, TensorBoard events (tb/), last.pth,
+    best.pth and metrics.json. Resumes from ``last.pth`` when ``train.resume`` or ``resume``.
+
+    Returns:
+        The metrics.json content (main rank; ``{}`` on other ranks).
+    """
+    from finetrack.losses import FineTrackLoss
+    from finetrack.models.build import build_model
+
+    device = resolve_device(cfg.train.device)
+    rank, world_size, _ = setup_distributed(device)
+    is_main = rank == 0
+    out_dir = Path(cfg.run_dir)
+    handler = None
+    writer = None
+    if is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        handler = add_file_handler(out_dir / "train.log")
+        save_config(cfg, out_dir)
+    try:
+        seed_everything(cfg.seed)
+        train_set, val_set = build_reid_datasets(cfg)
+        if len(train_set) == 0 or train_set.num_identities == 0:
+            raise ValueError("the training split has no GT box left after filtering")
+        kwargs = model_kwargs(cfg, train_set.num_identities)
+        model = build_model(**kwargs)
+        if cfg.model.det_ckpt is None:
+            if cfg.model.freeze_detector:
+                logger.warning(
+                    "no detector checkpoint (model.det_ckpt) and model.freeze_detector="
+                    "true: the Re-ID head trains on a FROZEN RANDOM backbone"
+                )
+            else:
+                logger.info(
+                    "no detector checkpoint: training the backbone (%s, random init) "
+                    "together with the Re-ID head",
+                    cfg.model.detector,
+                )
+        elif not cfg.model.freeze_detector:
+            logger.info("fine-tuning the detector backbone together with the Re-ID head")
+        else:
+            logger.info("detector frozen (%s from %s)", cfg.model.detector, cfg.model.det_ckpt)
+        model.to(device)
+        train_model: torch.nn.Module = model
+        if world_size > 1:
+            train_model = torch.nn.parallel.DistributedDataParallel(
+                model,
+                device_ids=[device.index] if device.type == "cuda" else None,
+                find_unused_parameters=True,
+            )
+        params = [p for p in model.parameters() if p.requires_grad]
+        n_params = sum(p.numel() for p in params)
+        logger.info(
+            "model: %s backbone, neck %s, pooling %s, %d identities, %.2fM trainable "
+            "parameters, device %s, world size %d",
+            cfg.model.detector,
+            cfg.model.neck,
+            cfg.model.pooling,
+            train_set.num_identities,
+            n_params / 1e6,
+            device,
+            world_size,
+        )
+        optimizer = torch.optim.Adam(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(
+            optimizer, milestones=[cfg.train.lr_step_epoch], gamma=cfg.train.lr_gamma
+        )
+        sampler = build_batch_sampler(
+            cfg.data.sampler,
+            train_set.seq_lengths,
+            batch_size=cfg.train.batch_size,
+            group_size=cfg.data.group_size,
+            seed=cfg.seed,
+            rank=rank,
+            world_size=world_size,
+        )
+        loader = DataLoader(
+            train_set,
+            batch_sampler=sampler,
+            collate_fn=collate_frames,
+            num_workers=cfg.data.num_workers,
+            pin_memory=device.type == "cuda",
+        )
+        criterion = FineTrackLoss(cfg.loss.alpha, cfg.loss.beta, cfg.loss.gamma)
+        if is_main:
+            writer = ScalarWriter(out_dir / "tb")
+        trainer = ReIDTrainer(
+            train_model,
+            criterion,
+            optimizer,
+            scheduler,
+            loader,
+            sampler,
+            out_dir,
+            epochs=cfg.train.epochs,
+            device=device,
+            evaluate=make_evaluate_fn(cfg, val_set, device) if is_main else None,
+            amp=cfg.train.amp,
+            log_every=cfg.train.log_every,
+            eval_every=cfg.train.eval_every,
+            max_iters_per_epoch=cfg.train.max_iters_per_epoch,
+            best_metric=cfg.train.best_metric,
+            extra_state={
+                "config": to_dict(cfg),
+                "git_revision": git_revision(),
+                "identities": train_set.identities.to_json(),
+            },
+            writer=writer,
+            is_main=is_main,
+            on_epoch_end=on_epoch_end,
+            progress=cfg.train.progress,
+            val_name=Path(cfg.data.root).name or "reid",
+        )
+        last = out_dir / LAST
+        if cfg.train.resume or cfg.resume:
+            if last.is_file():
+                trainer.resume(last)
+            else:
+                logger.info("resume requested but %s does not exist: starting from scratch", last)
+        logger.info(
+            "training %d epoch(s) from epoch %d: %d frames / %d boxes, %d batches per "
+            "epoch (sampler %s), validation %d frames / %d boxes",
+            cfg.train.epochs,
+            trainer.start_epoch + 1,
+            len(train_set),
+            train_set.num_boxes,
+            len(sampler),
+            cfg.data.sampler,
+            len(val_set),
+            val_set.num_boxes,
+        )
+        t0 = time.perf_counter()
+        metrics = trainer.train()
+        if is_main:
+            logger.info(
+                "finished in %.1fs: %s",
+                time.perf_counter() - t0,
+                {k: metrics.get(k) for k in ("best", "final", "train_seconds")},
+            )
+        return metrics
+    finally:
+        if writer is not None:
+            writer.close()
+        remove_handler(handler)
+        if world_size > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+# --------------------------------------------------------------------------------------------
+# evaluation of a checkpoint
+# --------------------------------------------------------------------------------------------
+def evaluate_checkpoint(cfg: Config, ckpt_path: Path) -> ReIDResult:
+    """Rank-1/mAP of a checkpoint on ``cfg``'s validation split (GT boxes, SPEC section 4).
+
+    The model is rebuilt from the checkpoint alone (``model_args``); ``cfg`` gives the data,
+    the input size and the protocol.
+    """
+    from finetrack.models.reid_head import FineTrackModel
+
+    device = resolve_device(cfg.train.device)
+    ckpt = load_checkpoint(ckpt_path)
+    if "model_args" not in ckpt:
+        raise KeyError(f"{ckpt_path} has no model_args: not a FineTrack Re-ID checkpoint")
+    model = FineTrackModel.from_checkpoint(ckpt_path).to(device)
+    ckpt_size = tuple(ckpt["model_args"].get("detector", {}).get("input_size", ()))
+    if ckpt_size and tuple(cfg.model.input_size) != ckpt_size:
+        logger.warning(
+            "config input_size %s differs from the checkpoint's %s: using the config's",
+            tuple(cfg.model.input_size),
+            ckpt_size,
+        )
+    _, val = build_reid_datasets(cfg, need_train=False)
+    result = make_evaluate_fn(cfg, val, device)(model)
+    logger.info("%s on %s: %s", ckpt_path, [s.name for s in val.sequences], summary_line(result))
+    return result

@@ -1,0 +1,192 @@
+"""Re-ID metrics with ground-truth boxes: CMC Rank-k and mAP (SPEC section 4).
+
+Protocol (the paper does not state one; this is the project's, documented in the README):
+per validation sequence, the queries are the GT boxes on every ``query_every``-th frame of the
+evaluated range (frames ``first, first + query_every, ...``); the gallery is every GT box of the
+same sequence on the other (non-query) frames; gallery entries from the query's own frame are
+excluded (trivially true here, kept as an explicit mask); a query whose identity has no gallery
+entry is skipped (not counted).
+Rank-1 and mAP are averaged over all valid queries of all sequences.
+
+Distances are Euclidean between the given embeddings (for L2-normalised embeddings this ranks like
+cosine). Ties are broken by gallery order (stable sort), which makes hand-derived values exact.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReIDResult:
+    """Averages over valid queries; ``rank1``/``mAP`` are fractions in [0, 1].
+
+    Attributes:
+        rank1: fraction of queries whose nearest gallery item has the same identity.
+        mAP: mean average precision.
+        num_queries: queries with at least one positive (those that were scored).
+        num_gallery: gallery items (summed over sequences).
+        num_skipped: queries without any positive in their gallery.
+        cmc: (max_rank,) CMC curve (cmc[0] = rank1).
+    """
+
+    rank1: float
+    mAP: float
+    num_queries: int
+    num_gallery: int
+    num_skipped: int
+    cmc: np.ndarray
+
+    def as_percent(self) -> Dict[str, float]:
+        """{"rank1", "mAP"} in percent (0-100) plus the counts, JSON-ready."""
+        return {
+            "rank1": 100.0 * self.rank1,
+            "mAP": 100.0 * self.mAP,
+            "num_queries": int(self.num_queries),
+            "num_gallery": int(self.num_gallery),
+            "num_skipped": int(self.num_skipped),
+        }
+
+
+def pairwise_sq_euclidean(q: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """(Q, D), (G, D) -> (Q, G) float64 squared Euclidean distances (clipped at 0)."""
+    q = np.asarray(q, dtype=np.float64)
+    g = np.asarray(g, dtype=np.float64)
+    d = (q * q).sum(1)[:, None] + (g * g).sum(1)[None, :] - 2.0 * q @ g.T
+    return np.maximum(d, 0.0)
+
+
+def rank_and_ap(
+    dist: np.ndarray,
+    q_ids: np.ndarray,
+    g_ids: np.ndarray,
+    valid: Optional[np.ndarray] = None,
+    max_rank: int = 10,
+) -> Dict[str, np.ndarray]:
+    """Per-query CMC and AP from a distance matrix.
+
+    Args:
+        dist: (Q, G) distances, smaller = more similar.
+        q_ids: (Q,) identity of each query. g_ids: (G,) identity of each gallery item.
+        valid: (Q, G) bool, False = gallery item excluded for that query; None = all valid.
+        max_rank: length of the returned CMC rows.
+
+    Returns:
+        {"cmc": (Q', max_rank) float64 0/1 rows, "ap": (Q',) float64,
+         "scored": (Q,) bool (True = query had a positive and is counted)}; Q' = scored.sum().
+    """
+    dist = np.asarray(dist, dtype=np.float64)
+    q_ids = np.asarray(q_ids).reshape(-1)
+    g_ids = np.asarray(g_ids).reshape(-1)
+    nq, ng = dist.shape
+    if valid is None:
+        valid = np.ones((nq, ng), dtype=bool)
+    cmc_rows, aps = [], []
+    scored = np.zeros(nq, dtype=bool)
+    for i in range(nq):
+        keep = np.flatnonzero(valid[i])
+        order = keep[np.argsort(dist[i, keep], kind="stable")]
+        matches = (g_ids[order] == q_ids[i]).astype(np.float64)
+        n_pos = matches.sum()
+        if n_pos == 0:
+            continue
+        scored[i] = True
+        hits = np.cumsum(matches)
+        cmc = np.zeros(max_rank)
+        first = int(np.argmax(matches))
+        if first < max_rank:
+            cmc[first:] = 1.0
+        cmc_rows.append(cmc)
+        ranks = np.arange(1, len(matches) + 1, dtype=np.float64)
+        aps.append(float((hits / ranks * matches).sum() / n_pos))
+    return {
+        "cmc": np.asarray(cmc_rows, dtype=np.float64).reshape(-1, max_rank),
+        "ap": np.asarray(aps, dtype=np.float64),
+        "scored": scored,
+    }
+
+
+def query_mask(frames: np.ndarray, first_frame: int, query_every: int = 10) -> np.ndarray:
+    """(N,) bool: True for boxes on query frames ``first_frame + k * query_every``."""
+    if query_every < 1:
+        raise ValueError(f"query_every must be >= 1, got {query_every}")
+    frames = np.asarray(frames, dtype=np.int64)
+    return (frames - int(first_frame)) % int(query_every) == 0
+
+
+def evaluate_reid(
+    embeddings: np.ndarray,
+    seq_ids: np.ndarray,
+    frames: np.ndarray,
+    track_ids: np.ndarray,
+    first_frames: Optional[Dict[int, int]] = None,
+    query_every: int = 10,
+    max_rank: int = 10,
+) -> ReIDResult:
+    """Rank-1 / mAP with the SPEC section 4 protocol.
+
+    Args:
+        embeddings: (N, D) one embedding per GT box (L2-normalised for the tracker's metric).
+        seq_ids: (N,) int sequence index of each box (queries only match their own sequence).
+        frames: (N,) int 1-based frame of each box.
+        track_ids: (N,) int identity (track id within its sequence).
+        first_frames: {seq index: first frame of the evaluated range}; None = the smallest frame
+            present for that sequence.
+        query_every: queries are boxes on every n-th frame counted from the first frame.
+        max_rank: CMC length.
+
+    Returns:
+        ReIDResult (fractions); rank1 = mAP = 0 when no query could be scored.
+    """
+    emb = np.asarray(embeddings, dtype=np.float64)
+    seq_ids = np.asarray(seq_ids, dtype=np.int64).reshape(-1)
+    frames = np.asarray(frames, dtype=np.int64).reshape(-1)
+    track_ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
+    if not (len(emb) == len(seq_ids) == len(frames) == len(track_ids)):
+        raise ValueError("embeddings, seq_ids, frames and track_ids must have the same length")
+    cmcs, aps = [], []
+    n_gallery = n_skipped = 0
+    for s in np.unique(seq_ids):
+        m = seq_ids == s
+        f = frames[m]
+        first = int(f.min()) if first_frames is None or s not in first_frames else first_frames[s]
+        is_q = query_mask(f, first, query_every)
+        if not is_q.any() or is_q.all():
+            continue
+        e, t = emb[m], track_ids[m]
+        dist = pairwise_sq_euclidean(e[is_q], e[~is_q])
+        valid = f[is_q][:, None] != f[~is_q][None, :]  # same-frame gallery entries excluded
+        out = rank_and_ap(dist, t[is_q], t[~is_q], valid, max_rank)
+        cmcs.append(out["cmc"])
+        aps.append(out["ap"])
+        n_gallery += int((~is_q).sum())
+        n_skipped += int((~out["scored"]).sum())
+    cmc_all = np.concatenate(cmcs) if cmcs else np.zeros((0, max_rank))
+    ap_all = np.concatenate(aps) if aps else np.zeros(0)
+    nq = len(ap_all)
+    if nq == 0:
+        logger.warning("Re-ID evaluation: no query has a positive in its gallery")
+    cmc = cmc_all.mean(0) if nq else np.zeros(max_rank)
+    return ReIDResult(
+        rank1=float(cmc[0]) if nq else 0.0,
+        mAP=float(ap_all.mean()) if nq else 0.0,
+        num_queries=nq,
+        num_gallery=n_gallery,
+        num_skipped=n_skipped,
+        cmc=cmc,
+    )
+
+
+def summary_line(result: ReIDResult) -> str:
+    """One log line: ``Rank-1 92.30  mAP 61.80  (#queries 120, #gallery 1100, skipped 0)``."""
+    p = result.as_percent()
+    return (
+        f"Rank-1 {p['rank1']:.2f}  mAP {p['mAP']:.2f}  "
+        f"(#queries {p['num_queries']}, #gallery {p['num_gallery']}, skipped {p['num_skipped']})"
+    )

@@ -1,0 +1,230 @@
+"""Run the Re-ID ablations of the paper (Table 3: sampler; Table 4: neck x pooling; Table 5: FAM)
+on any Re-ID config, and write markdown tables next to the paper's numbers plus a plot of the
+validation mAP per epoch of every variant.
+
+    .venv/bin/python scripts/run_reid_ablations.py -c configs/synthetic_reid.yaml \
+        --out outputs/ablations/synthetic [--tables 3 4] [train.epochs=4 ...]
+
+Every variant is one ``tools/train_reid.py`` run (separate process) in ``OUT/<variant>/`` with the
+config's own settings plus the variant's overrides and the extra ``key=value`` overrides given
+here. A variant whose ``metrics.json`` says ``finished`` is reused (``--rerun`` forces a new run);
+an unfinished one is resumed from its ``last.pth``. Variants shared by several tables (FAFPN+MPMG
+with SGS) run once. Output: ``OUT/ablations.md``, ``OUT/ablations.json``, ``OUT/ablation_map.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from finetrack.utils.io import atomic_write_text  # noqa: E402
+
+logger = logging.getLogger("finetrack.scripts.ablations")
+
+#: variant name -> (overrides, paper Rank-1, paper mAP); paper = MOT17 val half, GT boxes.
+VARIANTS: Dict[str, Tuple[List[str], float, float]] = {
+    "sequential": (
+        ["data.sampler=sequential", "model.neck=fafpn", "model.pooling=mpmg"],
+        89.7,
+        56.7,
+    ),
+    "shuffle": (["data.sampler=shuffle", "model.neck=fafpn", "model.pooling=mpmg"], 90.9, 60.4),
+    "fafpn_mpmg": (["data.sampler=sgs", "model.neck=fafpn", "model.pooling=mpmg"], 92.3, 61.8),
+    "fpn_gap": (["data.sampler=sgs", "model.neck=fpn", "model.pooling=gap"], 88.3, 50.4),
+    "fpn_mpmg": (["data.sampler=sgs", "model.neck=fpn", "model.pooling=mpmg"], 89.8, 55.7),
+    "fafpn_gap": (["data.sampler=sgs", "model.neck=fafpn", "model.pooling=gap"], 91.8, 58.2),
+    "nofam_gap": (["data.sampler=sgs", "model.neck=fafpn_nofam", "model.pooling=gap"], 91.7, 57.9),
+    "nofam_mpmg": (
+        ["data.sampler=sgs", "model.neck=fafpn_nofam", "model.pooling=mpmg"],
+        92.0,
+        61.1,
+    ),
+}
+#: table -> (title, [(row label, variant)])
+TABLES: Dict[str, Tuple[str, List[Tuple[str, str]]]] = {
+    "3": (
+        "Table 3: sampler (FAFPN + MPMG)",
+        [("sequential", "sequential"), ("shuffle", "shuffle"), ("SGS", "fafpn_mpmg")],
+    ),
+    "4": (
+        "Table 4: components (SGS)",
+        [
+            ("FPN + GAP", "fpn_gap"),
+            ("FPN + MPMG", "fpn_mpmg"),
+            ("FAFPN + GAP", "fafpn_gap"),
+            ("FAFPN + MPMG", "fafpn_mpmg"),
+        ],
+    ),
+    "5": (
+        "Table 5: FAM (SGS)",
+        [
+            ("w/o FAM + GAP", "nofam_gap"),
+            ("w/o FAM + MPMG", "nofam_mpmg"),
+            ("w FAM + GAP", "fafpn_gap"),
+            ("w FAM + MPMG", "fafpn_mpmg"),
+        ],
+    ),
+}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("-c", "--config", required=True, help="Re-ID config (configs/*.yaml)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default outputs/ablations/<config stem>)",
+    )
+    p.add_argument("--tables", nargs="+", default=["3", "4"], choices=sorted(TABLES))
+    p.add_argument("--rerun", action="store_true", help="train again even if finished")
+    p.add_argument("--title", default=None, help="heading of the markdown (default: config name)")
+    p.add_argument("overrides", nargs="*", help="key=value overrides applied to every variant")
+    return p.parse_args(argv)
+
+
+def _load_metrics(run_dir: Path) -> Optional[dict]:
+    path = run_dir / "metrics.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def run_variant(config: str, name: str, out: Path, overrides: List[str], rerun: bool) -> dict:
+    """Train one variant (or reuse a finished run); returns its metrics.json content."""
+    run_dir = out / name
+    metrics = _load_metrics(run_dir)
+    if metrics and metrics.get("finished") and not rerun:
+        logger.info("%s: finished run reused (%s)", name, run_dir)
+        return metrics
+    cmd = [
+        sys.executable,
+        str(REPO / "tools" / "train_reid.py"),
+        "-c",
+        config,
+        *VARIANTS[name][0],
+        *overrides,
+        f"out_dir={run_dir}",
+        f"name={name}",
+        "train.progress=false",
+        f"resume={'false' if rerun else 'true'}",
+    ]
+    logger.info("%s: %s", name, " ".join(cmd[1:]))
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        cmd, cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"variant {name} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+        )
+    metrics = _load_metrics(run_dir)
+    logger.info("%s: done in %.0fs: best %s", name, time.perf_counter() - t0, metrics["best"])
+    return metrics
+
+
+def _ordering_note(rows: List[Tuple[str, dict, float, float]]) -> str:
+    """Compare the ranking by our mAP with the paper's."""
+    ours = [r[0] for r in sorted(rows, key=lambda r: -(r[1]["best"]["mAP"] or 0.0))]
+    paper = [r[0] for r in sorted(rows, key=lambda r: -r[3])]
+    if ours == paper:
+        return "mAP ordering: same as the paper."
+    return (
+        f"mAP ordering: **differs from the paper** (ours: {' > '.join(ours)}; "
+        f"paper: {' > '.join(paper)})."
+    )
+
+
+def markdown(title: str, results: Dict[str, dict], tables: List[str], command: str) -> str:
+    lines = [f"### {title}", "", f"Command: `{command}`", ""]
+    for t in tables:
+        head, rows = TABLES[t]
+        lines += [
+            f"**{head}** (ours: epoch with the best val mAP; run s = training + validation "
+            "seconds; paper: MOT17 val half, GT boxes)",
+            "",
+            "| variant | Rank-1 | mAP | final Rank-1 | final mAP | best epoch "
+            "| run s | paper Rank-1 | paper mAP |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        scored = []
+        for label, name in rows:
+            m = results[name]
+            b, f = m["best"], m["final"]
+            _, p_r1, p_map = VARIANTS[name]
+            lines.append(
+                f"| {label} | {b['rank1']:.1f} | {b['mAP']:.1f} | {f['rank1']:.1f} | "
+                f"{f['mAP']:.1f} | {b['epoch']} | {m['train_seconds']:.0f} | {p_r1} | {p_map} |"
+            )
+            scored.append((label, m, p_r1, p_map))
+        lines += ["", _ordering_note(scored), ""]
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: Dict[str, dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, m in results.items():
+        hist = [h for h in m.get("history", []) if "mAP" in h]
+        ax.plot([h["epoch"] for h in hist], [h["mAP"] for h in hist], marker="o", label=name)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("val mAP (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    out = args.out or REPO / "outputs" / "ablations" / Path(args.config).stem
+    out.mkdir(parents=True, exist_ok=True)
+    names: List[str] = []
+    for t in args.tables:
+        for _, name in TABLES[t][1]:
+            if name not in names:
+                names.append(name)
+    results = {}
+    for name in names:
+        results[name] = run_variant(args.config, name, out, list(args.overrides), args.rerun)
+    command = " ".join(
+        [
+            "python scripts/run_reid_ablations.py",
+            "-c",
+            args.config,
+            "--tables",
+            *args.tables,
+            *args.overrides,
+        ]
+    )
+    title = args.title or Path(args.config).stem
+    atomic_write_text(out / "ablations.md", markdown(title, results, args.tables, command))
+    atomic_write_text(out / "ablations.json", json.dumps(results, indent=2) + "\n")
+    plot(results, out / "ablation_map.png", f"{title}: validation mAP per epoch")
+    print((out / "ablations.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
