@@ -1,0 +1,185 @@
+"""Turn a :class:`~finetrack.detection.config.DetConfig` into records, datasets, detector, trainer.
+
+The only module of :mod:`finetrack.detection` that reads a config (used by ``tools/train_det.py``
+and ``tools/eval_det.py``); the library classes get plain keyword arguments.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import torch
+
+from finetrack.config import git_revision, save_config, to_dict
+from finetrack.data.mot import GTFilter
+from finetrack.detection.coco_eval import evaluate_detector, format_ap
+from finetrack.detection.config import SOURCE_FORMATS, DetConfig, DetSourceConfig
+from finetrack.detection.datasets import DetRecord, crowdhuman_records, mot_records
+from finetrack.detection.trainer import BEST, LAST, DetTrainer, write_metrics
+from finetrack.detection.transforms import build_train_dataset
+from finetrack.engine.logger import ScalarWriter, add_file_handler, remove_handler
+from finetrack.engine.runner import (
+    resolve_data_root,
+    resolve_device,
+    seed_everything,
+    setup_distributed,
+)
+from finetrack.models.detector import YOLOXDetector, build_detector
+
+logger = logging.getLogger(__name__)
+
+
+def gt_filter(cfg: DetConfig) -> GTFilter:
+    d = cfg.data
+    return GTFilter(classes=tuple(d.classes), min_visibility=d.min_visibility,
+                    drop_zero_flag=True, min_size=d.min_box_size)
+
+
+def source_records(
+    src: DetSourceConfig, cfg: DetConfig, frame_step: Optional[int] = None
+) -> List[DetRecord]:
+    """Records of one configured source (``frame_step`` overrides the source's own)."""
+    step = src.frame_step if frame_step is None else frame_step
+    root = resolve_data_root(src.root)
+    if src.format == "mot":
+        return mot_records(root / src.split, src.seqs, src.half, gt_filter(cfg), src.mot17_detector,
+                           step, src.max_images)
+    if src.format == "crowdhuman":
+        return crowdhuman_records(root, src.ann_file, src.image_dir, cfg.data.min_box_size, step,
+                                  src.max_images)
+    raise ValueError(f"unknown source format {src.format!r}; valid: {list(SOURCE_FORMATS)}")
+
+
+def train_records(cfg: DetConfig) -> List[DetRecord]:
+    out: List[DetRecord] = []
+    for src in cfg.data.train:
+        out.extend(source_records(src, cfg))
+    return out
+
+
+def val_records(cfg: DetConfig, full: bool = False) -> List[DetRecord]:
+    """Validation records; ``full`` ignores ``eval.frame_step`` (every frame of the val split)."""
+    if cfg.data.val is None:
+        return []
+    step = cfg.data.val.frame_step if full else cfg.data.val.frame_step * cfg.eval.frame_step
+    return source_records(cfg.data.val, cfg, frame_step=step)
+
+
+def variant_name(detector: str) -> str:
+    """``yolox_nano`` -> ``nano`` (the Re-ID config's spelling -> the wrapper's)."""
+    return detector[len("yolox_"):] if detector.startswith("yolox_") else detector
+
+
+def build_det(cfg: DetConfig) -> YOLOXDetector:
+    """The detector of ``cfg.model`` (random init, or ``model.init_ckpt``)."""
+    m = cfg.model
+    det = build_detector(variant_name(m.detector), num_classes=m.num_classes,
+                         input_size=tuple(m.input_size), conf_thresh=m.conf_thresh,
+                         nms_thresh=m.nms_thresh)
+    if m.init_ckpt:
+        det.load_checkpoint(str(resolve_data_root(m.init_ckpt)))
+    return det
+
+
+def detector_description(cfg: DetConfig) -> Dict[str, Any]:
+    """What tools/track.py needs to rebuild the detector (also in checkpoints and metrics.json)."""
+    m = cfg.model
+    h, w = m.input_size
+    return {
+        "detector": m.detector,
+        "input_size": list(m.input_size),
+        "num_classes": m.num_classes,
+        "track_overrides": f"model.detector={m.detector} model.input_size=[{h},{w}]",
+    }
+
+
+def train_from_config(cfg: DetConfig) -> Dict[str, Any]:
+    """Train as configured; returns the metrics written to ``<run_dir>/metrics.json``."""
+    device = resolve_device(cfg.train.device)
+    rank, world_size, local_rank = setup_distributed(device)
+    if device.type == "cuda" and world_size > 1:
+        device = torch.device("cuda", local_rank)
+    is_main = rank == 0
+    run_dir = cfg.run_dir
+    seed_everything(cfg.seed + rank)
+    handler = writer = None
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        handler = add_file_handler(run_dir / "train.log")
+        save_config(cfg, run_dir)
+        writer = ScalarWriter(run_dir / "tb")
+    try:
+        records = train_records(cfg)
+        a = cfg.aug
+        dataset = build_train_dataset(
+            records, tuple(cfg.model.input_size), mosaic=a.mosaic, mosaic_prob=a.mosaic_prob,
+            mixup=a.mixup, mixup_prob=a.mixup_prob, degrees=a.degrees, translate=a.translate,
+            mosaic_scale=a.mosaic_scale, mixup_scale=a.mixup_scale, shear=a.shear,
+            hsv_prob=a.hsv_prob, flip_prob=a.flip_prob, max_labels=a.max_labels,
+        )
+        val = val_records(cfg) if is_main else []
+        t = cfg.train
+        desc = detector_description(cfg)
+        trainer = DetTrainer(
+            build_det(cfg), dataset, run_dir, val_records=val, epochs=t.epochs,
+            batch_size=t.batch_size, basic_lr_per_img=t.basic_lr_per_img, optimizer=t.optimizer,
+            momentum=t.momentum, weight_decay=t.weight_decay, scheduler=t.scheduler,
+            warmup_epochs=t.warmup_epochs, warmup_lr=t.warmup_lr, min_lr_ratio=t.min_lr_ratio,
+            no_aug_epochs=a.no_aug_epochs, ema=t.ema, ema_decay=t.ema_decay,
+            random_size=a.random_size, resize_every=a.resize_every, device=device, amp=t.amp,
+            num_workers=cfg.data.num_workers, seed=cfg.seed, log_every=t.log_every,
+            eval_every=t.eval_every, eval_batch_size=cfg.eval.batch_size,
+            max_iters_per_epoch=t.max_iters_per_epoch, best_metric=t.best_metric,
+            max_train_seconds=t.max_train_seconds,
+            extra_state={"config": to_dict(cfg), "git_revision": git_revision(), **desc},
+            writer=writer, is_main=is_main, world_size=world_size, progress=t.progress,
+        )
+        if (cfg.resume or t.resume) and (run_dir / LAST).is_file():
+            trainer.resume(run_dir / LAST)
+        elif cfg.resume or t.resume:
+            logger.warning("resume requested but %s does not exist: starting from scratch",
+                           run_dir / LAST)
+        result = trainer.train()
+        if not is_main:
+            return {}
+        best = result["best"]
+        metrics: Dict[str, Any] = {
+            "AP50": best.get("AP50"),
+            "AP": best.get("AP"),
+            "epoch": best["epoch"],
+            "train_seconds": round(result["train_seconds"], 1),
+            "eval": "per-epoch",
+            **desc,
+        }
+        if t.final_full_eval and cfg.data.val is not None and (run_dir / BEST).is_file():
+            full = evaluate_checkpoint(cfg, run_dir / BEST, device=device)
+            metrics.update({"AP50": full["AP50"], "AP": full["AP"], "AP75": full["AP75"],
+                            "eval": "full val split", "eval_images": full["num_images"]})
+        metrics["epochs_done"] = result["epochs_done"]
+        metrics["history"] = result["history"]
+        write_metrics(run_dir, metrics)
+        logger.info("metrics: AP50 %s AP %s (epoch %s), %s s", metrics["AP50"], metrics["AP"],
+                    metrics["epoch"], metrics["train_seconds"])
+        return metrics
+    finally:
+        if writer is not None:
+            writer.close()
+        remove_handler(handler)
+
+
+def evaluate_checkpoint(cfg: DetConfig, ckpt: Path, device: Optional[torch.device] = None,
+                        progress: bool = False) -> Dict[str, float]:
+    """AP of a detector checkpoint on every frame of the configured validation split."""
+    device = device or resolve_device(cfg.train.device)
+    det = build_detector(variant_name(cfg.model.detector), num_classes=cfg.model.num_classes,
+                         input_size=tuple(cfg.model.input_size), conf_thresh=cfg.model.conf_thresh,
+                         nms_thresh=cfg.model.nms_thresh)
+    det.load_checkpoint(str(ckpt))
+    records = val_records(cfg, full=True)
+    if not records:
+        raise ValueError("the config has no validation split (data.val is null)")
+    metrics = evaluate_detector(det.to(device).eval(), records, device, cfg.eval.batch_size,
+                                progress=progress)
+    logger.info("%s", format_ap(metrics, str(ckpt)))
+    return metrics

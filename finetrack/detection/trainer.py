@@ -1,0 +1,498 @@
+"""A short explicit YOLOX training loop that runs on CPU and on CUDA (AMP, DDP).
+
+yolox's own ``Trainer`` assumes CUDA, so the model is driven here: ``det.model(images, targets)``
+(yolox's ``YOLOX`` in train mode) returns the loss dict; the loop sums nothing itself (yolox's
+``total_loss`` is 5 * iou + obj + cls + l1), stops on a non-finite loss, steps SGD, updates yolox's
+``ModelEMA``, sets the lr from yolox's ``LRScheduler`` every iteration, and redraws the input size every
+``resize_every`` iterations (ByteTrack's random resize). The last ``no_aug_epochs`` epochs run without
+mosaic/mixup and with the L1 loss (as yolox/ByteTrack do).
+
+Per epoch (main rank): AP@0.5 and AP@[.5:.95] on the validation records (EMA weights), ``last.pth``
+and, when the selected metric improved, ``best.pth``, then ``metrics.json``. Checkpoints are
+ByteTrack-compatible (``{"model": state_dict of yolox's YOLOX, ...}``; EMA weights when EMA is on)
+and carry the detector variant and input size. Resume restarts after the last finished epoch.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, RandomSampler
+from tqdm import tqdm
+from yolox.data import MosaicDetection
+from yolox.utils import LRScheduler, ModelEMA
+
+from finetrack.detection.coco_eval import evaluate_detector, format_ap
+from finetrack.detection.datasets import DetRecord
+from finetrack.detection.transforms import (
+    make_generator,
+    random_input_size,
+    resize_batch,
+    set_mosaic,
+    worker_init_fn,
+)
+from finetrack.engine.logger import ScalarWriter, format_losses
+from finetrack.models.detector import YOLOXDetector
+from finetrack.utils.io import atomic_open, atomic_write_text
+
+logger = logging.getLogger(__name__)
+
+LAST = "last.pth"
+BEST = "best.pth"
+METRICS_FILE = "metrics.json"
+#: Loss-dict entries of yolox that are losses (``num_fg`` is a statistic).
+LOSS_KEYS = ("total_loss", "iou_loss", "l1_loss", "conf_loss", "cls_loss")
+BEST_METRICS = ("AP50", "AP")
+OPTIMIZERS = ("sgd", "adamw")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN/inf; the message holds the loss dict, epoch and iteration."""
+
+
+ParamList = List[nn.Parameter]
+
+
+def param_groups(model: nn.Module) -> Tuple[ParamList, ParamList, ParamList]:
+    """yolox's three parameter groups: BN weights (no decay), other weights (decay), biases."""
+    no_decay, decay, biases = [], [], []
+    for name, m in model.named_modules():
+        if hasattr(m, "bias") and isinstance(m.bias, nn.Parameter):
+            biases.append(m.bias)
+        if isinstance(m, nn.BatchNorm2d) or "bn" in name:
+            if isinstance(getattr(m, "weight", None), nn.Parameter):
+                no_decay.append(m.weight)
+        elif hasattr(m, "weight") and isinstance(m.weight, nn.Parameter):
+            decay.append(m.weight)
+    return no_decay, decay, biases
+
+
+def build_optimizer(
+    model: nn.Module, name: str = "sgd", momentum: float = 0.9, weight_decay: float = 5e-4
+) -> torch.optim.Optimizer:
+    """yolox's optimizer (``yolox_base.get_optimizer``): nesterov SGD, decay on conv weights only.
+
+    The lr starts at 0: the scheduler sets it every iteration. ``adamw`` uses the same groups
+    (betas (momentum, 0.999)).
+    """
+    no_decay, decay, biases = param_groups(model)
+    groups = [
+        {"params": no_decay, "weight_decay": 0.0},
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": biases, "weight_decay": 0.0},
+    ]
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=0.0, momentum=momentum, nesterov=True)
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=0.0, betas=(momentum, 0.999))
+    raise ValueError(f"unknown optimizer {name!r}; valid: {list(OPTIMIZERS)}")
+
+
+def _numpy_state_to_list(state) -> list:
+    kind, keys, pos, has_gauss, cached = state
+    return [kind, [int(k) for k in keys], int(pos), int(has_gauss), float(cached)]
+
+
+def _rng_state() -> Dict[str, Any]:
+    """Global RNG states in a ``weights_only``-loadable form (no numpy arrays)."""
+    out: Dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": _numpy_state_to_list(np.random.get_state()),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        out["cuda"] = torch.cuda.get_rng_state_all()
+    return out
+
+
+def _set_rng_state(state: Optional[Dict[str, Any]]) -> None:
+    if not state:
+        return
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _scalar(value: Any) -> float:
+    return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+
+
+def _inner_state(det: YOLOXDetector) -> Dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in det.model.state_dict().items()}
+
+
+class DetTrainer:
+    """Train a :class:`YOLOXDetector`'s YOLOX, validate, checkpoint, resume.
+
+    Args:
+        detector: the detector; its ``model`` (yolox ``YOLOX``) is trained.
+        dataset: yolox ``MosaicDetection`` (see
+            :func:`~finetrack.detection.transforms.build_train_dataset`).
+        out_dir: run directory.
+        val_records: validation images; None or empty = no validation (best = last epoch).
+        epochs: total epochs.
+        batch_size: images per iteration over all processes.
+        basic_lr_per_img: lr = basic_lr_per_img * batch_size (yolox convention).
+        optimizer: ``sgd`` | ``adamw``.
+        momentum: SGD momentum (AdamW beta1).
+        weight_decay: on conv/linear weights only.
+        scheduler: yolox ``LRScheduler`` name (``yoloxwarmcos``).
+        warmup_epochs: warm-up length (epochs, may be fractional).
+        warmup_lr: lr at the start of warm-up.
+        min_lr_ratio: final lr / lr of the cosine.
+        no_aug_epochs: final epochs without mosaic/mixup and with the L1 loss.
+        ema: keep yolox ``ModelEMA`` weights (validated and saved as ``model``).
+        ema_decay: EMA decay (ByteTrack: 0.9998; ramped by yolox over the first ~2000 updates).
+        random_size: ``[k_min, k_max]``: input heights 32*k drawn every ``resize_every`` iterations;
+            None = fixed input size.
+        resize_every: iterations between random sizes.
+        device: training device.
+        amp: mixed precision (CUDA only).
+        num_workers: DataLoader workers.
+        seed: seeds the sampler and the size draws (epoch e uses seed + e).
+        log_every: iterations between log lines.
+        eval_every: epochs between validations (the last epoch is always validated).
+        eval_batch_size: images per validation batch.
+        max_iters_per_epoch: cap per epoch; None = full epoch.
+        best_metric: ``AP50`` | ``AP``: what ``best.pth`` maximises.
+        max_train_seconds: stop after the epoch that crosses this budget; None = no budget.
+        extra_state: saved in every checkpoint (config, git revision, detector description).
+        writer: TensorBoard scalars; None = none.
+        is_main: this process validates and writes files.
+        world_size: number of DDP processes (1 = no DDP).
+        progress: tqdm bar.
+    """
+
+    def __init__(
+        self,
+        detector: YOLOXDetector,
+        dataset: MosaicDetection,
+        out_dir: Path,
+        val_records: Optional[Sequence[DetRecord]] = None,
+        epochs: int = 80,
+        batch_size: int = 48,
+        basic_lr_per_img: float = 0.001 / 64.0,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        scheduler: str = "yoloxwarmcos",
+        warmup_epochs: float = 1.0,
+        warmup_lr: float = 0.0,
+        min_lr_ratio: float = 0.05,
+        no_aug_epochs: int = 10,
+        ema: bool = True,
+        ema_decay: float = 0.9998,
+        random_size: Optional[Sequence[int]] = (18, 32),
+        resize_every: int = 10,
+        device: torch.device = torch.device("cpu"),
+        amp: bool = True,
+        num_workers: int = 2,
+        seed: int = 0,
+        log_every: int = 20,
+        eval_every: int = 1,
+        eval_batch_size: int = 8,
+        max_iters_per_epoch: Optional[int] = None,
+        best_metric: str = "AP50",
+        max_train_seconds: Optional[float] = None,
+        extra_state: Optional[Dict[str, Any]] = None,
+        writer: Optional[ScalarWriter] = None,
+        is_main: bool = True,
+        world_size: int = 1,
+        progress: bool = True,
+    ) -> None:
+        if best_metric not in BEST_METRICS:
+            raise ValueError(f"best_metric must be one of {BEST_METRICS}, got {best_metric!r}")
+        if batch_size % world_size:
+            raise ValueError(f"batch_size {batch_size} is not divisible by {world_size} processes")
+        self.det = detector.to(device)
+        self.dataset = dataset
+        self.out_dir = Path(out_dir)
+        self.val_records = list(val_records or [])
+        self.epochs = int(epochs)
+        self.batch_size = int(batch_size)
+        self.device = device
+        self.amp = bool(amp) and device.type == "cuda"
+        self.num_workers = int(num_workers)
+        self.seed = int(seed)
+        self.no_aug_epochs = int(no_aug_epochs)
+        self.random_size = list(random_size) if random_size else None
+        self.resize_every = int(resize_every)
+        self.log_every = max(1, int(log_every))
+        self.eval_every = max(1, int(eval_every))
+        self.eval_batch_size = int(eval_batch_size)
+        self.max_iters_per_epoch = max_iters_per_epoch
+        self.best_metric = best_metric
+        self.max_train_seconds = max_train_seconds
+        self.extra_state = dict(extra_state or {})
+        self.writer = writer
+        self.is_main = is_main
+        self.world_size = int(world_size)
+        self.progress = progress and is_main
+
+        self.base_size: Tuple[int, int] = tuple(dataset.input_dim)  # type: ignore[assignment]
+        self.train_module: nn.Module = self.det.model
+        if self.world_size > 1:
+            self.train_module = nn.parallel.DistributedDataParallel(
+                self.det.model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        self.optimizer = build_optimizer(self.det.model, optimizer, momentum, weight_decay)
+        self.lr = basic_lr_per_img * self.batch_size
+        self.iters_per_epoch = self._iters_per_epoch()
+        self.scheduler = LRScheduler(
+            scheduler,
+            self.lr,
+            self.iters_per_epoch,
+            self.epochs,
+            warmup_epochs=warmup_epochs,
+            warmup_lr_start=warmup_lr,
+            no_aug_epochs=self.no_aug_epochs,
+            min_lr_ratio=min_lr_ratio,
+        )
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.ema: Optional[ModelEMA] = ModelEMA(self.det, ema_decay) if ema else None
+
+        self.epoch = 0  # finished epochs
+        self.iter = 0  # global iterations done
+        self.history: List[Dict[str, Any]] = []
+        self.best: Dict[str, Any] = {"metric": best_metric, "value": -math.inf, "epoch": 0}
+        self.train_seconds = 0.0
+        self.cur_size: Tuple[int, int] = self.base_size
+        self._size_rng = random.Random(self.seed)
+
+    # ------------------------------------------------------------------ helpers
+    def _iters_per_epoch(self) -> int:
+        n = len(self.dataset) // (self.batch_size // self.world_size) // self.world_size
+        n = max(1, n)
+        if self.max_iters_per_epoch is not None:
+            n = min(n, int(self.max_iters_per_epoch))
+        return n
+
+    @property
+    def eval_model(self) -> YOLOXDetector:
+        """The weights that are validated and saved as ``model`` (EMA when on)."""
+        return self.ema.ema if self.ema is not None else self.det
+
+    def _loader(self, epoch: int) -> DataLoader:
+        per_proc = self.batch_size // self.world_size
+        if self.world_size > 1:
+            sampler = torch.utils.data.distributed.DistributedSampler(
+                self.dataset, shuffle=True, seed=self.seed, drop_last=True
+            )
+            sampler.set_epoch(epoch)
+        else:
+            sampler = RandomSampler(self.dataset, generator=make_generator(self.seed + epoch))
+        return DataLoader(
+            self.dataset,
+            batch_size=per_proc,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            worker_init_fn=worker_init_fn,
+            generator=make_generator(self.seed * 1000 + epoch),
+            drop_last=True,
+            pin_memory=self.device.type == "cuda",
+        )
+
+    def _next_size(self) -> Tuple[int, int]:
+        size = random_input_size(self.base_size, self.random_size, self._size_rng)
+        if self.world_size > 1:
+            import torch.distributed as dist
+
+            t = torch.tensor(size, dtype=torch.long, device=self.device)
+            dist.broadcast(t, 0)
+            size = (int(t[0]), int(t[1]))
+        return size
+
+    def _set_aug(self, epoch: int) -> None:
+        no_aug = epoch >= self.epochs - self.no_aug_epochs
+        set_mosaic(self.dataset, not no_aug and self._mosaic_requested)
+        self.det.model.head.use_l1 = no_aug
+        if no_aug and epoch == self.epochs - self.no_aug_epochs:
+            logger.info("epoch %d: no-augmentation phase (mosaic/mixup off, L1 loss on)", epoch + 1)
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> Dict[str, Any]:
+        state = {
+            "model": _inner_state(self.eval_model),
+            "start_epoch": self.epoch,  # ByteTrack's key
+            "epoch": self.epoch,
+            "iter": self.iter,
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict() if self.amp else None,
+            "best": dict(self.best),
+            "history": list(self.history),
+            "train_seconds": self.train_seconds,
+            "cur_size": list(self.cur_size),
+            "size_rng": self._size_rng.getstate(),
+            "rng": _rng_state(),
+            **self.extra_state,
+        }
+        if self.ema is not None:
+            state["model_raw"] = _inner_state(self.det)
+            state["ema_updates"] = int(self.ema.updates)
+        return state
+
+    def save(self, name: str) -> Path:
+        path = self.out_dir / name
+        with atomic_open(path, "wb") as f:
+            torch.save(self.state_dict(), f)
+        return path
+
+    def resume(self, path: Path) -> None:
+        """Restore everything from a ``last.pth``; training continues with the next epoch."""
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        raw = state.get("model_raw", state["model"])
+        self.det.model.load_state_dict(raw)
+        if self.ema is not None:
+            self.ema.ema.model.load_state_dict(state["model"])
+            self.ema.updates = int(state.get("ema_updates", state["iter"]))
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.amp and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.epoch = int(state["epoch"])
+        self.iter = int(state["iter"])
+        self.best = dict(state["best"])
+        self.history = list(state["history"])
+        self.train_seconds = float(state["train_seconds"])
+        self.cur_size = tuple(state["cur_size"])  # type: ignore[assignment]
+        st = state["size_rng"]
+        self._size_rng.setstate((st[0], tuple(st[1]), st[2]))
+        _set_rng_state(state.get("rng"))
+        logger.info("resumed from %s: %d epochs done, iteration %d", path, self.epoch, self.iter)
+
+    # ------------------------------------------------------------------ loop
+    def train_one_epoch(self, epoch: int) -> Dict[str, float]:
+        self._set_aug(epoch)
+        self.det.train()
+        sums: Dict[str, float] = {}
+        n = 0
+        loader = self._loader(epoch)
+        it = iter(loader)
+        bar = tqdm(total=self.iters_per_epoch, desc=f"epoch {epoch + 1}/{self.epochs}",
+                   disable=not self.progress, leave=False)
+        try:
+            for i in range(self.iters_per_epoch):
+                try:
+                    images, targets, _, _ = next(it)
+                except StopIteration:
+                    break
+                lr = self.scheduler.update_lr(self.iter + 1)
+                for g in self.optimizer.param_groups:
+                    g["lr"] = lr
+                images = images.to(self.device, non_blocking=True).float()
+                targets = targets.to(self.device, non_blocking=True).float()
+                images, targets = resize_batch(images, targets, self.cur_size)
+                with torch.autocast(device_type=self.device.type, enabled=self.amp):
+                    out = self.train_module(images, targets)
+                loss = out["total_loss"]
+                values = {k: _scalar(out[k]) for k in LOSS_KEYS if k in out}
+                values["num_fg"] = _scalar(out.get("num_fg", 0.0))
+                if not torch.isfinite(loss).all():
+                    raise NonFiniteLossError(
+                        f"non-finite loss at epoch {epoch + 1} iteration {self.iter + 1}: {values}"
+                    )
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                if self.ema is not None:
+                    self.ema.update(self.det)
+                self.iter += 1
+                n += 1
+                for k, v in values.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                if self.random_size and self.iter % self.resize_every == 0:
+                    self.cur_size = self._next_size()
+                bar.update(1)
+                bar.set_postfix(loss=f"{values['total_loss']:.3f}",
+                                size=f"{self.cur_size[0]}x{self.cur_size[1]}")
+                if self.is_main and (self.iter % self.log_every == 0 or i == 0):
+                    short = {k.replace("_loss", ""): v for k, v in values.items()}
+                    logger.info("epoch %d iter %d/%d (global %d) lr %.2e size %s: %s", epoch + 1,
+                                i + 1, self.iters_per_epoch, self.iter, lr, self.cur_size,
+                                format_losses(short))
+                    if self.writer is not None:
+                        self.writer.scalars("train", {**short, "lr": lr}, self.iter)
+        finally:
+            bar.close()
+            del it
+        return {k: v / max(n, 1) for k, v in sums.items()}
+
+    def validate(self, records: Optional[Sequence[DetRecord]] = None) -> Optional[Dict[str, float]]:
+        records = self.val_records if records is None else records
+        if not records:
+            return None
+        return evaluate_detector(self.eval_model, records, self.device, self.eval_batch_size,
+                                 progress=self.progress)
+
+    def train(self) -> Dict[str, Any]:
+        """Run the remaining epochs; returns the best record and the history."""
+        self._mosaic_requested = bool(self.dataset.enable_mosaic)
+        if self.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        logger.info("training %d epochs x %d iterations, batch %d, lr %.2e, %d images, input %s",
+                    self.epochs, self.iters_per_epoch, self.batch_size, self.lr, len(self.dataset),
+                    self.base_size)
+        for epoch in range(self.epoch, self.epochs):
+            t0 = time.time()
+            losses = self.train_one_epoch(epoch)
+            self.epoch = epoch + 1
+            seconds = time.time() - t0
+            self.train_seconds += seconds
+            record: Dict[str, Any] = {"epoch": self.epoch, "iter": self.iter, "seconds": seconds,
+                                      **{k: v for k, v in losses.items()}}
+            last_epoch = self.epoch == self.epochs or self._over_budget()
+            if self.is_main:
+                metrics = None
+                if self.epoch % self.eval_every == 0 or last_epoch:
+                    metrics = self.validate()
+                if metrics is not None:
+                    record.update({k: metrics[k] for k in ("AP50", "AP", "AP75")})
+                    logger.info("epoch %d: %s", self.epoch, format_ap(metrics, "val"))
+                    if self.writer is not None:
+                        self.writer.scalars("val/det", {k: metrics[k] for k in ("AP50", "AP")},
+                                            self.iter)
+                logger.info("epoch %d done in %.0f s: %s", self.epoch, seconds,
+                            format_losses({k.replace("_loss", ""): v for k, v in losses.items()}))
+                self.history.append(record)
+                value = record.get(self.best_metric)
+                improved = (value is not None and value > self.best["value"]) or (
+                    not self.val_records and last_epoch
+                )
+                if improved:
+                    self.best = {"metric": self.best_metric, "value": value if value is not None
+                                 else -math.inf, "epoch": self.epoch,
+                                 "AP50": record.get("AP50"), "AP": record.get("AP")}
+                self.save(LAST)
+                if improved:
+                    self.save(BEST)
+                if self.writer is not None:
+                    self.writer.flush()
+            if last_epoch:
+                if self.epoch < self.epochs:
+                    logger.warning("time budget of %.0f s reached after epoch %d of %d",
+                                   self.max_train_seconds, self.epoch, self.epochs)
+                break
+        return {"best": dict(self.best), "history": list(self.history),
+                "train_seconds": self.train_seconds, "epochs_done": self.epoch}
+
+    def _over_budget(self) -> bool:
+        return self.max_train_seconds is not None and self.train_seconds >= self.max_train_seconds
+
+
+def write_metrics(out_dir: Path, metrics: Dict[str, Any]) -> Path:
+    """Write ``metrics.json`` atomically."""
+    path = Path(out_dir) / METRICS_FILE
+    atomic_write_text(path, json.dumps(metrics, indent=2, sort_keys=False) + "\n")
+    return path
