@@ -45,6 +45,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from finetrack.inference.app import run_tracking, write_summary
+    from finetrack.models.detector import CheckpointMismatchError
 
     try:
         cfg = freeze(load_config(Config, args.config, args.overrides))
@@ -62,7 +63,8 @@ def main(argv=None) -> int:
 
             z = write_mot17_submission(Path(args.out), Path(args.out) / "submission", args.split)
             print(f"submission: {z}")
-    except (ConfigError, MOTFormatError, FileNotFoundError, ValueError, KeyError) as e:
+    except (ConfigError, MOTFormatError, FileNotFoundError, ValueError, KeyError,
+            CheckpointMismatchError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"[{summary['mode']}/{summary['det']}] {summary['timing_line']}")

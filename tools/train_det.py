@@ -5,9 +5,9 @@
     torchrun --nproc_per_node 8 tools/train_det.py -c configs/det_mot17_ablation_yolox_x.yaml
 
 Writes to ``outputs/<name>/`` (or ``out_dir=DIR``): config.yaml, train.log, tb/ (TensorBoard),
-last.pth, best.pth (ByteTrack's ``{"model": ...}`` format, EMA weights; load them with
-``tools/track.py --det yolox --det-ckpt best.pth model.detector=... model.input_size=[H,W]``, the
-exact override line is in metrics.json ``track_overrides``) and metrics.json
+last.pth, best.pth (ByteTrack's ``{"model": ...}`` format, EMA weights, plus the variant and input
+size, which ``tools/track.py --det yolox --det-ckpt best.pth`` reads from the file; for Re-ID
+training on it, metrics.json ``track_overrides`` gives the ``model.*`` overrides) and metrics.json
 (``{"AP50", "AP", "epoch", "train_seconds", ...}``, AP in 0-100). ``resume=true`` continues from
 last.pth. Exit code 2 = bad config, 3 = non-finite loss.
 """

@@ -45,6 +45,7 @@ def main(argv=None) -> int:
     from finetrack.config import freeze
     from finetrack.engine.runner import train_from_config
     from finetrack.engine.trainer import NonFiniteLossError
+    from finetrack.models.detector import CheckpointMismatchError
 
     cfg = freeze(cfg)
     try:
@@ -52,6 +53,9 @@ def main(argv=None) -> int:
     except NonFiniteLossError as e:
         log.error("stopped: %s", e)
         return 3
+    except (CheckpointMismatchError, FileNotFoundError) as e:
+        log.error("%s", e)
+        return 2
     if metrics:
         summary = {k: metrics[k] for k in ("best", "final", "train_seconds")}
         print(json.dumps(summary))

@@ -60,18 +60,32 @@ def build_source(
 
 
 def build_detector_from_config(cfg: Config, ckpt: str, device: str = "cpu"):
-    """A YOLOX detector of ``cfg.model.detector`` with ByteTrack-format weights from ``ckpt``."""
-    from finetrack.models.detector import build_detector
+    """A YOLOX detector with ByteTrack-format weights from ``ckpt``.
+
+    The variant and input size are ``cfg.model``'s, unless the checkpoint records its own (a
+    ``tools/train_det.py`` checkpoint does): weights fix the variant, and a detector tracks best
+    at the size it was trained at. ByteTrack's checkpoints record neither.
+    """
+    from finetrack.models.detector import build_detector, checkpoint_detector_spec, load_checkpoint_file
 
     m = cfg.model
-    variant = m.detector.replace("yolox_", "")
+    obj = load_checkpoint_file(ckpt)
+    spec = checkpoint_detector_spec(obj)
+    name = spec.get("detector", m.detector)
+    size = tuple(spec.get("input_size", tuple(m.input_size)))
+    if spec and (name != m.detector or size != tuple(m.input_size)):
+        logger.info(
+            "%s records detector %s at input %s: using them (config: %s at %s)",
+            ckpt, name, size, m.detector, tuple(m.input_size),
+        )
+    variant = name.replace("yolox_", "")
     det = build_detector(
         variant,
-        input_size=tuple(m.input_size),
+        input_size=size,
         conf_thresh=m.conf_thresh,
         nms_thresh=m.nms_thresh,
         feature_levels=tuple(m.feature_levels),
     )
-    det.load_checkpoint(ckpt)
-    logger.info("detector YOLOX-%s from %s, input %s", variant, ckpt, tuple(m.input_size))
+    det.load_checkpoint(ckpt, obj=obj)
+    logger.info("detector YOLOX-%s from %s, input %s", variant, ckpt, size)
     return det.to(device).eval()

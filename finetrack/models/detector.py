@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -219,6 +219,26 @@ def load_checkpoint_file(
             str(err).splitlines()[0] if str(err) else type(err).__name__,
         )
         return torch.load(path, map_location=map_location, weights_only=False)
+
+
+def checkpoint_detector_spec(obj: Mapping) -> Dict[str, Any]:
+    """The detector description a ``tools/train_det.py`` checkpoint records, if any.
+
+    Args:
+        obj: a loaded checkpoint (see :func:`load_checkpoint_file`).
+
+    Returns:
+        ``{"detector": "yolox_tiny", "input_size": (H, W)}`` with the keys the checkpoint holds
+        (ByteTrack's own checkpoints hold none: ``{}``).
+    """
+    spec: Dict[str, Any] = {}
+    if isinstance(obj, Mapping):
+        if isinstance(obj.get("detector"), str):
+            spec["detector"] = obj["detector"]
+        size = obj.get("input_size")
+        if isinstance(size, (list, tuple)) and len(size) == 2:
+            spec["input_size"] = (int(size[0]), int(size[1]))
+    return spec
 
 
 def extract_state_dict(obj: Mapping) -> Dict[str, torch.Tensor]:
@@ -484,14 +504,30 @@ class YOLOXDetector(nn.Module):
 
     # ------------------------------------------------------------------ checkpoints
     def load_checkpoint(
-        self, path: PathLike, map_location: Union[str, torch.device] = "cpu"
+        self,
+        path: PathLike,
+        map_location: Union[str, torch.device] = "cpu",
+        obj: Optional[Mapping] = None,
     ) -> None:
         """Load YOLOX weights: ByteTrack ``{"model": sd}`` (.pth/.pth.tar), plain or ours.
 
+        Args:
+            path: the checkpoint file (named in messages).
+            map_location: as for ``torch.load``.
+            obj: the file's content when the caller has already loaded it.
+
         Raises:
-            CheckpointMismatchError: with the missing / unexpected / wrongly shaped keys.
+            CheckpointMismatchError: a checkpoint that records another variant, or one whose
+                keys do not fit (lists the missing / unexpected / wrongly shaped keys).
         """
-        obj = load_checkpoint_file(path, map_location)
+        if obj is None:
+            obj = load_checkpoint_file(path, map_location)
+        recorded = checkpoint_detector_spec(obj).get("detector")
+        if recorded is not None and self.variant is not None and recorded != f"yolox_{self.variant}":
+            raise CheckpointMismatchError(
+                f"{path} holds a {recorded} detector but the model is yolox_{self.variant}: "
+                f"set model.detector={recorded}"
+            )
         state = match_state_dict(extract_state_dict(obj), self.model.state_dict())
         self.model.load_state_dict(state, strict=True)
         logger.info("loaded YOLOX weights from %s (%d tensors)", path, len(state))

@@ -86,6 +86,20 @@ def test_train_lowers_loss_and_checkpoint_loads(tmp_path, synthetic_root, caplog
     assert boxes.shape[1] == 4 and len(boxes) == len(scores) > 0
     assert np.all(boxes[:, 2] <= 320) and np.all(boxes[:, 3] <= 240)
 
+    # tools/track.py --det yolox --det-ckpt best.pth: variant and input size come from the file,
+    # whatever the tracking config says (its default is yolox_s at 608x1088) ...
+    from finetrack.config import Config
+    from finetrack.inference.build import build_detector_from_config
+    from finetrack.models.detector import CheckpointMismatchError
+
+    tracked = build_detector_from_config(freeze(Config()), str(out / "best.pth"))
+    assert tracked.variant == "nano" and tracked.input_size == tuple(INPUT_HW)
+    for k, v in tracked.model.state_dict().items():
+        torch.testing.assert_close(v, ckpt["model"][k])
+    # ... and a model of another variant says which one the file holds.
+    with pytest.raises(CheckpointMismatchError, match="model.detector=yolox_nano"):
+        build_detector("s").load_checkpoint(out / "best.pth")
+
 
 def ckpt_last(out: Path):
     return torch.load(out / "last.pth", map_location="cpu", weights_only=True)["model"]
