@@ -17,13 +17,17 @@ import subprocess
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, TypeVar, Union
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 import yaml
 
 from finetrack.utils.io import atomic_write_text
 
 T = TypeVar("T")
+
+
+#: the YOLOX variants of finetrack.models.detector, as config values
+DetectorName = Literal["yolox_nano", "yolox_tiny", "yolox_s", "yolox_m", "yolox_l", "yolox_x"]
 
 
 class ConfigError(ValueError):
@@ -42,13 +46,13 @@ class DataConfig:
     val_split: str = "train"  #: folder under root for validation sequences
     train_seqs: Optional[List[str]] = None  #: None = every sequence of the split
     val_seqs: Optional[List[str]] = None  #: None = same sequences as train_seqs
-    split: str = "half"  #: half: train on 1..N//2, validate on N//2+1..N; full: whole sequences
+    split: Literal["half", "full"] = "half"  #: half: train on 1..N//2, validate on N//2+1..N; full: whole sequences
     mot17_detector: Optional[str] = "FRCNN"  #: MOT17 copy used for training/validation
     classes: List[int] = field(default_factory=lambda: [1])  #: kept GT classes
     min_visibility: float = 0.1
     drop_zero_flag: bool = True
     min_box_size: float = 1.0
-    sampler: str = "sgs"  #: sgs | shuffle | sequential (Table 3)
+    sampler: Literal["sgs", "shuffle", "sequential"] = "sgs"  #: sgs | shuffle | sequential (Table 3)
     group_size: Optional[int] = None  #: SGS group length G; None = batch size
     num_workers: int = 2
 
@@ -57,7 +61,7 @@ class DataConfig:
 class ModelConfig:
     """Detector + Re-ID head (SPEC section 2)."""
 
-    detector: str = "yolox_s"  #: yolox_nano|yolox_tiny|yolox_s|yolox_m|yolox_l|yolox_x
+    detector: DetectorName = "yolox_s"  #: yolox_nano|yolox_tiny|yolox_s|yolox_m|yolox_l|yolox_x
     det_ckpt: Optional[str] = None  #: ByteTrack-format YOLOX checkpoint; None = random init
     input_size: List[int] = field(default_factory=lambda: [608, 1088])  #: network input (H, W)
     conf_thresh: float = 0.01
@@ -65,8 +69,8 @@ class ModelConfig:
     freeze_detector: bool = True
     feature_levels: List[str] = field(default_factory=lambda: ["dark2", "dark3", "dark4"])
     roi_sizes: List[List[int]] = field(default_factory=lambda: [[32, 16], [16, 8], [8, 4]])
-    neck: str = "fafpn"  #: fpn | fafpn | fafpn_nofam
-    pooling: str = "mpmg"  #: gap | center | mpmg
+    neck: Literal["fpn", "fafpn", "fafpn_nofam"] = "fafpn"  #: fpn | fafpn | fafpn_nofam
+    pooling: Literal["gap", "center", "mpmg"] = "mpmg"  #: gap | center | mpmg
     channels: int = 128
     num_parts: int = 6
     global_dim: int = 256
@@ -99,7 +103,7 @@ class TrainConfig:
     max_iters_per_epoch: Optional[int] = None  #: cap for quick runs; None = full epoch
     resume: bool = False  #: continue from <run dir>/last.pth (also top-level ``resume``)
     device: str = "auto"  #: auto | cpu | cuda
-    best_metric: str = "mAP"  #: mAP | rank1: validation metric that selects best.pth
+    best_metric: Literal["mAP", "rank1"] = "mAP"  #: mAP | rank1: validation metric that selects best.pth
     progress: bool = True  #: tqdm progress bar
 
 
@@ -115,7 +119,7 @@ class ReIDEvalConfig:
 class TrackerConfig:
     """Association (SPEC section 5)."""
 
-    mode: str = "finetrack"  #: byte | finetrack | jde
+    mode: Literal["byte", "finetrack", "jde"] = "finetrack"  #: byte | finetrack | jde
     track_thresh: float = 0.6
     low_thresh: float = 0.1
     new_track_thresh: Optional[float] = None  #: None = track_thresh + 0.1
@@ -167,6 +171,10 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Check ``value`` against the annotation ``tp``; convert int->float; raise ConfigError."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
+    if origin is Literal:
+        if isinstance(value, str) and value in args:
+            return value
+        raise ConfigError(f"{key}: {value!r} is not one of {list(args)}")
     if origin is Union:
         if value is None and type(None) in args:
             return None

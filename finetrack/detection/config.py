@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Literal, Optional
 
-from finetrack.config import _guarded_setattr
+from finetrack.config import DetectorName, _guarded_setattr
 
 #: Source formats understood by :mod:`finetrack.detection.datasets`.
 SOURCE_FORMATS = ("mot", "crowdhuman")
@@ -33,10 +33,10 @@ class DetSourceConfig:
     """
 
     root: str = "datasets/MOT17"
-    format: str = "mot"  #: mot | crowdhuman
+    format: Literal["mot", "crowdhuman"] = "mot"  #: mot | crowdhuman
     split: str = "train"  #: folder under root (mot)
     seqs: Optional[List[str]] = None  #: None = every sequence of the split (mot)
-    half: str = "train"  #: all | train (frames 1..N//2) | val (N//2+1..N)  (mot)
+    half: Literal["all", "train", "val"] = "train"  #: all | train (frames 1..N//2) | val (N//2+1..N)  (mot)
     mot17_detector: Optional[str] = "FRCNN"  #: the MOT17 copy to use (mot)
     frame_step: int = 1  #: keep every n-th frame (quick CPU runs / per-epoch validation)
     max_images: Optional[int] = None  #: cap on images from this source (after frame_step)
@@ -60,7 +60,7 @@ class DetDataConfig:
 class DetModelConfig:
     """The one-class YOLOX of :class:`finetrack.models.detector.YOLOXDetector`."""
 
-    detector: str = "yolox_x"  #: yolox_nano|yolox_tiny|yolox_s|yolox_m|yolox_l|yolox_x
+    detector: DetectorName = "yolox_x"  #: yolox_nano|yolox_tiny|yolox_s|yolox_m|yolox_l|yolox_x
     input_size: List[int] = field(default_factory=lambda: [800, 1440])  #: (H, W), multiples of 32
     num_classes: int = 1
     init_ckpt: Optional[str] = None  #: start from these weights (e.g. a COCO YOLOX); None = random
@@ -110,7 +110,7 @@ class DetTrainConfig:
     log_every: int = 20
     eval_every: int = 1
     max_iters_per_epoch: Optional[int] = None
-    best_metric: str = "AP50"  #: AP50 | AP: what best.pth maximises (ByteTrack keeps the best AP50)
+    best_metric: Literal["AP50", "AP"] = "AP50"  #: AP50 | AP: what best.pth maximises (ByteTrack keeps the best AP50)
     final_full_eval: bool = True  #: re-evaluate best.pth on every val frame for metrics.json
     progress: bool = True
     resume: bool = False

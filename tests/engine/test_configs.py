@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from finetrack.config import Config, load_config
+from finetrack.config import Config, ConfigError, load_config
 from finetrack.engine.runner import model_kwargs, resolve_data_root
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,8 +52,14 @@ def test_config_loads_overrides_and_builds(path):
     cfg = load_config(Config, path, OVERRIDES)
     assert (cfg.model.neck, cfg.model.pooling, cfg.data.sampler) == ("fpn", "gap", "shuffle")
     assert cfg.data.train_seqs == ["A", "B"] and cfg.train.epochs == 1 and cfg.seed == 3
-    for variant in ("neck=fafpn_nofam", "pooling=mpmg", "pooling=center"):
-        load_config(Config, path, [f"model.{variant}"])
+    for key, value in (
+        ("model.neck", "fafpn"), ("model.neck", "fafpn_nofam"), ("model.pooling", "mpmg"),
+        ("model.pooling", "center"), ("data.sampler", "sgs"), ("data.sampler", "sequential"),
+        ("data.split", "half"),
+    ):
+        section, name = key.split(".")
+        got = getattr(getattr(load_config(Config, path, [f"{key}={value}"]), section), name)
+        assert got == value, (path, key)
     if path.parent.name == "ablations":
         return  # same model code as their base, only neck/pooling/sampler differ (loaded above)
     cfg = load_config(Config, path, ["model.det_ckpt=null", "model.detector=yolox_nano"])
@@ -65,3 +71,13 @@ def test_config_loads_overrides_and_builds(path):
 def test_pets09_root_is_relative_to_the_repo():
     cfg = load_config(Config, REPO / "configs" / "pets09.yaml")
     assert resolve_data_root(cfg.data.root) == REPO / ".." / "shared" / "data" / "MOT15"
+
+
+@pytest.mark.parametrize(
+    "override", ["model.neck=fpnn", "model.pooling=max", "data.sampler=random", "data.split=third",
+                 "model.detector=yolox_q", "tracker.mode=sort"],
+)
+def test_a_bad_choice_fails_when_the_config_loads(override):
+    key = override.split("=")[0]
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.") + ".*is not one of"):
+        load_config(Config, REPO / "configs" / "synthetic_reid.yaml", [override])
