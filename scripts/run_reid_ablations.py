@@ -195,10 +195,23 @@ def plot(results: Dict[str, dict], path: Path, title: str) -> None:
     tmp.replace(path)
 
 
+def _rel(path: str) -> str:
+    """``path`` relative to the repository when inside it (for the printed command)."""
+    p = Path(path)
+    return str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    out = args.out or REPO / "outputs" / "ablations" / Path(args.config).stem
+    varied = {o.split("=", 1)[0] for name, (ovs, _, _) in VARIANTS.items() for o in ovs}
+    clash = sorted(o for o in args.overrides if o.split("=", 1)[0] in varied)
+    if clash:
+        print(f"error: {clash} set what the variants vary ({sorted(varied)})", file=sys.stderr)
+        return 2
+    # the runs start in the repository (data roots there are relative to it): absolute paths here
+    args.config = str(Path(args.config).resolve())
+    out = (args.out or REPO / "outputs" / "ablations" / Path(args.config).stem).resolve()
     out.mkdir(parents=True, exist_ok=True)
     names: List[str] = []
     for t in args.tables:
@@ -212,7 +225,7 @@ def main(argv=None) -> int:
         [
             "python scripts/run_reid_ablations.py",
             "-c",
-            args.config,
+            _rel(args.config),
             "--tables",
             *args.tables,
             *args.overrides,

@@ -474,9 +474,9 @@ class DetTrainer:
                     self.best = {"metric": self.best_metric, "value": value if value is not None
                                  else -math.inf, "epoch": self.epoch,
                                  "AP50": record.get("AP50"), "AP": record.get("AP")}
-                self.save(LAST)
-                if improved:
+                if improved:  # best first, as in the Re-ID trainer (a kill in between is safe)
                     self.save(BEST)
+                self.save(LAST)
                 if self.writer is not None:
                     self.writer.flush()
             if last_epoch:

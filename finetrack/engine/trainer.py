@@ -336,9 +336,11 @@ class ReIDTrainer:
                         "mAP": record.get("mAP"),
                     }
                 state = self.state_dict(epoch + 1)
-                save_checkpoint(self.out_dir / LAST, state)
+                # best first: a run killed in between resumes from the older last.pth and
+                # redoes this epoch, so best.pth never lags behind what last.pth says is best
                 if improved:
                     save_checkpoint(self.out_dir / BEST, state)
+                save_checkpoint(self.out_dir / LAST, state)
                 self._write_metrics(final, finished=epoch + 1 == self.epochs)
                 self.writer.flush()
                 logger.info(
