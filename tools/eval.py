@@ -3,6 +3,8 @@
     python tools/eval.py --gt-root DIR --results DIR [--seqs A B ...] [--split full|val_half]
         [--evaluator trackeval|motmetrics|both] [--workers N] [--json OUT.json] [--csv OUT.csv]
     python tools/eval.py --gt-root DIR --compare NAME=DIR NAME=DIR ... [--plot OUT.png] [...]
+    python tools/eval.py --reid --ckpt best.pth [-c CONFIG] [--json OUT] [key=value ...]
+        (Re-ID Rank-1 / mAP with GT boxes: the same as tools/eval_reid.py)
 
 Bad input (missing results file, malformed line, id used twice in a frame) exits with code 2 and a
 one-line message naming the file and line.
@@ -110,6 +112,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--reid" in argv:  # Re-ID Rank-1 / mAP of a checkpoint: tools/eval_reid.py's contract
+        import eval_reid
+
+        return eval_reid.main([a for a in argv if a != "--reid"])
     args = parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,

@@ -1,4 +1,4 @@
-"""train_reid.py, eval_reid.py and vis_masks.py end to end; resume after a real SIGKILL."""
+"""train_reid.py, eval.py --reid (= eval_reid.py) and vis_masks.py end to end; resume after a real SIGKILL."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_cli_train_eval_and_vis(tiny_mot_root, tmp_path):
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(summary) == {"best", "final", "train_seconds"}
     ev = subprocess.run(
-        [PY, str(REPO / "tools" / "eval_reid.py"), "--ckpt", str(out / "best.pth")],
+        [PY, str(REPO / "tools" / "eval.py"), "--reid", "--ckpt", str(out / "best.pth")],
         capture_output=True,
         text=True,
         cwd=REPO,
