@@ -2,6 +2,7 @@
 
     python tools/eval_det.py --ckpt outputs/det_pets09/best.pth -c configs/det_pets09.yaml
     python tools/eval_det.py --ckpt bytetrack_ablation.pth.tar -c configs/det_mot17_ablation_yolox_x.yaml
+    python tools/eval_det.py --public -c configs/det_pets09.yaml     # the sequences' det/det.txt
 
 The config gives the detector variant, input size, thresholds and the validation source (every frame
 of it is scored; ``data.val.frame_step=N`` subsamples). Prints one JSON line; ``--out FILE`` also
@@ -24,7 +25,10 @@ from finetrack.utils.io import atomic_write_text
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--ckpt", required=True, help="YOLOX weights (ours or ByteTrack's .pth.tar)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--ckpt", help="YOLOX weights (ours or ByteTrack's .pth.tar)")
+    src.add_argument("--public", action="store_true",
+                     help="score the validation sequences' own det/det.txt instead (reference)")
     p.add_argument("-c", "--config", required=True, help="detector config (configs/det_*.yaml)")
     p.add_argument("--out", default=None, help="also write the metrics JSON here")
     p.add_argument("--no-progress", action="store_true")
@@ -40,14 +44,20 @@ def main(argv=None) -> int:
 
     try:
         cfg = freeze(load_config(DetConfig, args.config, args.overrides))
-        from finetrack.detection.build import evaluate_checkpoint
+        from finetrack.detection.build import evaluate_checkpoint, evaluate_public
 
-        metrics = evaluate_checkpoint(cfg, Path(args.ckpt), progress=not args.no_progress)
+        if args.public:
+            metrics = evaluate_public(cfg)
+        else:
+            metrics = evaluate_checkpoint(cfg, Path(args.ckpt), progress=not args.no_progress)
     except (ConfigError, FileNotFoundError, ValueError) as e:
         log.error("%s", e)
         return 2
-    out = {"ckpt": args.ckpt, "detector": cfg.model.detector,
-           "input_size": list(cfg.model.input_size), **metrics}
+    if args.public:
+        out = {"detections": "det/det.txt", **metrics}
+    else:
+        out = {"ckpt": args.ckpt, "detector": cfg.model.detector,
+               "input_size": list(cfg.model.input_size), **metrics}
     text = json.dumps(out)
     print(text)
     if args.out:

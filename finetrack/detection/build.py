@@ -168,6 +168,18 @@ def train_from_config(cfg: DetConfig) -> Dict[str, Any]:
         remove_handler(handler)
 
 
+def evaluate_public(cfg: DetConfig) -> Dict[str, float]:
+    """AP of the validation sequences' own det/det.txt (the reference the MOT data ships)."""
+    from finetrack.detection.coco_eval import coco_ap, public_detections
+
+    records = val_records(cfg, full=True)
+    if not records:
+        raise ValueError("the config has no validation split (data.val is null)")
+    metrics = coco_ap(*public_detections(records))
+    logger.info("%s", format_ap(metrics, "det/det.txt"))
+    return metrics
+
+
 def evaluate_checkpoint(cfg: DetConfig, ckpt: Path, device: Optional[torch.device] = None,
                         progress: bool = False) -> Dict[str, float]:
     """AP of a detector checkpoint on every frame of the configured validation split."""

@@ -10,6 +10,7 @@ import contextlib
 import io
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -170,6 +171,35 @@ def predict_records(
             dets.extend(out)
     finally:
         detector.train(was_training)
+    return gts, dets
+
+
+def public_detections(
+    records: Sequence[DetRecord],
+) -> Tuple[List[ImageGT], List[Tuple[np.ndarray, np.ndarray]]]:
+    """The sequences' own ``det/det.txt`` boxes for MOTChallenge records (a reference detector).
+
+    Returns:
+        ``(gts, dets)`` for :func:`coco_ap`.
+
+    Raises:
+        ValueError: a record that is not a frame of a MOTChallenge sequence (CrowdHuman).
+    """
+    from finetrack.data.mot import MOTSequence
+
+    cache: Dict[Path, object] = {}
+    gts: List[ImageGT] = []
+    dets: List[Tuple[np.ndarray, np.ndarray]] = []
+    for rec in records:
+        if rec.seq_dir is None or rec.frame is None:
+            raise ValueError(f"{rec.name}: not a MOTChallenge frame, it has no det.txt")
+        if rec.seq_dir not in cache:
+            seq = MOTSequence(rec.seq_dir)
+            cache[rec.seq_dir] = (seq.det(), seq.info)
+        det, info = cache[rec.seq_dir]
+        gts.append(ImageGT(rec.boxes_xyxy, rec.ignore_xyxy, info.im_height, info.im_width))
+        boxes, scores = det.for_frame(rec.frame)
+        dets.append((boxes.astype(np.float32), scores.astype(np.float32)))
     return gts, dets
 
 

@@ -35,12 +35,16 @@ class DetRecord:
         boxes_xyxy: (N, 4) float32 positive boxes, original pixels.
         ignore_xyxy: (M, 4) float32 ignore regions (not trained on; not FP in evaluation).
         name: ``<source>/<frame or ID>`` for logs and COCO image names.
+        seq_dir: the MOTChallenge sequence folder (None for CrowdHuman).
+        frame: the 1-based frame of ``seq_dir`` (None for CrowdHuman).
     """
 
     image_path: Path
     boxes_xyxy: np.ndarray
     ignore_xyxy: np.ndarray
     name: str
+    seq_dir: Optional[Path] = None
+    frame: Optional[int] = None
 
 
 def _as_boxes(rows: Sequence[Sequence[float]]) -> np.ndarray:
@@ -94,6 +98,8 @@ def mot_records(
                     boxes_xyxy=boxes[in_frame & keep],
                     ignore_xyxy=boxes[in_frame & ignore],
                     name=f"{seq.name}/{frame:06d}",
+                    seq_dir=Path(seq_dir),
+                    frame=int(frame),
                 )
             )
     if max_images is not None:

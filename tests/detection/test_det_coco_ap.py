@@ -57,3 +57,29 @@ def test_empty_image_detections_are_false_positives():
     assert coco_ap([empty, gt], dets)["AP50"] == pytest.approx(50.0)
     assert coco_ap([empty], [dets[0]])["AP50"] == -1.0  # no GT at all: COCO's -1
     assert coco_ap([gt], [(np.zeros((0, 4)), np.zeros(0))])["AP"] == 0.0
+
+
+def test_public_det_txt_is_scored_against_the_same_records(tmp_path):
+    """det.txt = the gt boxes of frames 1-2 at 0.9, frame 3 missed, one FP at 0.5 in frame 1."""
+    from finetrack.data.mot import SeqInfo, write_seqinfo
+    from finetrack.detection.coco_eval import public_detections
+    from finetrack.detection.datasets import mot_records
+
+    seq = tmp_path / "train" / "SEQ-A"
+    (seq / "img1").mkdir(parents=True)
+    (seq / "gt").mkdir()
+    (seq / "det").mkdir()
+    gt = [f"{f},{i},{10 + 50 * i},{20},30,60,1,1,1" for f in (1, 2, 3) for i in (1, 2)]
+    det = [f"{f},-1,{10 + 50 * i},{20},30,60,0.9" for f in (1, 2) for i in (1, 2)]
+    det.append("1,-1,150,100,30,60,0.5")
+    (seq / "gt" / "gt.txt").write_text("\n".join(gt) + "\n")
+    (seq / "det" / "det.txt").write_text("\n".join(det) + "\n")
+    write_seqinfo(seq, SeqInfo("SEQ-A", seq, "img1", 10, 3, 240, 160, ".jpg"))
+    records = mot_records(tmp_path / "train", half="all")
+    assert [r.frame for r in records] == [1, 2, 3]
+    gts, dets = public_detections(records)
+    assert [len(d[0]) for d in dets] == [3, 2, 0]
+    m = coco_ap(gts, dets)
+    # 4 TPs at 0.9 give recall 4/6 at precision 1; the FP comes after them: AP = 67 / 101 points
+    assert m["AP50"] == pytest.approx(100 * 67 / N_RECALL, abs=1e-6)
+    assert m["num_dets"] == 5 and m["num_gt"] == 6
