@@ -50,8 +50,12 @@ def _to_bgr(chw: np.ndarray) -> np.ndarray:
     return (rgb[::-1].transpose(1, 2, 0) * 255.0)
 
 
-def _check_boxes_on_red(img_bgr: np.ndarray, targets: np.ndarray) -> int:
-    """Every box interior is red, and (almost) every red pixel lies in a box; returns #boxes."""
+def _check_boxes_on_red(img_bgr: np.ndarray, targets: np.ndarray, interior: bool = True) -> int:
+    """Every box interior is red, and (almost) every red pixel lies in a box; returns #boxes.
+
+    With ``interior=False`` (rotation / shear: a box is the hull of a rotated rectangle, its
+    corners are background) only the second half is checked: every figure is still covered.
+    """
     valid = targets[targets[:, 3] * targets[:, 4] > 0]
     covered = np.zeros(img_bgr.shape[:2], bool)
     checked = 0
@@ -61,7 +65,8 @@ def _check_boxes_on_red(img_bgr: np.ndarray, targets: np.ndarray) -> int:
                 max(int(np.floor(x1)) - BORDER, 0) : int(np.ceil(x2)) + BORDER] = True
         ix1, iy1 = int(np.ceil(x1)) + BORDER, int(np.ceil(y1)) + BORDER
         ix2, iy2 = int(np.floor(x2)) - BORDER, int(np.floor(y2)) - BORDER
-        if ix2 <= ix1 or iy2 <= iy1:
+        if ix2 <= ix1 or iy2 <= iy1 or not interior:
+            checked += not interior
             continue
         inside = img_bgr[iy1:iy2, ix1:ix2].reshape(-1, 3)
         assert np.all(np.abs(inside - RED_BGR) < TOL), f"box {x1, y1, x2, y2} is not on red pixels"
@@ -87,6 +92,21 @@ def test_boxes_follow_pixels(tmp_path, mosaic):
         assert targets.shape == (30, 5)
         checked += _check_boxes_on_red(_to_bgr(img), targets)
     assert checked >= 12  # boxes were actually checked (mosaic keeps several per sample)
+
+
+def test_rotated_and_sheared_boxes_still_cover_their_figures(tmp_path):
+    """The CPU configs' geometry (degrees 10, shear 2): every red pixel stays inside a box."""
+    random.seed(2)
+    np.random.seed(2)
+    ds = build_train_dataset(
+        _write_images(tmp_path), INPUT_HW, mosaic=True, mixup=False, degrees=10.0, shear=2.0,
+        translate=0.1, mosaic_scale=(0.5, 1.5), hsv_prob=0.0, flip_prob=0.5, max_labels=30,
+    )
+    covered = 0
+    for k in range(8):
+        img, targets, _, _ = ds[k % len(ds)]
+        covered += _check_boxes_on_red(_to_bgr(img), targets, interior=False)
+    assert covered >= 8
 
 
 def test_mixup_keeps_labels_of_both_images(tmp_path):
