@@ -89,7 +89,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--rerun", action="store_true", help="train again even if finished")
     p.add_argument("--title", default=None, help="heading of the markdown (default: config name)")
     p.add_argument("overrides", nargs="*", help="key=value overrides applied to every variant")
-    return p.parse_args(argv)
+    # key=value items go to the overrides wherever they stand (`--tables 3 4 seed=1` would
+    # otherwise hand seed=1 to --tables)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    overrides = [a for a in argv if "=" in a and not a.startswith("-")]
+    args = p.parse_args([a for a in argv if a not in overrides])
+    args.overrides = overrides
+    return args
 
 
 def _load_metrics(run_dir: Path) -> Optional[dict]:
