@@ -235,6 +235,51 @@ def _build(cls: Type[T], data: Dict[str, Any], prefix: str = "") -> T:
     return cls(**kwargs)
 
 
+#: keys a resumed run may change: they do not alter what was trained so far (more epochs extend it)
+RESUME_MAY_CHANGE = (
+    "resume", "out_dir", "name", "train.resume", "train.epochs", "train.progress",
+    "train.log_every", "train.device", "data.num_workers",
+)
+
+
+def config_changes(
+    stored: Dict[str, Any], current: Dict[str, Any], ignore: Sequence[str] = (), prefix: str = ""
+) -> List[str]:
+    """``"key: old -> new"`` for every leaf that differs between two nested config dicts.
+
+    Args:
+        stored, current: :func:`to_dict` outputs (e.g. a checkpoint's config and this run's).
+        ignore: dotted keys (``train.epochs``) left out of the comparison.
+    """
+    out: List[str] = []
+    for k in sorted(set(stored) | set(current)):
+        key = prefix + k
+        if key in ignore:
+            continue
+        a, b = stored.get(k, "<absent>"), current.get(k, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += config_changes(a, b, ignore, key + ".")
+        elif a != b:
+            out.append(f"{key}: {a!r} -> {b!r}")
+    return out
+
+
+def check_resume_config(stored: Optional[Dict[str, Any]], current: Dict[str, Any], path: Any) -> None:
+    """Refuse to resume a run under another config (a silently mixed run is worse than none).
+
+    Raises:
+        ConfigError: lists the changed keys; :data:`RESUME_MAY_CHANGE` may differ.
+    """
+    if stored is None:
+        return
+    changes = config_changes(stored, current, RESUME_MAY_CHANGE)
+    if changes:
+        raise ConfigError(
+            f"cannot resume {path}: it was made with another config ({'; '.join(changes)}); "
+            "use resume=false or another out_dir"
+        )
+
+
 def to_dict(cfg: Any) -> Dict[str, Any]:
     """Plain nested dict of a config dataclass (lists, not tuples)."""
     return dataclasses.asdict(cfg)

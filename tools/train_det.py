@@ -51,6 +51,9 @@ def main(argv=None) -> int:
     except NonFiniteLossError as e:
         log.error("stopped: %s", e)
         return 3
+    except ConfigError as e:  # e.g. resume=true on a run made with another config
+        log.error("%s", e)
+        return 2
     if metrics:
         keys = ("AP50", "AP", "epoch", "train_seconds", "track_overrides")
         print(json.dumps({k: metrics.get(k) for k in keys}))

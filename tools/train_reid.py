@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     except NonFiniteLossError as e:
         log.error("stopped: %s", e)
         return 3
-    except (CheckpointMismatchError, FileNotFoundError) as e:
+    except (ConfigError, CheckpointMismatchError, FileNotFoundError) as e:
         log.error("%s", e)
         return 2
     if metrics:

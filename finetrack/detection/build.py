@@ -136,7 +136,7 @@ def train_from_config(cfg: DetConfig) -> Dict[str, Any]:
             writer=writer, is_main=is_main, world_size=world_size, progress=t.progress,
         )
         if (cfg.resume or t.resume) and (run_dir / LAST).is_file():
-            trainer.resume(run_dir / LAST)
+            trainer.resume(run_dir / LAST, config=to_dict(cfg))
         elif cfg.resume or t.resume:
             logger.warning("resume requested but %s does not exist: starting from scratch",
                            run_dir / LAST)

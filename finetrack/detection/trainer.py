@@ -30,6 +30,7 @@ from tqdm import tqdm
 from yolox.data import MosaicDetection
 from yolox.utils import LRScheduler, ModelEMA
 
+from finetrack.config import check_resume_config
 from finetrack.detection.coco_eval import evaluate_detector, format_ap
 from finetrack.detection.datasets import DetRecord
 from finetrack.detection.transforms import (
@@ -349,9 +350,16 @@ class DetTrainer:
             torch.save(self.state_dict(), f)
         return path
 
-    def resume(self, path: Path) -> None:
-        """Restore everything from a ``last.pth``; training continues with the next epoch."""
+    def resume(self, path: Path, config: Optional[Dict[str, Any]] = None) -> None:
+        """Restore everything from a ``last.pth``; training continues with the next epoch.
+
+        Args:
+            config: this run's resolved config; when given, a checkpoint made under another
+                config is refused (ConfigError).
+        """
         state = torch.load(path, map_location="cpu", weights_only=False)
+        if config is not None:
+            check_resume_config(state.get("config"), config, path)
         raw = state.get("model_raw", state["model"])
         self.det.model.load_state_dict(raw)
         if self.ema is not None:

@@ -299,7 +299,7 @@ def train_from_config(cfg: Config, on_epoch_end=None) -> Dict[str, Any]:
         last = out_dir / LAST
         if cfg.train.resume or cfg.resume:
             if last.is_file():
-                trainer.resume(last)
+                trainer.resume(last, config=to_dict(cfg))
             else:
                 logger.info("resume requested but %s does not exist: starting from scratch", last)
         logger.info(

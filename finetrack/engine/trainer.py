@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 import torch
 from tqdm import tqdm
 
+from finetrack.config import check_resume_config
 from finetrack.engine.checkpoint import (
     BEST,
     LAST,
@@ -164,9 +165,16 @@ class ReIDTrainer:
         state.update(self.extra_state)
         return state
 
-    def resume(self, path: Path) -> None:
-        """Restore a ``last.pth`` written by this trainer; training continues at its epoch."""
+    def resume(self, path: Path, config: Optional[Dict[str, Any]] = None) -> None:
+        """Restore a ``last.pth`` written by this trainer; training continues at its epoch.
+
+        Args:
+            config: this run's resolved config (:func:`~finetrack.config.to_dict`); when given,
+                a checkpoint made under another config is refused (ConfigError).
+        """
         ckpt = load_checkpoint(path, map_location=self.device)
+        if config is not None:
+            check_resume_config(ckpt.get("config"), config, path)
         unwrap_model(self.model).load_state_dict(ckpt["model"], strict=True)
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if self.scheduler is not None and ckpt.get("scheduler") is not None:

@@ -7,6 +7,8 @@ import json
 import pytest
 import torch
 
+from finetrack.config import ConfigError
+
 from finetrack.engine.checkpoint import load_checkpoint
 from finetrack.engine.runner import build_reid_datasets, model_kwargs, train_from_config
 from finetrack.engine.trainer import NonFiniteLossError, ReIDTrainer
@@ -73,6 +75,23 @@ def test_resume_after_kill_equals_uninterrupted_run(tiny_mot_root, tmp_path):
     assert [h["loss_total"] for h in full["history"]] == [
         h["loss_total"] for h in resumed["history"]
     ]
+
+
+def test_resume_under_another_config_is_refused(tiny_mot_root, tmp_path):
+    quick = ["train.max_iters_per_epoch=2", "reid_eval.max_frames=5", "train.epochs=1"]
+    train_from_config(tiny_config(tiny_mot_root, tmp_path / "run", quick))
+    before = load_checkpoint(tmp_path / "run" / "last.pth")
+    with pytest.raises(ConfigError, match=r"train\.lr: 0\.0002 -> 0\.001.*resume=false"):
+        train_from_config(
+            tiny_config(tiny_mot_root, tmp_path / "run", quick + ["resume=true", "train.lr=1e-3"])
+        )
+    after = load_checkpoint(tmp_path / "run" / "last.pth")
+    assert after["iter"] == before["iter"]  # nothing trained, nothing overwritten
+    # more epochs (and progress/log settings) may change: the run goes on
+    more = train_from_config(
+        tiny_config(tiny_mot_root, tmp_path / "run", quick[:2] + ["resume=true", "train.epochs=2"])
+    )
+    assert [h["epoch"] for h in more["history"]] == [1, 2]
 
 
 def test_checkpoint_contents_and_metrics_json(tiny_mot_root, tmp_path):
