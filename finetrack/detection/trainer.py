@@ -41,6 +41,7 @@ from finetrack.detection.transforms import (
     worker_init_fn,
 )
 from finetrack.engine.logger import ScalarWriter, format_losses
+from finetrack.engine.trainer import all_ranks_finite
 from finetrack.models.detector import YOLOXDetector
 from finetrack.utils.io import atomic_open, atomic_write_text
 
@@ -406,7 +407,7 @@ class DetTrainer:
                 loss = out["total_loss"]
                 values = {k: _scalar(out[k]) for k in LOSS_KEYS if k in out}
                 values["num_fg"] = _scalar(out.get("num_fg", 0.0))
-                if not torch.isfinite(loss).all():
+                if not all_ranks_finite(loss):
                     raise NonFiniteLossError(
                         f"non-finite loss at epoch {epoch + 1} iteration {self.iter + 1}: {values}"
                     )

@@ -55,6 +55,15 @@ def _barrier() -> None:
         torch.distributed.barrier()
 
 
+def all_ranks_finite(loss: torch.Tensor) -> bool:
+    """True when ``loss`` is finite on every rank (so that under DDP all ranks stop together:
+    one rank raising alone would leave the others hanging in the gradient all-reduce)."""
+    finite = torch.isfinite(loss.detach()).all().float()
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+    return bool(finite)
+
+
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN/inf; the message holds the loss dict, epoch and iteration."""
 
@@ -211,7 +220,7 @@ class ReIDTrainer:
             outputs = self.model(images, boxes)
         losses = self.criterion({k: v.float() for k, v in outputs.items()}, labels)
         total = losses["total"]
-        if not torch.isfinite(total).all():
+        if not all_ranks_finite(total):
             values = {k: float(v.detach()) for k, v in losses.items()}
             raise NonFiniteLossError(f"non-finite loss at iteration {self.iter}: {values}")
         self.optimizer.zero_grad(set_to_none=True)

@@ -158,3 +158,35 @@ def test_non_finite_loss_stops_with_the_loss_dict(tiny_mot_root, tmp_path):
         trainer.forward_backward(batch)
     for k, p in model.named_parameters():  # nothing stepped (BN running stats may move)
         assert torch.equal(p, before[k]), k
+
+
+_FINITE_WORKER = """
+import sys
+import torch
+import torch.distributed as dist
+from finetrack.engine.trainer import all_ranks_finite
+rank, port = int(sys.argv[1]), int(sys.argv[2])
+dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+ok = all_ranks_finite(torch.tensor(1.0))
+bad = all_ranks_finite(torch.tensor(float("nan") if rank == 1 else 1.0))
+print(ok, bad)
+dist.destroy_process_group()
+"""
+
+
+def test_a_nan_on_one_rank_stops_every_rank():
+    """Under DDP, a non-finite loss on rank 1 makes rank 0 stop too (instead of hanging)."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = [subprocess.Popen([sys.executable, "-c", _FINITE_WORKER, str(r), str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for r in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-2000:]
+        assert out.split() == ["True", "False"]
