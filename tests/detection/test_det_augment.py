@@ -100,12 +100,20 @@ def test_boxes_follow_pixels(tmp_path, mosaic, degrees, shear):
 
 
 def test_mixup_keeps_labels_of_both_images(tmp_path):
-    random.seed(1)
-    np.random.seed(1)
-    ds = build_train_dataset(_write_images(tmp_path), INPUT_HW, mosaic=True, mixup=True,
-                             mixup_prob=1.0, degrees=0.0, shear=0.0, hsv_prob=0.0, max_labels=60)
-    _, targets, _, _ = ds[0]
-    assert (targets[:, 3] * targets[:, 4] > 0).sum() > 3  # mosaic + pasted image
+    """Same seed with and without mixup: the mosaic labels stay, the pasted image adds its own."""
+    records = _write_images(tmp_path)
+    out = {}
+    for mixup in (False, True):
+        random.seed(1)
+        np.random.seed(1)
+        ds = build_train_dataset(records, INPUT_HW, mosaic=True, mixup=mixup, mixup_prob=1.0,
+                                 degrees=0.0, shear=0.0, hsv_prob=0.0, flip_prob=0.0, max_labels=60)
+        img, targets, _, _ = ds[0]
+        out[mixup] = (img, targets[targets[:, 3] * targets[:, 4] > 0])
+    (img0, plain), (img1, mixed) = out[False], out[True]
+    assert len(plain) >= 1 and len(mixed) > len(plain)
+    np.testing.assert_allclose(mixed[: len(plain)], plain, atol=1e-4)
+    assert np.abs(img1 - img0).mean() > 0.05  # the pixels of a second image were blended in
 
 
 def test_set_mosaic_off_is_plain_letterbox(tmp_path):
