@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -379,9 +379,17 @@ class FineTrackModel(nn.Module):
 
     @classmethod
     def from_checkpoint(
-        cls, path: PathLike, map_location: Union[str, torch.device] = "cpu"
+        cls,
+        path: PathLike,
+        map_location: Union[str, torch.device] = "cpu",
+        obj: Optional[Mapping] = None,
     ) -> "FineTrackModel":
         """Rebuild a model from a checkpoint alone (needs its ``model_args``) and load weights.
+
+        Args:
+            path: the checkpoint file (named in messages).
+            map_location: as for ``torch.load``.
+            obj: the file's content when the caller has already loaded it.
 
         Raises:
             KeyError: the checkpoint has no ``model_args``.
@@ -389,7 +397,8 @@ class FineTrackModel(nn.Module):
         """
         from finetrack.models.build import build_model  # build imports this module
 
-        obj = load_checkpoint_file(path, map_location)
+        if obj is None:
+            obj = load_checkpoint_file(path, map_location)
         if "model_args" not in obj:
             raise KeyError(f"{path} has no 'model_args'; cannot rebuild the model")
         model = build_model(**obj["model_args"])
