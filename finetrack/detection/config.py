@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Literal, Optional
+from typing import List, Literal, Optional, get_args
 
 from finetrack.config import DetectorName, _guarded_setattr
 
 #: Source formats understood by :mod:`finetrack.detection.datasets`.
-SOURCE_FORMATS = ("mot", "crowdhuman")
+SourceFormat = Literal["mot", "crowdhuman"]
+SOURCE_FORMATS = get_args(SourceFormat)
 
 
 @dataclass
@@ -33,7 +34,7 @@ class DetSourceConfig:
     """
 
     root: str = "datasets/MOT17"
-    format: Literal["mot", "crowdhuman"] = "mot"  #: mot | crowdhuman
+    format: SourceFormat = "mot"  #: mot | crowdhuman
     split: str = "train"  #: folder under root (mot)
     seqs: Optional[List[str]] = None  #: None = every sequence of the split (mot)
     half: Literal["all", "train", "val"] = "train"  #: all | train (frames 1..N//2) | val (N//2+1..N)  (mot)

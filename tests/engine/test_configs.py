@@ -81,3 +81,13 @@ def test_a_bad_choice_fails_when_the_config_loads(override):
     key = override.split("=")[0]
     with pytest.raises(ConfigError, match=key.replace(".", r"\.") + ".*is not one of"):
         load_config(Config, REPO / "configs" / "synthetic_reid.yaml", [override])
+
+
+def test_detector_choices_are_the_wrappers_variants():
+    """config.DetectorName (checked at load time) and the detector wrapper name the same models."""
+    import typing
+
+    from finetrack.config import DetectorName
+    from finetrack.models.detector import YOLOX_VARIANTS
+
+    assert set(typing.get_args(DetectorName)) == {f"yolox_{v}" for v in YOLOX_VARIANTS}
