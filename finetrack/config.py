@@ -38,6 +38,16 @@ class ConfigError(ValueError):
 # schema
 # --------------------------------------------------------------------------------------------
 @dataclass
+class AugmentConfig:
+    """Re-ID training augmentations (finetrack/data/reid_augment.py); zeros = the paper's recipe."""
+
+    flip: float = 0.0  #: probability of a horizontal flip of the frame
+    color: float = 0.0  #: colour jitter strength (brightness/contrast/saturation 1 +- color)
+    erase: float = 0.0  #: per-box probability of random erasing
+    box_jitter: float = 0.0  #: std of box-side jitter, fraction of the box size
+
+
+@dataclass
 class DataConfig:
     """Where the sequences are and which GT rows count (SPEC sections 3 and 6)."""
 
@@ -55,6 +65,7 @@ class DataConfig:
     sampler: Literal["sgs", "shuffle", "sequential"] = "sgs"  #: sgs | shuffle | sequential (Table 3)
     group_size: Optional[int] = None  #: SGS group length G; None = batch size
     num_workers: int = 2
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  #: training augmentations
 
 
 @dataclass
@@ -116,10 +127,29 @@ class ReIDEvalConfig:
 
 
 @dataclass
+class RobustConfig:
+    """``tracker.mode=robust``: appearance that can only help (finetrack/tracker/appearance.py)."""
+
+    agree_llr: float = 4.0  #: log-likelihood ratio for "same person" (recovery)
+    veto_llr: float = 4.0  #: llr below -veto_llr contradicts an IoU match (vetoed only for a swap)
+    margin_llr: float = 2.0  #: a recovery beats its row/column competitors by this llr
+    occlusion_iou: float = 0.3  #: detections overlapping another above this are occluded
+    pos_iou: float = 0.6  #: IoU of an unambiguous match used as a calibration positive
+    min_separation: float = 1.5  #: calibration d' below which appearance is off (= byte)
+    min_samples: int = 30  #: calibration samples per class before appearance is used
+    window: int = 400  #: calibration samples kept per class
+    min_track_feats: int = 2  #: clean features a track needs before appearance speaks for it
+    gate_radius: float = 0.5  #: motion gate radius, box heights
+    gate_speed: float = 1.0  #: motion gate growth, box heights per second since the last match
+    max_scale_change: float = 1.5  #: motion gate on the height ratio
+    dynamic_ema: bool = True  #: EMA step scaled by the detection score (Deep OC-SORT)
+
+
+@dataclass
 class TrackerConfig:
     """Association (SPEC section 5)."""
 
-    mode: Literal["byte", "finetrack", "jde"] = "finetrack"  #: byte | finetrack | jde
+    mode: Literal["byte", "finetrack", "jde", "robust"] = "finetrack"  #: byte | finetrack | jde | robust
     track_thresh: float = 0.6
     low_thresh: float = 0.1
     new_track_thresh: Optional[float] = None  #: None = track_thresh + 0.1
@@ -138,6 +168,7 @@ class TrackerConfig:
     interpolate: bool = False  #: ByteTrack's linear interpolation post-processing
     interp_max_gap: int = 20  #: fill gaps with frame difference < this
     interp_min_track_len: int = 25  #: only tracks with more rows than this are interpolated
+    robust: RobustConfig = field(default_factory=RobustConfig)  #: settings of mode=robust
 
 
 @dataclass

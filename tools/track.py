@@ -2,7 +2,7 @@
 
     python tools/track.py [-c CONFIG] --data-root DIR --split train|test [--seqs ...]
         [--half all|train|val] --det yolox|public|gt [--det-ckpt PATH] [--reid-ckpt PATH]
-        --mode byte|finetrack|jde --out DIR [--video] [--submission mot17] [key=value ...]
+        --mode byte|finetrack|jde|robust --out DIR [--video] [--submission mot17] [key=value ...]
 
 Without -c the SPEC section 5 defaults are used. `--half val` tracks frames N//2+1..N renumbered from
 1 (matching gt_val_half.txt). Prints per-stage timing (detector, Re-ID, association) and FPS.
@@ -29,7 +29,7 @@ def parse_args(argv=None):
     ap.add_argument("--det", default="public", choices=["yolox", "public", "gt"])
     ap.add_argument("--det-ckpt", default=None, help="YOLOX weights (ByteTrack .pth.tar format)")
     ap.add_argument("--reid-ckpt", default=None, help="FineTrack checkpoint from train_reid.py")
-    ap.add_argument("--mode", default=None, choices=["byte", "finetrack", "jde"],
+    ap.add_argument("--mode", default=None, choices=["byte", "finetrack", "jde", "robust"],
                     help="association (default: tracker.mode of the config)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--video", action="store_true", help="also render <out>/videos/<SEQ>.mp4")

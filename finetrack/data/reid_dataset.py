@@ -65,6 +65,7 @@ class ReIDFrameDataset(Dataset):
         skip_empty: leave out frames without any kept GT box.
         max_frames: keep at most this many frames per sequence (the first ones of the half);
             None = all.
+        augment: training augmentations (:mod:`finetrack.data.reid_augment`); None = none.
     """
 
     def __init__(
@@ -77,6 +78,7 @@ class ReIDFrameDataset(Dataset):
         input_size: Tuple[int, int] = (608, 1088),
         skip_empty: bool = True,
         max_frames: Optional[int] = None,
+        augment=None,
     ) -> None:
         if not seq_dirs:
             raise ValueError("ReIDFrameDataset needs at least one sequence")
@@ -87,6 +89,7 @@ class ReIDFrameDataset(Dataset):
         self.half = half
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self._preprocess = preprocess
+        self.augment = augment if (augment is not None and augment.active) else None
         self.annotations = {}
         self.first_frames: Dict[int, int] = {}
         for i, seq in enumerate(self.sequences):
@@ -173,11 +176,18 @@ class ReIDFrameDataset(Dataset):
         """
         seq_index, frame = self.frame_ref(index)
         img = self.sequences[seq_index].read_frame(frame)
-        image, ratio = self.preprocess(img)
         t = self.targets(index)
+        boxes = t["boxes_xyxy"]
+        if self.augment is not None:
+            from finetrack.data.reid_augment import augment_frame
+
+            # torch's RNG is seeded per worker and epoch by the DataLoader: draw the numpy seed from it
+            rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,)).item()))
+            img, boxes = augment_frame(img, boxes, self.augment, rng)
+        image, ratio = self.preprocess(img)
         return {
             "image": image,
-            "boxes": torch.as_tensor(t["boxes_xyxy"] * ratio, dtype=torch.float32).reshape(-1, 4),
+            "boxes": torch.as_tensor(boxes * ratio, dtype=torch.float32).reshape(-1, 4),
             "labels": torch.as_tensor(t["labels"], dtype=torch.int64),
             "track_ids": torch.as_tensor(t["track_ids"], dtype=torch.int64),
             "seq_index": seq_index,

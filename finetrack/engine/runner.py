@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
@@ -138,7 +139,11 @@ def build_reid_datasets(
         )
     train = None
     if need_train:
-        train = ReIDFrameDataset(train_dirs, train_half, gt_filter, identities, input_size=size)
+        from finetrack.data.reid_augment import AugmentParams
+
+        augment = AugmentParams(**dataclasses.asdict(d.augment))
+        train = ReIDFrameDataset(train_dirs, train_half, gt_filter, identities, input_size=size,
+                                 augment=augment)
     val = ReIDFrameDataset(
         val_dirs,
         val_half,

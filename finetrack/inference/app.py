@@ -46,7 +46,7 @@ def run_tracking(
         cfg: resolved config (``tracker`` section; ``model`` for a YOLOX detector variant).
         data_root: dataset root holding ``<split>/<SEQ>``.
         det: detection source: ``public`` (det/det.txt), ``gt`` (oracle) or ``yolox``.
-        mode: ``byte`` | ``finetrack`` | ``jde``; None = ``cfg.tracker.mode``.
+        mode: ``byte`` | ``finetrack`` | ``jde`` | ``robust``; None = ``cfg.tracker.mode``.
         half: ``all`` | ``train`` | ``val`` (val renumbered from 1 like gt_val_half.txt).
         det_ckpt: YOLOX weights for ``det=yolox`` (ByteTrack format).
         reid_ckpt: a FineTrack checkpoint (best.pth); needed by ``finetrack`` and ``jde``.
@@ -55,7 +55,7 @@ def run_tracking(
     from finetrack.tracker import Tracker, interpolate_tracks
 
     mode = mode or cfg.tracker.mode
-    if mode in ("finetrack", "jde") and reid_ckpt is None:
+    if mode in ("finetrack", "jde", "robust") and reid_ckpt is None:
         raise ValueError(f"mode {mode!r} uses appearance: give --reid-ckpt (a train_reid.py best.pth)")
     device = _device(cfg.train.device)
     embedder = detector = None

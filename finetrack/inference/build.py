@@ -1,11 +1,13 @@
 """Turn the tracking config into plain objects: tracker kwargs, detection source, embedder."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, Dict, Optional
 
 from finetrack.config import Config, TrackerConfig
 from finetrack.data.mot import GTFilter, MOTSequence
+from finetrack.tracker.appearance import RobustParams
 from finetrack.inference.sources import SOURCES, GTDetections, PublicDetections, YOLOXDetections
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ def tracker_kwargs(cfg: TrackerConfig, frame_rate: float) -> Dict[str, Any]:
         mot20=cfg.mot20,
         duplicate_thresh=cfg.duplicate_thresh,
         iou_pixel_offset=cfg.iou_pixel_offset,
+        robust=RobustParams(**dataclasses.asdict(cfg.robust)),
     )
 
 

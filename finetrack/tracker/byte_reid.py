@@ -17,6 +17,17 @@ Numpy in, numpy out, no model inside. Three association modes share ByteTrack's 
   on IoU 0.5 between the remaining tracked tracks and the remaining *high* detections (FairMOT has
   no low-score stage, low detections are ignored); stage 3 unconfirmed at IoU 0.7 (no fuse_score).
 
+* ``robust``: appearance that can only help (:mod:`finetrack.tracker.appearance`). Stage 1 is
+  ``byte``'s IoU stage; a pair it would match is vetoed only when appearance contradicts it
+  confidently *and* the track or the detection has a confident alternative inside the motion gate
+  (a swap). Stage 1b ("recovery") then matches the tracks and high detections that IoU left, on
+  appearance alone, inside a frame-rate-normalised motion gate, when the pair is confidently the
+  same person and beats its competitors by a margin: the matches IoU cannot make (after occlusion,
+  at low frame rates). Confidence is a log-likelihood ratio from similarity statistics learned on
+  the sequence itself (no labels, no absolute threshold); while the statistics do not separate
+  people (too few samples, or a model that does not work on this scene) the mode is exactly
+  ``byte``. Feature updates skip occluded and low-score boxes and scale the EMA step by the score.
+
 Matched tracks update their EMA feature (lambda 0.9, L2-renormalised) whenever embeddings are given.
 
 ByteTrack quirk kept for parity: a lost track removed at frame t (after more than ``max_time_lost``
@@ -32,13 +43,16 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from finetrack.structures import xyah_to_xyxy, xyxy_to_tlwh, xyxy_to_xyah
+from finetrack.structures import box_iou_xyxy
 from finetrack.tracker import matching
+from finetrack.tracker.appearance import (RobustParams, SimilarityCalibrator, dynamic_ema_alpha,
+                                          max_overlap, motion_gate)
 from finetrack.tracker.kalman import KalmanFilter
 from finetrack.tracker.track import Track, TrackState, l2_normalize
 
 logger = logging.getLogger(__name__)
 
-MODES = ("byte", "finetrack", "jde")
+MODES = ("byte", "finetrack", "jde", "robust")
 #: ByteTrack starts a track only above ``track_thresh + NEW_TRACK_MARGIN``.
 NEW_TRACK_MARGIN = 0.1
 #: Track buffers are given for this frame rate and scaled by ``frame_rate / REFERENCE_FRAME_RATE``.
@@ -81,6 +95,25 @@ def _joint(a: Sequence[Track], b: Sequence[Track]) -> List[Track]:
     return out
 
 
+def _second_best(values: np.ndarray, axis: int) -> np.ndarray:
+    """For each entry, the largest *other* value along ``axis`` (``-inf`` when there is none).
+
+    Args:
+        values: (N, M) array.
+        axis: 1 compares within rows, 0 within columns.
+
+    Returns:
+        (N, M) array.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.shape[axis] < 2:
+        return np.full(v.shape, -np.inf)
+    order = np.sort(v, axis=axis)
+    top = np.take(order, [-1], axis=axis)
+    second = np.take(order, [-2], axis=axis)
+    return np.where(v >= top, second, top)
+
+
 def _sub(a: Sequence[Track], ids: set) -> List[Track]:
     """Tracks of ``a`` whose id is not in ``ids`` (ByteTrack ``sub_stracks``)."""
     return [t for t in a if t.track_id not in ids]
@@ -110,6 +143,7 @@ class Tracker:
         iou_pixel_offset: 0 (continuous boxes, boxmot) or 1 (official ByteTrack's cython_bbox).
         fuse_motion_lambda: jde: appearance weight in the motion fusion (0.98).
         kalman_filter: Optional custom :class:`KalmanFilter` (default: ByteTrack's weights).
+        robust: Settings of the ``robust`` mode (default :class:`RobustParams`).
     """
 
     def __init__(
@@ -133,6 +167,7 @@ class Tracker:
         iou_pixel_offset: float = 0.0,
         fuse_motion_lambda: float = matching.FUSE_MOTION_LAMBDA,
         kalman_filter: Optional[KalmanFilter] = None,
+        robust: Optional[RobustParams] = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown tracker mode {mode!r}; valid modes: {', '.join(MODES)}")
@@ -145,7 +180,7 @@ class Tracker:
         self.fused_match_thresh = float(fused_match_thresh)
         self.jde_match_thresh = float(jde_match_thresh)
         self.first_match_thresh = {"byte": self.match_thresh, "finetrack": self.fused_match_thresh,
-                                   "jde": self.jde_match_thresh}[mode]
+                                   "jde": self.jde_match_thresh, "robust": self.match_thresh}[mode]
         self.second_match_thresh = float(second_match_thresh)
         self.unconfirmed_match_thresh = float(unconfirmed_match_thresh)
         self.track_buffer = int(track_buffer)
@@ -159,6 +194,11 @@ class Tracker:
         self.iou_pixel_offset = float(iou_pixel_offset)
         self.fuse_motion_lambda = float(fuse_motion_lambda)
         self.kf = kalman_filter if kalman_filter is not None else KalmanFilter()
+        self.robust = robust if robust is not None else RobustParams()
+        self.calibrator = SimilarityCalibrator(self.robust.window, self.robust.min_samples,
+                                               self.robust.min_separation)
+        #: per-frame counters of the robust mode (vetoes, recoveries, skipped EMA updates)
+        self.robust_stats = {"vetoes": 0, "recoveries": 0, "ema_skipped": 0}
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -169,6 +209,9 @@ class Tracker:
         self.tracked_tracks: List[Track] = []
         self.lost_tracks: List[Track] = []
         self._removed_ids: set = set()
+        if hasattr(self, "calibrator"):
+            self.calibrator.reset()
+            self.robust_stats = {k: 0 for k in self.robust_stats}
 
     def _new_id(self) -> int:
         tid = self._next_id
@@ -210,12 +253,15 @@ class Tracker:
         emb: Optional[np.ndarray],
         activated: List[Track],
         refound: List[Track],
+        feat_alpha: Optional[np.ndarray] = None,
     ) -> None:
         """Batched Kalman update of matched tracks with their detections.
 
         Args:
             tracks: Track list the match rows index. det_ids: (M',) global detection indices the
             match columns index. matches: (K, 2) [row, col]. xyxy/scores/emb: this frame's input.
+            feat_alpha: optional (N,) EMA weight per detection of the frame (1 = keep the track's
+                feature: the detection's feature is not used).
         """
         if len(matches) == 0:
             return
@@ -226,9 +272,14 @@ class Tracker:
                                      xyxy_to_xyah(xyxy[dets]))
         for t, d, m, c in zip(sel, dets, means, covs):
             was_tracked = t.state == TrackState.TRACKED
-            t.apply_update(m, c, scores[d], self.frame_id,
-                           feature=None if emb is None else emb[d], det_index=int(d),
-                           reactivate=not was_tracked)
+            feat, alpha = (None if emb is None else emb[d]), None
+            if feat is not None and feat_alpha is not None:
+                alpha = float(feat_alpha[d])
+                if alpha >= 1.0:
+                    feat, alpha = None, None
+                    self.robust_stats["ema_skipped"] += 1
+            t.apply_update(m, c, scores[d], self.frame_id, feature=feat, det_index=int(d),
+                           reactivate=not was_tracked, feature_alpha=alpha)
             (activated if was_tracked else refound).append(t)
 
     def _remove_duplicates(
@@ -268,6 +319,115 @@ class Tracker:
             scores=np.array([out[i].score for i in idx], dtype=np.float64),
             det_indices=np.array([out[i].det_index for i in idx], dtype=np.int64),
         )
+
+    # ------------------------------------------------------------------ robust mode
+    def _robust_feature_alpha(self, xyxy: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """(N,) EMA weight per detection: 1 (no update) for occluded or low-score boxes.
+
+        A box overlapping another detection of the frame (IoU > ``occlusion_iou``) shows part of
+        somebody else; a low-score box is often a partial view. Their features are not folded into
+        a track's appearance. The others update with ``ema_alpha``, or Deep OC-SORT's score-scaled
+        weight with ``dynamic_ema``.
+        """
+        p = self.robust
+        alpha = np.full(len(scores), 1.0)
+        if len(scores) == 0:
+            return alpha
+        clean = (max_overlap(xyxy) <= p.occlusion_iou) & (scores > self.track_thresh)
+        if p.dynamic_ema:
+            alpha[clean] = dynamic_ema_alpha(self.ema_alpha, scores[clean], self.track_thresh)
+        else:
+            alpha[clean] = self.ema_alpha
+        return alpha
+
+    def _robust_first_stage(
+        self,
+        pool: List[Track],
+        pool_boxes: np.ndarray,
+        high: np.ndarray,
+        xyxy: np.ndarray,
+        scores: np.ndarray,
+        emb: np.ndarray,
+        activated: List[Track],
+        refound: List[Track],
+        feat_alpha: np.ndarray,
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """``byte``'s first stage with confident-swap vetoes, then the appearance recovery stage.
+
+        Returns:
+            (unmatched pool rows, unmatched high detection indices).
+        """
+        p = self.robust
+        d_iou = matching.iou_distance(pool_boxes, xyxy[high], self.iou_pixel_offset)
+        dists = d_iou if self.mot20 else matching.fuse_score(d_iou, scores[high])
+        n, m = len(pool), len(high)
+        if n == 0 or m == 0:
+            matches, u_track, u_det = matching.linear_assignment(dists, self.match_thresh)
+            self._apply_matches(pool, high, matches, xyxy, scores, emb, activated, refound,
+                                feat_alpha)
+            return u_track, high[u_det]
+        sims = np.clip(1.0 - matching.embedding_distance(self._feats(pool), emb[high]), -1.0, 1.0)
+        llr = self.calibrator.llr(sims)
+        det_iou = box_iou_xyxy(xyxy[high], xyxy[high])
+        clean_det = max_overlap(xyxy[high], det_iou) <= p.occlusion_iou
+        mature = np.array([t.n_feats >= p.min_track_feats for t in pool])
+        since = np.array([max(self.frame_id - t.frame_id, 1) for t in pool], dtype=np.float64)
+        gate = motion_gate(pool_boxes, xyxy[high], since, self.frame_rate, p.gate_radius,
+                           p.gate_speed, p.max_scale_change)
+        usable = mature[:, None] & clean_det[None, :]
+        agree = usable & gate & (llr > p.agree_llr)
+        if self.calibrator.ready:
+            contra = usable & (llr < -p.veto_llr)
+            # a swap: the track confidently prefers another detection, or the detection another track
+            row_alt = agree.sum(axis=1, keepdims=True) - agree > 0
+            col_alt = agree.sum(axis=0, keepdims=True) - agree > 0
+            veto = contra & (row_alt | col_alt)
+            if veto.any():
+                self.robust_stats["vetoes"] += int(veto.sum())
+                dists = np.where(veto, np.inf, dists)
+        matches, u_track, u_det = matching.linear_assignment(dists, self.match_thresh)
+        self._robust_calibrate(matches, d_iou, sims, det_iou, clean_det)
+        self._apply_matches(pool, high, matches, xyxy, scores, emb, activated, refound, feat_alpha)
+
+        # Stage 1b: recovery on appearance inside the motion gate.
+        if self.calibrator.ready and len(u_track) and len(u_det):
+            sub = llr[np.ix_(u_track, u_det)]
+            ok = agree[np.ix_(u_track, u_det)]
+            cand = np.where(ok, sub, -np.inf)
+            if ok.any():
+                best_other_row = _second_best(cand, axis=1)
+                best_other_col = _second_best(cand, axis=0)
+                unique = ok & (cand - best_other_row >= p.margin_llr) & (cand - best_other_col >= p.margin_llr)
+                cost = np.where(unique, 1.0 - sims[np.ix_(u_track, u_det)], np.inf)
+                rec, u_r, u_c = matching.linear_assignment(cost, 2.5)
+                if len(rec):
+                    self.robust_stats["recoveries"] += int(len(rec))
+                    rec_global = np.stack([u_track[rec[:, 0]], u_det[rec[:, 1]]], axis=1)
+                    self._apply_matches(pool, high, rec_global, xyxy, scores, emb, activated,
+                                        refound, feat_alpha)
+                    u_track, u_det = u_track[u_r], u_det[u_c]
+        return u_track, high[u_det]
+
+    def _robust_calibrate(self, matches: np.ndarray, d_iou: np.ndarray, sims: np.ndarray,
+                          det_iou: np.ndarray, clean_det: np.ndarray) -> None:
+        """Feed the calibrator from this frame's unambiguous IoU matches (no labels needed).
+
+        Positive: track vs its match when IoU > ``pos_iou`` and the detection is clean. Negative:
+        the same track vs the most similar other detection that does not overlap the match.
+        """
+        if len(matches) == 0:
+            return
+        p = self.robust
+        rows, cols = matches[:, 0], matches[:, 1]
+        good = (1.0 - d_iou[rows, cols] > p.pos_iou) & clean_det[cols]
+        if not good.any():
+            return
+        rows, cols = rows[good], cols[good]
+        pos = sims[rows, cols]
+        others = det_iou[cols] <= 0.0  # (K, M): detections not overlapping the match at all
+        others[np.arange(len(cols)), cols] = False
+        neg_sims = np.where(others, sims[rows], -np.inf).max(axis=1)
+        self.calibrator.add(pos, neg_sims[np.isfinite(neg_sims)])
 
     # ------------------------------------------------------------------ main
     def update(
@@ -319,7 +479,12 @@ class Tracker:
         pool = _joint(confirmed, self.lost_tracks)
         self._predict(pool)
         pool_boxes = self._boxes(pool)
-        if self.mode == "byte":
+        feat_alpha = None
+        if self.mode == "robust":
+            feat_alpha = self._robust_feature_alpha(xyxy, scores)
+            u_track, high_left = self._robust_first_stage(pool, pool_boxes, high, xyxy, scores, emb,
+                                                          activated, refound, feat_alpha)
+        elif self.mode == "byte":
             dists = matching.iou_distance(pool_boxes, xyxy[high], self.iou_pixel_offset)
             if not self.mot20:
                 dists = matching.fuse_score(dists, scores[high])
@@ -337,16 +502,18 @@ class Tracker:
                     lambda_=self.fuse_motion_lambda)
             else:
                 dists = np.zeros((len(pool), len(high)))
-        matches, u_track, u_det = matching.linear_assignment(dists, self.first_match_thresh)
-        self._apply_matches(pool, high, matches, xyxy, scores, emb, activated, refound)
-        high_left = high[u_det]
+        if self.mode != "robust":
+            matches, u_track, u_det = matching.linear_assignment(dists, self.first_match_thresh)
+            self._apply_matches(pool, high, matches, xyxy, scores, emb, activated, refound)
+            high_left = high[u_det]
 
         # Stage 2: remaining tracked tracks with low detections (jde: remaining high ones), IoU.
         r_tracked = [pool[i] for i in u_track if pool[i].state == TrackState.TRACKED]
         second = high_left if self.mode == "jde" else low
         dists = matching.iou_distance(self._boxes(r_tracked), xyxy[second], self.iou_pixel_offset)
         matches, u_track2, u_det2 = matching.linear_assignment(dists, self.second_match_thresh)
-        self._apply_matches(r_tracked, second, matches, xyxy, scores, emb, activated, refound)
+        self._apply_matches(r_tracked, second, matches, xyxy, scores, emb, activated, refound,
+                            feat_alpha)
         if self.mode == "jde":
             high_left = second[u_det2]
         for i in u_track2:
@@ -363,7 +530,7 @@ class Tracker:
         matches, u_unconf, u_det3 = matching.linear_assignment(dists,
                                                                self.unconfirmed_match_thresh)
         self._apply_matches(unconfirmed, high_left, matches, xyxy, scores, emb, activated,
-                            refound)
+                            refound, feat_alpha)
         for i in u_unconf:
             unconfirmed[i].mark_removed()
             removed_now.append(unconfirmed[i])

@@ -53,6 +53,7 @@ class Track:
         tracklet_len: Consecutive updates since the last (re-)activation.
         start_frame: Frame of birth. ``frame_id``: last frame with a matched detection.
         smooth_feat: (D,) L2-normalised EMA feature, ``curr_feat``: (D,) last detection feature.
+        n_feats: Number of detection features folded into ``smooth_feat``.
     """
 
     def __init__(
@@ -80,6 +81,7 @@ class Track:
         self.det_index = int(det_index)
         self.smooth_feat: Optional[np.ndarray] = None
         self.curr_feat: Optional[np.ndarray] = None
+        self.n_feats = 0
         if feature is not None:
             self.update_features(feature)
 
@@ -105,19 +107,21 @@ class Track:
         return xyah_to_xyxy(self.mean[:4])[0]
 
     # ------------------------------------------------------------------ appearance
-    def update_features(self, feature: np.ndarray) -> None:
+    def update_features(self, feature: np.ndarray, alpha: Optional[float] = None) -> None:
         """EMA update ``f~ = a * f~ + (1 - a) * f`` with L2 renormalisation (FairMOT).
 
         Args:
             feature: (D,) detection feature (normalised here; the caller's array is not modified).
+            alpha: EMA weight of this update (None: the track's ``ema_alpha``); 1 keeps ``f~``.
         """
         feat = l2_normalize(np.asarray(feature).reshape(-1))
         self.curr_feat = feat
+        a = self.ema_alpha if alpha is None else float(alpha)
         if self.smooth_feat is None:
             self.smooth_feat = feat.copy()
         else:
-            self.smooth_feat = l2_normalize(
-                self.ema_alpha * self.smooth_feat + (1.0 - self.ema_alpha) * feat)
+            self.smooth_feat = l2_normalize(a * self.smooth_feat + (1.0 - a) * feat)
+        self.n_feats += 1
 
     # ------------------------------------------------------------------ lifecycle
     def apply_update(
@@ -129,6 +133,7 @@ class Track:
         feature: Optional[np.ndarray] = None,
         det_index: int = -1,
         reactivate: bool = False,
+        feature_alpha: Optional[float] = None,
     ) -> None:
         """Take a corrected Kalman state after a match (ByteTrack ``update``/``re_activate``).
 
@@ -138,6 +143,7 @@ class Track:
             feature: (D,) matched detection feature or None (EMA untouched).
             det_index: Index of the matched detection in this frame's input.
             reactivate: True for a lost track found again (resets ``tracklet_len``).
+            feature_alpha: EMA weight for this feature (None: ``ema_alpha``).
         """
         self.mean = np.array(mean, dtype=np.float64)
         self.covariance = np.array(covariance, dtype=np.float64)
@@ -148,7 +154,7 @@ class Track:
         self.score = float(score)
         self.det_index = int(det_index)
         if feature is not None:
-            self.update_features(feature)
+            self.update_features(feature, feature_alpha)
 
     def mark_lost(self) -> None:
         """Set the state to LOST."""

@@ -1,0 +1,117 @@
+"""Detections and embeddings of a sequence computed once, tracked many times.
+
+Association studies (modes, thresholds, the cross-scene table) change only the tracker; the
+detector and the Re-ID head are the expensive part. :func:`compute_frames` runs the source and the
+embedder over a (half of a) sequence and returns per-frame arrays; :func:`save_frames` /
+:func:`load_frames` store them as one ``.npz``; :func:`track_frames` replays them through a
+tracker and returns the result rows exactly as :func:`finetrack.inference.runner.track_sequence`
+would have written them (same frames, same order).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+
+from finetrack.data.mot import MOTSequence, half_split_frames
+from finetrack.structures import xyxy_to_tlwh
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CachedFrames:
+    """Per-frame detections (and embeddings) of a sequence half.
+
+    Attributes:
+        frames: (F,) 1-based frame numbers as written to results (renumbered for ``val``).
+        xyxy: list of F arrays (N_f, 4).
+        scores: list of F arrays (N_f,).
+        emb: list of F arrays (N_f, D), or None (no embedder).
+        meta: free-form provenance (sequence, half, checkpoint, source).
+    """
+
+    frames: np.ndarray
+    xyxy: List[np.ndarray]
+    scores: List[np.ndarray]
+    emb: Optional[List[np.ndarray]]
+    meta: dict
+
+
+def compute_frames(seq: MOTSequence, source, embedder=None, half: str = "all",
+                   progress: bool = False, meta: Optional[dict] = None) -> CachedFrames:
+    """Run ``source`` (and ``embedder``) over the frames of a sequence half."""
+    first, last = half_split_frames(len(seq), half)
+    need_image = getattr(source, "needs_image", False) or embedder is not None
+    frames = range(first, last + 1)
+    if progress:
+        from tqdm import tqdm
+
+        frames = tqdm(frames, desc=f"{seq.name} [{half}] cache", unit="frame", leave=False)
+    out_f, out_b, out_s, out_e = [], [], [], []
+    for frame in frames:
+        image = seq.read_frame(frame) if need_image else None
+        xyxy, scores = source(frame, image)
+        out_f.append(frame - first + 1)
+        out_b.append(np.asarray(xyxy, np.float64).reshape(-1, 4))
+        out_s.append(np.asarray(scores, np.float64).reshape(-1))
+        if embedder is not None:
+            out_e.append(np.asarray(embedder(image, out_b[-1]), np.float32))
+    info = {"sequence": seq.name, "half": half, "frame_rate": seq.info.frame_rate, **(meta or {})}
+    return CachedFrames(np.asarray(out_f, np.int64), out_b, out_s,
+                        out_e if embedder is not None else None, info)
+
+
+def save_frames(cache: CachedFrames, path) -> Path:
+    """Write ``cache`` to ``path`` (.npz), atomically."""
+    import io
+
+    from finetrack.utils.io import atomic_write_bytes
+
+    counts = np.array([len(s) for s in cache.scores], np.int64)
+    arrays = {
+        "frames": cache.frames,
+        "counts": counts,
+        "xyxy": np.concatenate(cache.xyxy) if len(counts) else np.zeros((0, 4)),
+        "scores": np.concatenate(cache.scores) if len(counts) else np.zeros(0),
+        "meta": np.array(json.dumps(cache.meta)),
+    }
+    if cache.emb is not None:
+        arrays["emb"] = np.concatenate(cache.emb) if len(counts) else np.zeros((0, 1), np.float32)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    p = Path(path)
+    atomic_write_bytes(p, buf.getvalue())
+    return p
+
+
+def load_frames(path) -> CachedFrames:
+    """Read a cache written by :func:`save_frames`."""
+    with np.load(path, allow_pickle=False) as z:
+        counts = z["counts"]
+        splits = np.cumsum(counts)[:-1]
+        xyxy = np.split(z["xyxy"], splits)
+        scores = np.split(z["scores"], splits)
+        emb = np.split(z["emb"], splits) if "emb" in z.files else None
+        return CachedFrames(z["frames"].copy(), xyxy, scores, emb, json.loads(str(z["meta"])))
+
+
+def track_frames(cache: CachedFrames, tracker, use_embeddings: bool = True) -> np.ndarray:
+    """Replay cached frames through ``tracker`` (reset first).
+
+    Returns:
+        (R, 7) rows ``frame, id, x, y, w, h, score`` (frames as in the cache).
+    """
+    tracker.reset()
+    rows = []
+    for i, frame in enumerate(cache.frames):
+        emb = cache.emb[i] if (use_embeddings and cache.emb is not None) else None
+        out = tracker.update(cache.xyxy[i], cache.scores[i], emb)
+        if len(out.ids):
+            rows.append(np.column_stack([np.full(len(out.ids), frame), out.ids,
+                                         xyxy_to_tlwh(out.xyxy), out.scores]))
+    return np.concatenate(rows) if rows else np.zeros((0, 7))

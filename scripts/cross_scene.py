@@ -1,0 +1,266 @@
+#!/usr/bin/env python
+"""Cross-scene protocol (issue 11): does appearance help on scenes the Re-ID model never saw?
+
+    python scripts/cross_scene.py [--out outputs/cross_scene] [--models pets09 synthetic loso inscene]
+        [--modes byte finetrack robust] [--adapt] [key=value tracker overrides ...]
+
+Models (each trained once into OUT/models/<name>/, reused when its config.yaml matches; the final
+epoch's last.pth is used everywhere: nothing is selected on a tracked or retrieval split):
+- ``pets09``: configs/pets09.yaml (PETS09-S2L1's first half). Tracks the three other real scenes
+  (unseen) and PETS09's second half (its in-scene reference).
+- ``synthetic``: configs/synthetic_reid.yaml (synthetic sequences only): synthetic-to-real, tracks
+  the four real scenes.
+- ``loso``: configs/transfer.yaml (synthetic + real scenes, augmentations) trained once per real
+  scene with that scene left out (``loso-<SCENE>``), tracking the left-out scene.
+- ``inscene``: configs/transfer.yaml on the first halves of every scene, tracking the second halves.
+
+Every tracked row uses the scene's public detections (det/det.txt) and the SPEC tracker settings
+(plus any ``tracker.*`` overrides given here), one embedding pass per frame cached in
+OUT/cache/<model>/<SEQ>.<half>.npz, replayed for each mode. Scores: TrackEval HOTA / IDF1 / AssA /
+IDs (tools/eval.py's evaluator). Retrieval: Rank-1 / mAP with GT boxes on MOT17-mini's clips of
+other MOT17 scenes (02, 04, 05, 10, 11, 13; v1 protocol, only same-frame gallery entries excluded:
+the clips are 4-8 frames long). ``--adapt`` adds, for the pets09 model, a row per unseen scene
+after tools/adapt_reid.py on that scene (no ground truth read).
+
+Writes OUT/cross_scene.json and OUT/cross_scene.md, and prints the table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from finetrack.config import Config, ConfigError, freeze, load_config, to_dict  # noqa: E402
+
+log = logging.getLogger("cross_scene")
+REAL = ["PETS09-S2L1", "ETH-Sunnyday", "KITTI-17", "MOT17-09-FRCNN"]
+SYN = ["SYN-00", "SYN-01", "SYN-02", "SYN-03"]
+MINI = ["MOT17-02-FRCNN", "MOT17-04-FRCNN", "MOT17-05-FRCNN", "MOT17-10-FRCNN", "MOT17-11-FRCNN",
+        "MOT17-13-FRCNN"]
+SCENES_ROOT = REPO / "datasets" / "scenes"
+PY = sys.executable
+#: run-only keys that may differ between a stored run and a request
+RUN_KEYS = {"out_dir", "resume", "train.progress", "train.device", "data.num_workers", "train.log_every"}
+
+
+def model_specs(which: List[str]) -> Dict[str, dict]:
+    """name -> {config, overrides, tracks: [(seq, half)]}."""
+    specs: Dict[str, dict] = {}
+    if "pets09" in which:
+        specs["pets09"] = {"config": "configs/pets09.yaml", "overrides": [],
+                           "tracks": [(s, "all") for s in REAL[1:]] + [("PETS09-S2L1", "val")]}
+    if "synthetic" in which:
+        specs["synthetic"] = {"config": "configs/synthetic_reid.yaml", "overrides": [],
+                              "tracks": [(s, "all") for s in REAL]}
+    if "loso" in which:
+        for scene in REAL:
+            seqs = SYN + [s for s in REAL if s != scene]
+            specs[f"loso-{scene}"] = {"config": "configs/transfer.yaml",
+                                      "overrides": [f"data.train_seqs=[{','.join(seqs)}]"],
+                                      "tracks": [(scene, "all")]}
+    if "inscene" in which:
+        specs["inscene"] = {"config": "configs/transfer.yaml", "overrides": ["data.split=half"],
+                            "tracks": [(s, "val") for s in REAL]}
+    return specs
+
+
+def _flat(d: dict, prefix: str = "") -> Dict[str, object]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def train_model(name: str, spec: dict, out: Path) -> Path:
+    """Train (or reuse) a model; returns its last.pth (final epoch)."""
+    run = out / "models" / name
+    overrides = spec["overrides"] + [f"out_dir={run}", "train.progress=false"]
+    want = _flat(to_dict(load_config(Config, str(REPO / spec["config"]), overrides)))
+    if (run / "metrics.json").is_file() and (run / "last.pth").is_file():
+        have = _flat(to_dict(load_config(Config, str(run / "config.yaml"), [])))
+        diff = sorted(k for k in set(want) | set(have)
+                      if k not in RUN_KEYS and want.get(k) != have.get(k))
+        if not diff:
+            log.info("%s: reusing %s", name, run / "last.pth")
+            return run / "last.pth"
+        raise SystemExit(f"error: {run} holds a run with another config (differs in {diff}); "
+                         f"remove it or use another --out")
+    log.info("%s: training (%s %s)", name, spec["config"], " ".join(spec["overrides"]))
+    t0 = time.perf_counter()
+    subprocess.run([PY, str(REPO / "tools" / "train_reid.py"), "-c", str(REPO / spec["config"]),
+                    *overrides], check=True, cwd=REPO)
+    log.info("%s: trained in %.0f s", name, time.perf_counter() - t0)
+    return run / "last.pth"
+
+
+def cached_frames(ckpt: Path, model: str, seq_name: str, half: str, out: Path):
+    from finetrack.data.mot import MOTSequence
+    from finetrack.inference.cache import compute_frames, load_frames, save_frames
+    from finetrack.inference.embedder import Embedder
+    from finetrack.inference.sources import PublicDetections
+
+    path = out / "cache" / model / f"{seq_name}.{half}.npz"
+    if path.is_file() and path.stat().st_mtime >= ckpt.stat().st_mtime:
+        return load_frames(path)
+    seq = MOTSequence(SCENES_ROOT / "train" / seq_name)
+    t0 = time.perf_counter()
+    cache = compute_frames(seq, PublicDetections(seq), Embedder.from_checkpoint(ckpt), half,
+                           meta={"checkpoint": str(ckpt)})
+    log.info("%s / %s [%s]: %d frames embedded in %.0f s", model, seq_name, half,
+             len(cache.frames), time.perf_counter() - t0)
+    save_frames(cache, path)
+    return cache
+
+
+def track_and_score(cache, seq_name: str, half: str, mode: str, cfg: Config, res_dir: Path) -> dict:
+    import dataclasses
+
+    from finetrack.data.mot import write_results
+    from finetrack.eval.evaluator import evaluate
+    from finetrack.inference.build import tracker_kwargs
+    from finetrack.inference.cache import track_frames
+    from finetrack.tracker import Tracker
+
+    tcfg = dataclasses.replace(cfg.tracker, mode=mode)
+    tracker = Tracker(**tracker_kwargs(tcfg, cache.meta["frame_rate"]))
+    rows = track_frames(cache, tracker, use_embeddings=mode != "byte")
+    res_dir.mkdir(parents=True, exist_ok=True)
+    write_results(res_dir / f"{seq_name}.txt", rows[:, 0], rows[:, 1], rows[:, 2:6], rows[:, 6])
+    rep = evaluate(SCENES_ROOT / "train", res_dir, [seq_name],
+                   "val_half" if half == "val" else "full", ("trackeval",))
+    m = rep.per_sequence["trackeval"][seq_name]
+    out = {k: m[k] for k in ("HOTA", "IDF1", "AssA", "MOTA", "IDs")}
+    if mode == "robust":
+        out["robust_stats"] = dict(tracker.robust_stats)
+    return out
+
+
+def retrieval(ckpt: Path) -> dict:
+    from finetrack.engine.runner import evaluate_checkpoint
+
+    overrides = [f"data.root={SCENES_ROOT}", "data.val_split=mini",
+                 f"data.val_seqs=[{','.join(MINI)}]", "data.split=full", "reid_eval.query_every=2",
+                 "data.num_workers=0"]
+    cfg = freeze(load_config(Config, str(REPO / "configs" / "transfer.yaml"), overrides))
+    res = evaluate_checkpoint(cfg, ckpt).as_percent()
+    return {k: res[k] for k in ("rank1", "mAP", "num_queries", "num_gallery")}
+
+
+def markdown(rows: List[dict], modes: List[str], retr: Dict[str, dict]) -> str:
+    head = "| model | trained on | tracked | " + " | ".join(
+        f"{m} HOTA / IDF1 / AssA / IDs" for m in modes) + " |"
+    lines = [head, "|" + " --- |" * (3 + len(modes))]
+    for r in rows:
+        cells = [r["model"], r["trained_on"], f"{r['seq']} ({r['half']})"]
+        for m in modes:
+            v = r["modes"][m]
+            cells.append(f"{v['HOTA']:.1f} / {v['IDF1']:.1f} / {v['AssA']:.1f} / {int(v['IDs'])}")
+        lines.append("| " + " | ".join(cells) + " |")
+    unseen = [r for r in rows if r["unseen"]]
+    if unseen:
+        lines.append("")
+        lines.append("Mean over the unseen-scene rows (" + str(len(unseen)) + "):")
+        lines.append("")
+        lines.append("| mode | HOTA | IDF1 | AssA | IDF1 - byte (min over rows) |")
+        lines.append("| --- | --- | --- | --- | --- |")
+        for m in modes:
+            mean = {k: sum(r["modes"][m][k] for r in unseen) / len(unseen) for k in ("HOTA", "IDF1", "AssA")}
+            worst = min(r["modes"][m]["IDF1"] - r["modes"]["byte"]["IDF1"] for r in unseen) if "byte" in modes else float("nan")
+            lines.append(f"| {m} | {mean['HOTA']:.2f} | {mean['IDF1']:.2f} | {mean['AssA']:.2f} | {worst:+.2f} |")
+    if retr:
+        lines.append("")
+        lines.append("| model | MOT17-mini retrieval Rank-1 / mAP (queries / gallery) |")
+        lines.append("| --- | --- |")
+        for name, r in retr.items():
+            lines.append(f"| {name} | {r['rank1']:.1f} / {r['mAP']:.1f} ({r['num_queries']} / {r['num_gallery']}) |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(REPO / "outputs" / "cross_scene"))
+    ap.add_argument("--models", nargs="+", default=["pets09", "synthetic", "loso", "inscene"],
+                    choices=["pets09", "synthetic", "loso", "inscene"])
+    ap.add_argument("--modes", nargs="+", default=["byte", "finetrack", "robust"],
+                    choices=["byte", "finetrack", "jde", "robust"])
+    ap.add_argument("--no-retrieval", action="store_true")
+    ap.add_argument("--adapt", action="store_true", help="add tools/adapt_reid.py rows (pets09 model)")
+    ap.add_argument("overrides", nargs="*", help="tracker.* key=value overrides")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("finetrack").setLevel(logging.WARNING)
+    out = Path(args.out)
+    try:
+        cfg = freeze(load_config(Config, None, args.overrides))
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    t_start = time.perf_counter()
+    if not (REPO / "datasets" / "synthetic" / "train" / "SYN-00").is_dir():
+        subprocess.run([PY, str(REPO / "tools" / "make_synthetic.py"), "--out",
+                        str(REPO / "datasets" / "synthetic")], check=True, cwd=REPO)
+    subprocess.run([PY, str(REPO / "scripts" / "link_scenes.py"), "--out", str(SCENES_ROOT)],
+                   check=True, cwd=REPO)
+    specs = model_specs(args.models)
+    rows, retr = [], {}
+    for name, spec in specs.items():
+        ckpt = train_model(name, spec, out)
+        trained_on = {"pets09": "PETS09 1st half", "synthetic": "synthetic",
+                      "inscene": "all 1st halves"}.get(name, "all but " + name[5:])
+        if not args.no_retrieval:
+            retr[name] = retrieval(ckpt)
+        targets = [(s, h, ckpt, name) for s, h in spec["tracks"]]
+        if args.adapt and name == "pets09":
+            for s, h in spec["tracks"]:
+                if h == "all":
+                    targets.append((s, h, adapt(ckpt, s, out), f"pets09+adapt-{s}"))
+        for seq_name, half, ck, label in targets:
+            cache = cached_frames(ck, label, seq_name, half, out)
+            row = {"model": label, "trained_on": trained_on + (" + adapted" if "adapt" in label else ""),
+                   "seq": seq_name, "half": half,
+                   "unseen": not (half == "val"), "modes": {}}
+            for mode in args.modes:
+                row["modes"][mode] = track_and_score(cache, seq_name, half, mode, cfg,
+                                                     out / "results" / label / mode)
+            rows.append(row)
+            log.info("%s", json.dumps({k: row[k] for k in ("model", "seq", "half")} | {
+                m: {k: round(v, 2) for k, v in row["modes"][m].items() if k != "robust_stats"}
+                for m in args.modes}))
+    md = markdown(rows, args.modes, retr)
+    from finetrack.utils.io import atomic_write_text
+
+    minutes = (time.perf_counter() - t_start) / 60
+    atomic_write_text(out / "cross_scene.json", json.dumps(
+        {"rows": rows, "retrieval": retr, "tracker_overrides": args.overrides,
+         "minutes": minutes}, indent=2))
+    atomic_write_text(out / "cross_scene.md", md)
+    print(md)
+    print(f"({minutes:.1f} min) wrote {out / 'cross_scene.md'} and {out / 'cross_scene.json'}")
+    return 0
+
+
+def adapt(ckpt: Path, seq_name: str, out: Path) -> Path:
+    """tools/adapt_reid.py on one unseen scene (its public detections, no GT); returns the checkpoint."""
+    dst = out / "adapt" / seq_name
+    if (dst / "adapted.pth").is_file():
+        return dst / "adapted.pth"
+    subprocess.run([PY, str(REPO / "tools" / "adapt_reid.py"), "--source",
+                    str(SCENES_ROOT / "train" / seq_name), "--reid-ckpt", str(ckpt), "--out", str(dst),
+                    "--no-progress"], check=True, cwd=REPO)
+    return dst / "adapted.pth"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

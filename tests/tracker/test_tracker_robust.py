@@ -1,0 +1,168 @@
+"""The ``robust`` mode: appearance that can only help.
+
+- with uninformative (random) embeddings it is exactly ``byte`` on real detections;
+- with informative embeddings it keeps identities through a scripted crossing and re-finds a person
+  after an occlusion that IoU cannot bridge;
+- occluded and low-score boxes do not update a track's feature;
+- the calibrator's log-likelihood ratio has its hand-derived value and stays off for features that
+  do not separate people.
+"""
+import numpy as np
+import pytest
+
+from finetrack.tracker import Tracker
+from finetrack.tracker.appearance import (RobustParams, SimilarityCalibrator, dynamic_ema_alpha,
+                                          max_overlap, motion_gate)
+from finetrack.tracker.sim import synthetic_crowd
+
+from tests.tracker.test_tracker_crossing import bounce_scene, run_scene
+
+FAST = RobustParams(min_samples=5)  # scripted scenes are short: calibrate after 5 samples
+
+
+def _outputs(tracker, frames, embs=None):
+    res = []
+    for i, (xyxy, scores) in enumerate(frames):
+        o = tracker.update(xyxy, scores, None if embs is None else embs[i])
+        res.append((o.ids.copy(), np.round(o.xyxy, 6), o.det_indices.copy()))
+    return res
+
+
+@pytest.fixture(scope="module")
+def crowd():
+    frames = synthetic_crowd(n_frames=120, n_targets=40, seed=3)
+    return [(f.xyxy, f.scores) for f in frames]
+
+
+def test_random_embeddings_change_nothing(crowd):
+    """Random features never separate people: every byte match (and id) is kept, frame by frame."""
+    rng = np.random.default_rng(0)
+    embs = [rng.normal(size=(len(s), 128)) for _, s in crowd]
+    byte = _outputs(Tracker(mode="byte"), crowd)
+    robust_t = Tracker(mode="robust", robust=FAST)
+    robust = _outputs(robust_t, crowd, embs)
+    assert not robust_t.calibrator.ready
+    assert robust_t.robust_stats["vetoes"] == 0 and robust_t.robust_stats["recoveries"] == 0
+    for (ib, bb, db), (ir, br, dr) in zip(byte, robust):
+        np.testing.assert_array_equal(ib, ir)
+        np.testing.assert_array_equal(db, dr)
+        np.testing.assert_allclose(bb, br)
+
+
+def test_random_embeddings_on_pets09_equal_byte(pets09_dir):
+    from finetrack.data.mot import MOTSequence
+
+    seq = MOTSequence(pets09_dir)
+    det = seq.det()
+    frames = [det.for_frame(f) for f in range(1, 201)]
+    rng = np.random.default_rng(1)
+    embs = [rng.normal(size=(len(s), 64)) for _, s in frames]
+    byte = _outputs(Tracker(mode="byte", frame_rate=7), frames)
+    robust = _outputs(Tracker(mode="robust", frame_rate=7), frames, embs)
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[2], b[2])
+               for a, b in zip(byte, robust))
+
+
+@pytest.mark.parametrize("occluded", [(), (12,), (11, 12, 13)])
+def test_robust_keeps_ids_through_bounce(occluded):
+    """Two people meet and turn back: byte's momentum swaps them, robust's appearance does not."""
+    frames = bounce_scene(occluded=occluded)
+    table = np.eye(2, 32)
+    byte = run_scene(Tracker(mode="byte"), frames)
+    rob_t = Tracker(mode="robust", robust=FAST)
+    robust = run_scene(rob_t, frames, table)
+    assert byte[-1] == {0: 2, 1: 1}  # the swap robust must undo
+    assert robust[5] == {0: 1, 1: 2}
+    assert robust[-1] == {0: 1, 1: 2}
+    assert rob_t.robust_stats["vetoes"] > 0
+
+
+def walk_with_gap(n=40, gap=range(16, 26), speed=6.0):
+    """A walks right, B stands still far away. A is undetected on `gap` frames and reappears
+    60 px off its constant-velocity prediction (it slowed down): no IoU with the prediction."""
+    frames = []
+    for f in range(1, n + 1):
+        xa = 100 + speed * f if f < gap.start else 100 + speed * f - 60
+        boxes = [[xa, 300, xa + 40, 400], [600, 300, 640, 400]]
+        gt = [0, 1]
+        if f in gap:
+            boxes, gt = boxes[1:], gt[1:]
+        frames.append((np.array(boxes, float), np.array(gt)))
+    return frames
+
+
+def test_robust_refinds_after_occlusion():
+    frames = walk_with_gap()
+    table = np.eye(2, 32)
+    byte = run_scene(Tracker(mode="byte"), frames)
+    rob_t = Tracker(mode="robust", robust=FAST)
+    robust = run_scene(rob_t, frames, table)
+    assert byte[-1][0] != byte[5][0]  # IoU alone: a new id after the gap
+    assert robust[-1] == robust[5] == {0: 1, 1: 2}
+    assert rob_t.robust_stats["recoveries"] >= 1
+
+
+def test_recovery_respects_the_motion_gate():
+    """The same person reappearing across the image (beyond the gate) is not re-found."""
+    frames = walk_with_gap()
+    frames = [(b + np.array([300.0, 0, 300, 0]) * (i >= 25) * (g[:, None] == 0), g)
+              for i, (b, g) in enumerate(frames)]
+    rob = run_scene(Tracker(mode="robust", robust=FAST), frames, np.eye(2, 32))
+    assert rob[-1][0] != rob[5][0]
+
+
+def test_occluded_and_low_boxes_do_not_update_features():
+    t = Tracker(mode="robust", robust=RobustParams(dynamic_ema=False))
+    a = np.array([[100.0, 100, 140, 200]])
+    f0 = np.eye(3, 8)[0]
+    t.update(a, [0.9], f0[None])
+    t.update(a, [0.9], f0[None])
+    tr = t.tracked_tracks[0]
+    n0, feat0 = tr.n_feats, tr.smooth_feat.copy()
+    # an overlapping second box (IoU 0.5) makes the first one occluded: no EMA step
+    both = np.array([[100.0, 100, 140, 200], [113.3, 100, 153.3, 200]])
+    t.update(both, [0.9, 0.9], np.eye(3, 8)[[1, 2]])
+    assert tr.n_feats == n0
+    np.testing.assert_allclose(tr.smooth_feat, feat0)
+    # a low-score box (matched in stage 2) does not update either
+    t.update(a, [0.3], np.eye(3, 8)[[1]])
+    assert tr.n_feats == n0
+    # a clean high box does, with the plain EMA
+    t.update(a, [0.9], np.eye(3, 8)[[1]])
+    assert tr.n_feats == n0 + 1
+    expect = 0.9 * feat0 + 0.1 * np.eye(3, 8)[1]
+    np.testing.assert_allclose(tr.smooth_feat, expect / np.linalg.norm(expect))
+
+
+def test_calibrator_llr_hand_value():
+    c = SimilarityCalibrator(min_samples=2, min_separation=1.0)
+    c.add([0.8, 0.9, 1.0], [0.1, 0.2, 0.3])
+    st = c.state
+    assert st.mu_pos == pytest.approx(0.9) and st.mu_neg == pytest.approx(0.2)
+    assert st.sd == pytest.approx(0.1)  # pooled sample sd
+    assert st.separation == pytest.approx(7.0)
+    # llr(s) = (0.9 - 0.2) / 0.01 * (s - 0.55)
+    np.testing.assert_allclose(c.llr(np.array([0.55, 0.65, 0.45])), [0.0, 7.0, -7.0])
+
+
+def test_calibrator_off_when_features_do_not_separate():
+    rng = np.random.default_rng(0)
+    c = SimilarityCalibrator(min_samples=10)
+    c.add(rng.normal(0.5, 0.1, 200), rng.normal(0.5, 0.1, 200))
+    assert not c.ready
+    np.testing.assert_array_equal(c.llr(np.array([0.0, 1.0])), [0.0, 0.0])
+    c2 = SimilarityCalibrator(min_samples=10)
+    c2.add(rng.normal(0.8, 0.05, 5), rng.normal(0.2, 0.05, 5))
+    assert not c2.ready  # too few samples
+
+
+def test_gates_and_overlap_helpers():
+    boxes = np.array([[0.0, 0, 10, 10], [5, 0, 15, 10], [100, 100, 110, 110]])
+    np.testing.assert_allclose(max_overlap(boxes), [1 / 3, 1 / 3, 0.0])
+    tr = np.array([[0.0, 0, 20, 100]])  # centre (10, 50), h 100
+    dets = np.array([[50.0, 0, 70, 100], [120.0, 0, 140, 100], [50.0, 0, 70, 40]])
+    # 30 fps, 1 frame: reach 100 * (0.5 + 1/30) = 53.3 px; 2nd det is 120 px away; 3rd is too small
+    np.testing.assert_array_equal(motion_gate(tr, dets, [1], 30.0), [[True, False, False]])
+    # after 2 seconds lost the reach is 250 px
+    np.testing.assert_array_equal(motion_gate(tr, dets, [60], 30.0), [[True, True, False]])
+    np.testing.assert_allclose(dynamic_ema_alpha(0.9, np.array([1.0, 0.6, 0.8]), 0.6), [0.9, 1.0, 0.95])
