@@ -74,6 +74,7 @@ class ModelConfig:
 
     detector: DetectorName = "yolox_s"  #: yolox_nano|yolox_tiny|yolox_s|yolox_m|yolox_l|yolox_x
     det_ckpt: Optional[str] = None  #: ByteTrack-format YOLOX checkpoint; None = random init
+    init_ckpt: Optional[str] = None  #: FineTrack checkpoint to start from (classifiers skipped); adaptation
     input_size: List[int] = field(default_factory=lambda: [608, 1088])  #: network input (H, W)
     conf_thresh: float = 0.01
     nms_thresh: float = 0.7
@@ -143,6 +144,8 @@ class RobustConfig:
     gate_speed: float = 1.0  #: motion gate growth, box heights per second since the last match
     max_scale_change: float = 1.5  #: motion gate on the height ratio
     dynamic_ema: bool = True  #: EMA step scaled by the detection score (Deep OC-SORT)
+    center: bool = True  #: subtract the sequence's running mean embedding (unseen-scene BN shift)
+    center_momentum: float = 0.02  #: weight of a new frame in that running mean
 
 
 @dataclass

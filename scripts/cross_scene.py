@@ -143,7 +143,10 @@ def track_and_score(cache, seq_name: str, half: str, mode: str, cfg: Config, res
     m = rep.per_sequence["trackeval"][seq_name]
     out = {k: m[k] for k in ("HOTA", "IDF1", "AssA", "MOTA", "IDs")}
     if mode == "robust":
-        out["robust_stats"] = dict(tracker.robust_stats)
+        st = tracker.calibrator.state
+        out["robust_stats"] = dict(tracker.robust_stats, n_pos=st.n_pos, n_neg=st.n_neg,
+                                   mu_pos=round(st.mu_pos, 3), mu_neg=round(st.mu_neg, 3),
+                                   sd=round(st.sd, 3), separation=round(st.separation, 2))
     return out
 
 

@@ -185,6 +185,27 @@ def make_evaluate_fn(cfg: Config, val: ReIDFrameDataset, device: torch.device):
 # --------------------------------------------------------------------------------------------
 # training
 # --------------------------------------------------------------------------------------------
+def init_from_checkpoint(model: torch.nn.Module, path: str) -> None:
+    """Start from a FineTrack checkpoint's weights: every tensor whose name and shape match.
+
+    The identity classifiers (one per training identity) differ in shape between data sets and
+    are left at their fresh initialisation; everything else must be present, else an error.
+    """
+    from finetrack.models.detector import load_checkpoint_file
+
+    state = load_checkpoint_file(path).get("model")
+    if state is None:
+        raise KeyError(f"{path} holds no 'model' weights: not a FineTrack checkpoint")
+    own = model.state_dict()
+    take = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    missing = [k for k in own if k not in take and "classifier" not in k]
+    if missing:
+        raise ValueError(f"{path} does not fit this model (model.* differs): {len(missing)} tensors "
+                         f"missing or of another shape, e.g. {missing[:3]}")
+    model.load_state_dict(take, strict=False)
+    logger.info("initialised from %s: %d tensors (classifiers fresh)", path, len(take))
+
+
 def train_from_config(cfg: Config, on_epoch_end=None) -> Dict[str, Any]:
     """Train the Re-ID head (and the backbone when the detector is not frozen) from a config.
 
@@ -214,6 +235,8 @@ def train_from_config(cfg: Config, on_epoch_end=None) -> Dict[str, Any]:
             raise ValueError("the training split has no GT box left after filtering")
         kwargs = model_kwargs(cfg, train_set.num_identities)
         model = build_model(**kwargs)
+        if cfg.model.init_ckpt is not None:
+            init_from_checkpoint(model, cfg.model.init_ckpt)
         if cfg.model.det_ckpt is None:
             if cfg.model.freeze_detector:
                 logger.warning(

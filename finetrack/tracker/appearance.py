@@ -55,6 +55,10 @@ class RobustParams:
         gate_speed: motion gate growth in box heights per second since the last match.
         max_scale_change: motion gate on the height ratio.
         dynamic_ema: scale the EMA step by the detection score (Deep OC-SORT).
+        center: subtract the sequence's running mean embedding before matching (see
+            :class:`FeatureCentering`).
+        center_momentum: weight of the newest frame in the running mean once the first
+            ``1 / center_momentum`` frames have been averaged.
     """
 
     agree_llr: float = 4.0
@@ -70,6 +74,44 @@ class RobustParams:
     gate_speed: float = 1.0
     max_scale_change: float = 1.5
     dynamic_ema: bool = True
+    center: bool = True
+    center_momentum: float = 0.02
+
+
+class FeatureCentering:
+    """Per-sequence embedding centring: ``e' = L2(e - mu)`` with ``mu`` the running mean embedding.
+
+    On a scene it was not trained on, a Re-ID model's BN-neck statistics no longer fit: every
+    embedding shares a large common component, all cosine similarities crowd near 1 and their
+    differences (the identity information) are a few thousandths. Removing the scene's mean
+    embedding (estimated online from the detections seen so far: a running average over the
+    first ``1 / momentum`` frames, then an exponential one) restores the spread without labels.
+
+    Args:
+        momentum: weight of a new frame's mean once the warm-up is over.
+    """
+
+    def __init__(self, momentum: float = 0.02) -> None:
+        if not 0.0 < momentum <= 1.0:
+            raise ValueError(f"center_momentum must be in (0, 1], got {momentum}")
+        self.momentum = float(momentum)
+        self.reset()
+
+    def reset(self) -> None:
+        self.mean: Optional[np.ndarray] = None
+        self.frames = 0
+
+    def __call__(self, emb: np.ndarray) -> np.ndarray:
+        """Update the mean with this frame's (N, D) embeddings and return them centred, L2-normalised."""
+        emb = np.asarray(emb, dtype=np.float64)
+        if len(emb) == 0:
+            return emb
+        frame_mean = emb.mean(axis=0)
+        self.frames += 1
+        w = max(1.0 / self.frames, self.momentum)
+        self.mean = frame_mean if self.mean is None else (1.0 - w) * self.mean + w * frame_mean
+        out = emb - self.mean
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), _EPS)
 
 
 @dataclasses.dataclass

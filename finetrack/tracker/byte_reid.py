@@ -45,8 +45,8 @@ import numpy as np
 from finetrack.structures import xyah_to_xyxy, xyxy_to_tlwh, xyxy_to_xyah
 from finetrack.structures import box_iou_xyxy
 from finetrack.tracker import matching
-from finetrack.tracker.appearance import (RobustParams, SimilarityCalibrator, dynamic_ema_alpha,
-                                          max_overlap, motion_gate)
+from finetrack.tracker.appearance import (FeatureCentering, RobustParams, SimilarityCalibrator,
+                                          dynamic_ema_alpha, max_overlap, motion_gate)
 from finetrack.tracker.kalman import KalmanFilter
 from finetrack.tracker.track import Track, TrackState, l2_normalize
 
@@ -197,6 +197,7 @@ class Tracker:
         self.robust = robust if robust is not None else RobustParams()
         self.calibrator = SimilarityCalibrator(self.robust.window, self.robust.min_samples,
                                                self.robust.min_separation)
+        self.centering = FeatureCentering(self.robust.center_momentum)
         #: per-frame counters of the robust mode (vetoes, recoveries, skipped EMA updates)
         self.robust_stats = {"vetoes": 0, "recoveries": 0, "ema_skipped": 0}
         self.reset()
@@ -211,6 +212,7 @@ class Tracker:
         self._removed_ids: set = set()
         if hasattr(self, "calibrator"):
             self.calibrator.reset()
+            self.centering.reset()
             self.robust_stats = {k: 0 for k in self.robust_stats}
 
     def _new_id(self) -> int:
@@ -457,6 +459,8 @@ class Tracker:
             if emb.ndim != 2 or len(emb) != len(xyxy):
                 raise ValueError(f"embeddings must be (N, D) with N={len(xyxy)}, got {emb.shape}")
             emb = l2_normalize(emb)
+            if self.mode == "robust" and self.robust.center:
+                emb = self.centering(emb)
         elif self.mode != "byte":
             raise ValueError(f"mode {self.mode!r} needs embeddings")
 

@@ -112,7 +112,7 @@ def test_recovery_respects_the_motion_gate():
 
 
 def test_occluded_and_low_boxes_do_not_update_features():
-    t = Tracker(mode="robust", robust=RobustParams(dynamic_ema=False))
+    t = Tracker(mode="robust", robust=RobustParams(dynamic_ema=False, center=False))
     a = np.array([[100.0, 100, 140, 200]])
     f0 = np.eye(3, 8)[0]
     t.update(a, [0.9], f0[None])
@@ -166,3 +166,24 @@ def test_gates_and_overlap_helpers():
     # after 2 seconds lost the reach is 250 px
     np.testing.assert_array_equal(motion_gate(tr, dets, [60], 30.0), [[True, True, False]])
     np.testing.assert_allclose(dynamic_ema_alpha(0.9, np.array([1.0, 0.6, 0.8]), 0.6), [0.9, 1.0, 0.95])
+
+
+def test_feature_centering_removes_the_scene_mean():
+    """Embeddings sharing a large common component (BN statistics of another scene) are
+    near-identical in cosine; centring on the running mean restores their differences."""
+    from finetrack.tracker.appearance import FeatureCentering
+
+    common = np.full(8, 10.0)
+    ids = np.eye(2, 8)
+    frame = common + ids  # two people
+    raw = frame / np.linalg.norm(frame, axis=1, keepdims=True)
+    assert raw[0] @ raw[1] > 0.99
+    c = FeatureCentering(momentum=0.5)
+    out = c(frame)
+    np.testing.assert_allclose(c.mean, common + 0.5 * ids.sum(0))
+    assert out[0] @ out[1] == pytest.approx(-1.0)
+    # the running mean: warm-up average over the first 1 / momentum frames, then exponential
+    c(frame + 2.0)
+    np.testing.assert_allclose(c.mean, common + 0.5 * ids.sum(0) + 1.0)
+    c(frame + 4.0)
+    np.testing.assert_allclose(c.mean, common + 0.5 * ids.sum(0) + 0.5 * 1.0 + 0.5 * 4.0)
