@@ -144,6 +144,7 @@ class RobustConfig:
     gate_speed: float = 1.0  #: motion gate growth, box heights per second since the last match
     max_scale_change: float = 1.5  #: motion gate on the height ratio
     dynamic_ema: bool = True  #: EMA step scaled by the detection score (Deep OC-SORT)
+    recovery: bool = True  #: appearance recovery stage (off: appearance only vetoes swaps)
     center: bool = True  #: subtract the sequence's running mean embedding (unseen-scene BN shift)
     center_momentum: float = 0.02  #: weight of a new frame in that running mean
 
@@ -158,6 +159,7 @@ class TrackerConfig:
     new_track_thresh: Optional[float] = None  #: None = track_thresh + 0.1
     match_thresh: float = 0.8  #: first stage (byte); finetrack uses fused_match_thresh
     fused_match_thresh: float = 0.5
+    finetrack_iou_stage: bool = False  #: finetrack: ByteTrack's IoU stage for the high dets the fused stage leaves (not in the paper)
     jde_match_thresh: float = 0.4
     second_match_thresh: float = 0.5
     unconfirmed_match_thresh: float = 0.7

@@ -51,6 +51,19 @@ PY = sys.executable
 RUN_KEYS = {"out_dir", "resume", "train.progress", "train.device", "data.num_workers", "train.log_every"}
 
 
+#: --ablation: the parts of the robust mode taken out one at a time (name -> (mode, overrides))
+ABLATIONS = {
+    "robust": ("robust", []),
+    "-veto": ("robust", ["tracker.robust.veto_llr=1.0e9"]),
+    "-recovery": ("robust", ["tracker.robust.recovery=false"]),
+    "-occlusion gate": ("robust", ["tracker.robust.occlusion_iou=1.0"]),
+    "-dynamic EMA": ("robust", ["tracker.robust.dynamic_ema=false"]),
+    "-centring": ("robust", ["tracker.robust.center=false"]),
+    "-reliability gate": ("robust", ["tracker.robust.min_separation=-1.0e9"]),
+    "finetrack+IoU stage": ("finetrack", ["tracker.finetrack_iou_stage=true"]),
+}
+
+
 def model_specs(which: List[str]) -> Dict[str, dict]:
     """name -> {config, overrides, tracks: [(seq, half)]}."""
     specs: Dict[str, dict] = {}
@@ -150,6 +163,18 @@ def track_and_score(cache, seq_name: str, half: str, mode: str, cfg: Config, res
     return out
 
 
+def score_folder(res_dir: Path, seq_name: str, half: str) -> Optional[dict]:
+    """TrackEval scores of an existing results folder (e.g. a boxmot peer's), None if absent."""
+    from finetrack.eval.evaluator import evaluate
+
+    if not (res_dir / f"{seq_name}.txt").is_file():
+        return None
+    rep = evaluate(SCENES_ROOT / "train", res_dir, [seq_name],
+                   "val_half" if half == "val" else "full", ("trackeval",))
+    m = rep.per_sequence["trackeval"][seq_name]
+    return {k: m[k] for k in ("HOTA", "IDF1", "AssA", "MOTA", "IDs")}
+
+
 def retrieval(ckpt: Path) -> dict:
     from finetrack.engine.runner import evaluate_checkpoint
 
@@ -191,6 +216,28 @@ def markdown(rows: List[dict], modes: List[str], retr: Dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ablation_markdown(rows: List[dict]) -> str:
+    """IDF1 / AssA of each ablation variant per row, and the mean over unseen rows."""
+    names = list(ABLATIONS)
+    lines = ["| model | tracked | byte | " + " | ".join(names) + " |",
+             "|" + " --- |" * (3 + len(names))]
+    for r in rows:
+        cells = [r["model"], f"{r['seq']} ({r['half']})",
+                 f"{r['modes']['byte']['IDF1']:.1f} / {r['modes']['byte']['AssA']:.1f}"]
+        cells += [f"{r['ablation'][n]['IDF1']:.1f} / {r['ablation'][n]['AssA']:.1f}" for n in names]
+        lines.append("| " + " | ".join(cells) + " |")
+    unseen = [r for r in rows if r["unseen"]]
+    if unseen:
+        def mean(get):
+            return sum(get(r) for r in unseen) / len(unseen)
+        cells = ["mean (unseen rows)", str(len(unseen)),
+                 f"{mean(lambda r: r['modes']['byte']['IDF1']):.2f} / {mean(lambda r: r['modes']['byte']['AssA']):.2f}"]
+        cells += [f"{mean(lambda r, n=n: r['ablation'][n]['IDF1']):.2f} / "
+                  f"{mean(lambda r, n=n: r['ablation'][n]['AssA']):.2f}" for n in names]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "IDF1 / AssA per variant\n\n" + "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(REPO / "outputs" / "cross_scene"))
@@ -199,6 +246,11 @@ def main(argv=None) -> int:
     ap.add_argument("--modes", nargs="+", default=["byte", "finetrack", "robust"],
                     choices=["byte", "finetrack", "jde", "robust"])
     ap.add_argument("--no-retrieval", action="store_true")
+    ap.add_argument("--ablation", action="store_true",
+                    help="also run the robust-mode ablation (ABLATIONS) on every row: OUT/ablation.md")
+    ap.add_argument("--peers", nargs="*", default=[], metavar="NAME",
+                    help="also score OUT/results/<model>/<NAME>/ folders written by "
+                         "scripts/peers_boxmot.py (bench venv) on the same caches, e.g. botsort deepocsort")
     ap.add_argument("--adapt", action="store_true", help="add tools/adapt_reid.py rows (pets09 model)")
     ap.add_argument("overrides", nargs="*", help="tracker.* key=value overrides")
     args = ap.parse_args(argv)
@@ -237,11 +289,26 @@ def main(argv=None) -> int:
             for mode in args.modes:
                 row["modes"][mode] = track_and_score(cache, seq_name, half, mode, cfg,
                                                      out / "results" / label / mode)
+            if args.ablation:
+                row["ablation"] = {}
+                for name, (mode, extra) in ABLATIONS.items():
+                    vcfg = freeze(load_config(Config, None, list(args.overrides) + extra))
+                    row["ablation"][name] = track_and_score(
+                        cache, seq_name, half, mode, vcfg,
+                        out / "ablation" / label / name.replace(" ", "_").replace("+", "plus"))
+            for peer in args.peers:
+                score = score_folder(out / "results" / label / peer, seq_name, half)
+                if score is None:
+                    log.warning("%s / %s: no %s results (run scripts/peers_boxmot.py)", label, seq_name, peer)
+                else:
+                    row["modes"][f"boxmot-{peer}"] = score
             rows.append(row)
             log.info("%s", json.dumps({k: row[k] for k in ("model", "seq", "half")} | {
                 m: {k: round(v, 2) for k, v in row["modes"][m].items() if k != "robust_stats"}
-                for m in args.modes}))
-    md = markdown(rows, args.modes, retr)
+                for m in row["modes"]}))
+    cols = list(args.modes) + [f"boxmot-{p}" for p in args.peers
+                               if all(f"boxmot-{p}" in r["modes"] for r in rows)]
+    md = markdown(rows, cols, retr)
     from finetrack.utils.io import atomic_write_text
 
     minutes = (time.perf_counter() - t_start) / 60
@@ -249,6 +316,10 @@ def main(argv=None) -> int:
         {"rows": rows, "retrieval": retr, "tracker_overrides": args.overrides,
          "minutes": minutes}, indent=2))
     atomic_write_text(out / "cross_scene.md", md)
+    if args.ablation:
+        amd = ablation_markdown(rows)
+        atomic_write_text(out / "ablation.md", amd)
+        print(amd)
     print(md)
     print(f"({minutes:.1f} min) wrote {out / 'cross_scene.md'} and {out / 'cross_scene.json'}")
     return 0

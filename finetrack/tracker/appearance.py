@@ -55,6 +55,7 @@ class RobustParams:
         gate_speed: motion gate growth in box heights per second since the last match.
         max_scale_change: motion gate on the height ratio.
         dynamic_ema: scale the EMA step by the detection score (Deep OC-SORT).
+        recovery: run the appearance recovery stage (off: only vetoes use appearance).
         center: subtract the sequence's running mean embedding before matching (see
             :class:`FeatureCentering`).
         center_momentum: weight of the newest frame in the running mean once the first
@@ -74,6 +75,7 @@ class RobustParams:
     gate_speed: float = 1.0
     max_scale_change: float = 1.5
     dynamic_ema: bool = True
+    recovery: bool = True
     center: bool = True
     center_momentum: float = 0.02
 

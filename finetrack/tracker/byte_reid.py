@@ -130,6 +130,9 @@ class Tracker:
         match_thresh: First-stage threshold of ``byte`` (IoU+score cost, 0.8; 0.9 reproduces
             ByteTrack's own MOT17 eval).
         fused_match_thresh: First-stage threshold of ``finetrack`` (fused distance, 0.5).
+        finetrack_iou_stage: ``finetrack`` only: after the fused stage, match the pool tracks and
+            high detections it left on ``byte``'s IoU cost (``match_thresh``). Not in the paper
+            (False keeps its exact rule).
         jde_match_thresh: First-stage threshold of ``jde`` (embedding+motion cost, 0.4).
         second_match_thresh: IoU-distance threshold of the second stage (0.5).
         unconfirmed_match_thresh: Threshold of the unconfirmed stage (0.7).
@@ -154,6 +157,7 @@ class Tracker:
         new_track_thresh: Optional[float] = None,
         match_thresh: float = 0.8,
         fused_match_thresh: float = 0.5,
+        finetrack_iou_stage: bool = False,
         jde_match_thresh: float = 0.4,
         second_match_thresh: float = 0.5,
         unconfirmed_match_thresh: float = 0.7,
@@ -178,6 +182,7 @@ class Tracker:
             track_thresh + NEW_TRACK_MARGIN if new_track_thresh is None else new_track_thresh)
         self.match_thresh = float(match_thresh)
         self.fused_match_thresh = float(fused_match_thresh)
+        self.finetrack_iou_stage = bool(finetrack_iou_stage)
         self.jde_match_thresh = float(jde_match_thresh)
         self.first_match_thresh = {"byte": self.match_thresh, "finetrack": self.fused_match_thresh,
                                    "jde": self.jde_match_thresh, "robust": self.match_thresh}[mode]
@@ -383,7 +388,7 @@ class Tracker:
             # a swap: the track confidently prefers another detection, or the detection another track
             row_alt = agree.sum(axis=1, keepdims=True) - agree > 0
             col_alt = agree.sum(axis=0, keepdims=True) - agree > 0
-            veto = contra & (row_alt | col_alt)
+            veto = contra & (row_alt | col_alt) & (dists <= self.match_thresh)
             if veto.any():
                 self.robust_stats["vetoes"] += int(veto.sum())
                 dists = np.where(veto, np.inf, dists)
@@ -392,14 +397,15 @@ class Tracker:
         self._apply_matches(pool, high, matches, xyxy, scores, emb, activated, refound, feat_alpha)
 
         # Stage 1b: recovery on appearance inside the motion gate.
-        if self.calibrator.ready and len(u_track) and len(u_det):
+        if p.recovery and self.calibrator.ready and len(u_track) and len(u_det):
             sub = llr[np.ix_(u_track, u_det)]
             ok = agree[np.ix_(u_track, u_det)]
             cand = np.where(ok, sub, -np.inf)
             if ok.any():
                 best_other_row = _second_best(cand, axis=1)
                 best_other_col = _second_best(cand, axis=0)
-                unique = ok & (cand - best_other_row >= p.margin_llr) & (cand - best_other_col >= p.margin_llr)
+                with np.errstate(invalid="ignore"):  # -inf - -inf on pairs that are not candidates
+                    unique = ok & (cand - best_other_row >= p.margin_llr) & (cand - best_other_col >= p.margin_llr)
                 cost = np.where(unique, 1.0 - sims[np.ix_(u_track, u_det)], np.inf)
                 rec, u_r, u_c = matching.linear_assignment(cost, 2.5)
                 if len(rec):
@@ -509,6 +515,14 @@ class Tracker:
         if self.mode != "robust":
             matches, u_track, u_det = matching.linear_assignment(dists, self.first_match_thresh)
             self._apply_matches(pool, high, matches, xyxy, scores, emb, activated, refound)
+            if self.mode == "finetrack" and self.finetrack_iou_stage and len(u_track) and len(u_det):
+                sub = [pool[i] for i in u_track]
+                d2 = matching.iou_distance(self._boxes(sub), xyxy[high[u_det]], self.iou_pixel_offset)
+                if not self.mot20:
+                    d2 = matching.fuse_score(d2, scores[high[u_det]])
+                m2, u_t2, u_d2 = matching.linear_assignment(d2, self.match_thresh)
+                self._apply_matches(sub, high[u_det], m2, xyxy, scores, emb, activated, refound)
+                u_track, u_det = u_track[u_t2], u_det[u_d2]
             high_left = high[u_det]
 
         # Stage 2: remaining tracked tracks with low detections (jde: remaining high ones), IoU.
