@@ -131,12 +131,15 @@ class ReIDEvalConfig:
 class RobustConfig:
     """``tracker.mode=robust``: appearance that can only help (finetrack/tracker/appearance.py)."""
 
-    agree_llr: float = 4.0  #: log-likelihood ratio for "same person" (recovery)
+    agree_llr: float = 4.0  #: log-likelihood ratio for "same person" (recovery of non-overlapping pairs)
+    bonus_weight: float = 0.1  #: first stage: overlapping pairs' cost - bonus_weight * clip(llr)
+    unlock_llr: float = 0.0  #: byte's first-stage pairs are kept unless llr < -unlock_llr (then the bonus decides)
+    bonus_clip: float = 4.0  #: llr clip of that bonus (max cost change bonus_weight * bonus_clip)
     veto_llr: float = 4.0  #: llr below -veto_llr contradicts an IoU match (vetoed only for a swap)
-    margin_llr: float = 2.0  #: a recovery beats its row/column competitors by this llr
+    margin_llr: float = 1.0  #: a recovery beats its row/column competitors by this llr
     occlusion_iou: float = 0.3  #: detections overlapping another above this are occluded
     pos_iou: float = 0.6  #: IoU of an unambiguous match used as a calibration positive
-    min_separation: float = 1.5  #: calibration d' below which appearance is off (= byte)
+    min_separation: float = 0.8  #: calibration d' below which appearance is off (= byte)
     min_samples: int = 30  #: calibration samples per class before appearance is used
     window: int = 400  #: calibration samples kept per class
     min_track_feats: int = 2  #: clean features a track needs before appearance speaks for it

@@ -104,7 +104,8 @@ def train_model(name: str, spec: dict, out: Path) -> Path:
     if (run / "metrics.json").is_file() and (run / "last.pth").is_file():
         have = _flat(to_dict(load_config(Config, str(run / "config.yaml"), [])))
         diff = sorted(k for k in set(want) | set(have)
-                      if k not in RUN_KEYS and want.get(k) != have.get(k))
+                      if k not in RUN_KEYS and not k.startswith("tracker.")
+                      and want.get(k) != have.get(k))
         if not diff:
             log.info("%s: reusing %s", name, run / "last.pth")
             return run / "last.pth"
@@ -312,16 +313,18 @@ def main(argv=None) -> int:
     from finetrack.utils.io import atomic_write_text
 
     minutes = (time.perf_counter() - t_start) / 60
-    atomic_write_text(out / "cross_scene.json", json.dumps(
+    stem = "cross_scene" if set(args.models) == {"pets09", "synthetic", "loso", "inscene"} \
+        else "cross_scene." + "+".join(args.models)
+    atomic_write_text(out / f"{stem}.json", json.dumps(
         {"rows": rows, "retrieval": retr, "tracker_overrides": args.overrides,
          "minutes": minutes}, indent=2))
-    atomic_write_text(out / "cross_scene.md", md)
+    atomic_write_text(out / f"{stem}.md", md)
     if args.ablation:
         amd = ablation_markdown(rows)
-        atomic_write_text(out / "ablation.md", amd)
+        atomic_write_text(out / f"{stem.replace('cross_scene', 'ablation')}.md", amd)
         print(amd)
     print(md)
-    print(f"({minutes:.1f} min) wrote {out / 'cross_scene.md'} and {out / 'cross_scene.json'}")
+    print(f"({minutes:.1f} min) wrote {out / (stem + '.md')} and {out / (stem + '.json')}")
     return 0
 
 

@@ -40,7 +40,15 @@ class RobustParams:
     """Settings of the ``robust`` association mode (config section ``tracker.robust``).
 
     Attributes:
-        agree_llr: |llr| above which appearance says "same person" (recovery stage, vetoes' reason).
+        agree_llr: llr above which appearance says "same person" on its own: a recovery of a pair
+            whose boxes do not overlap, or the alternative that justifies a veto.
+        bonus_weight: first stage: an overlapping pair's cost drops by ``bonus_weight * llr``
+            (llr clipped to +-``bonus_clip``): calibrated appearance breaks IoU's ties and lets
+            low-IoU pairs match, never more than ``bonus_weight * bonus_clip``.
+        bonus_clip: see ``bonus_weight``.
+        unlock_llr: a first-stage pair of ``byte`` is kept (locked) unless appearance disfavours it,
+            ``llr < -unlock_llr``; only then may the bonus-weighted costs give its track or its
+            detection to another IoU-plausible partner (``inf``: byte's pairs are never changed).
         veto_llr: llr below ``-veto_llr`` contradicts an IoU match; it is vetoed only when the track
             or the detection has a confident (``agree_llr``) alternative inside the motion gate.
         margin_llr: a recovery needs its llr to beat every competitor in its row and column by this.
@@ -63,11 +71,14 @@ class RobustParams:
     """
 
     agree_llr: float = 4.0
+    bonus_weight: float = 0.1
+    bonus_clip: float = 4.0
+    unlock_llr: float = 0.0
     veto_llr: float = 4.0
-    margin_llr: float = 2.0
+    margin_llr: float = 1.0
     occlusion_iou: float = 0.3
     pos_iou: float = 0.6
-    min_separation: float = 1.5
+    min_separation: float = 0.8
     min_samples: int = 30
     window: int = 400
     min_track_feats: int = 2

@@ -204,7 +204,8 @@ class Tracker:
                                                self.robust.min_separation)
         self.centering = FeatureCentering(self.robust.center_momentum)
         #: per-frame counters of the robust mode (vetoes, recoveries, skipped EMA updates)
-        self.robust_stats = {"vetoes": 0, "recoveries": 0, "ema_skipped": 0}
+        self.robust_stats = {"vetoes": 0, "changed": 0, "added": 0, "recoveries": 0,
+                             "ema_skipped": 0}
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -383,23 +384,42 @@ class Tracker:
                            p.gate_speed, p.max_scale_change)
         usable = mature[:, None] & clean_det[None, :]
         agree = usable & gate & (llr > p.agree_llr)
+        byte_matches, _, _ = matching.linear_assignment(dists, self.match_thresh)
         if self.calibrator.ready:
+            # 1. appearance reweights the overlapping pairs by its calibrated evidence (bounded)
+            overlap = (d_iou < 1.0) & mature[:, None]
+            bonus = p.bonus_weight * np.clip(llr, -p.bonus_clip, p.bonus_clip)
+            fused = np.where(overlap, dists - bonus, dists)
+            # 2. byte's pairs are kept (locked) unless appearance contradicts them confidently
+            #    while the track or the detection has a confident alternative: a swap
             contra = usable & (llr < -p.veto_llr)
-            # a swap: the track confidently prefers another detection, or the detection another track
             row_alt = agree.sum(axis=1, keepdims=True) - agree > 0
             col_alt = agree.sum(axis=0, keepdims=True) - agree > 0
-            veto = contra & (row_alt | col_alt) & (dists <= self.match_thresh)
-            if veto.any():
-                self.robust_stats["vetoes"] += int(veto.sum())
-                dists = np.where(veto, np.inf, dists)
-        matches, u_track, u_det = matching.linear_assignment(dists, self.match_thresh)
-        self._robust_calibrate(matches, d_iou, sims, det_iou, clean_det)
+            veto = contra & (row_alt | col_alt)
+            r, c = byte_matches[:, 0], byte_matches[:, 1]
+            vetoed = veto[r, c]
+            if vetoed.any():
+                self.robust_stats["vetoes"] += int(vetoed.sum())
+            # the others stay locked unless appearance disfavours them (llr < -unlock_llr): then
+            # the bonus-weighted costs decide between them and their IoU competitors
+            locked = ~vetoed & (llr[r, c] >= -p.unlock_llr)
+            fused[r[locked], c[locked]] = -1.0
+            fused[r[vetoed], c[vetoed]] = np.inf
+            matches, u_track, u_det = matching.linear_assignment(fused, self.match_thresh)
+            kept = {(int(a), int(b)) for a, b in matches}
+            self.robust_stats["added"] += sum(1 for a, b in matches
+                                              if dists[a, b] > self.match_thresh)
+            self.robust_stats["changed"] += sum(1 for a, b in byte_matches
+                                                if (int(a), int(b)) not in kept)
+        else:
+            matches, u_track, u_det = matching.linear_assignment(dists, self.match_thresh)
+        self._robust_calibrate(byte_matches, d_iou, sims, det_iou, clean_det)
         self._apply_matches(pool, high, matches, xyxy, scores, emb, activated, refound, feat_alpha)
 
         # Stage 1b: recovery on appearance inside the motion gate.
         if p.recovery and self.calibrator.ready and len(u_track) and len(u_det):
             sub = llr[np.ix_(u_track, u_det)]
-            ok = agree[np.ix_(u_track, u_det)]
+            ok = agree[np.ix_(u_track, u_det)] & (d_iou[np.ix_(u_track, u_det)] >= 1.0)
             cand = np.where(ok, sub, -np.inf)
             if ok.any():
                 best_other_row = _second_best(cand, axis=1)
