@@ -139,7 +139,7 @@ class RobustConfig:
     margin_llr: float = 1.0  #: a recovery beats its row/column competitors by this llr
     occlusion_iou: float = 0.3  #: detections overlapping another above this are occluded
     pos_iou: float = 0.6  #: IoU of an unambiguous match used as a calibration positive
-    min_separation: float = 0.8  #: calibration d' below which appearance is off (= byte)
+    min_separation: float = 1.0  #: calibration d' below which appearance is off (= byte)
     min_samples: int = 30  #: calibration samples per class before appearance is used
     window: int = 400  #: calibration samples kept per class
     min_track_feats: int = 2  #: clean features a track needs before appearance speaks for it

@@ -78,7 +78,7 @@ class RobustParams:
     margin_llr: float = 1.0
     occlusion_iou: float = 0.3
     pos_iou: float = 0.6
-    min_separation: float = 0.8
+    min_separation: float = 1.0
     min_samples: int = 30
     window: int = 400
     min_track_feats: int = 2
@@ -150,7 +150,7 @@ class SimilarityCalibrator:
         min_sd: Floor of the pooled standard deviation (avoids over-confidence on few samples).
     """
 
-    def __init__(self, window: int = 400, min_samples: int = 30, min_separation: float = 1.5,
+    def __init__(self, window: int = 400, min_samples: int = 30, min_separation: float = 1.0,
                  min_sd: float = 0.02) -> None:
         if window < 1 or min_samples < 1:
             raise ValueError("window and min_samples must be positive")
