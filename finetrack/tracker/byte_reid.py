@@ -18,15 +18,17 @@ Numpy in, numpy out, no model inside. Three association modes share ByteTrack's 
   no low-score stage, low detections are ignored); stage 3 unconfirmed at IoU 0.7 (no fuse_score).
 
 * ``robust``: appearance that can only help (:mod:`finetrack.tracker.appearance`). Stage 1 is
-  ``byte``'s IoU stage; a pair it would match is vetoed only when appearance contradicts it
-  confidently *and* the track or the detection has a confident alternative inside the motion gate
-  (a swap). Stage 1b ("recovery") then matches the tracks and high detections that IoU left, on
-  appearance alone, inside a frame-rate-normalised motion gate, when the pair is confidently the
-  same person and beats its competitors by a margin: the matches IoU cannot make (after occlusion,
-  at low frame rates). Confidence is a log-likelihood ratio from similarity statistics learned on
-  the sequence itself (no labels, no absolute threshold); while the statistics do not separate
-  people (too few samples, or a model that does not work on this scene) the mode is exactly
-  ``byte``. Feature updates skip occluded and low-score boxes and scale the EMA step by the score.
+  ``byte``'s IoU assignment, solved again after overlapping pairs' costs drop by a bounded bonus
+  proportional to the calibrated appearance log-likelihood ratio; ``byte``'s own pairs stay
+  locked unless appearance disfavours them, or contradicts them confidently while the track or
+  the detection has a confident alternative (a swap). Stage 1b ("recovery") matches the tracks
+  and high detections left, whose boxes do not overlap, on appearance alone inside a
+  frame-rate-normalised motion gate, when confidently the same person and ahead of every
+  competitor: the matches IoU cannot make (after occlusion, at low frame rates). Confidence comes
+  from similarity statistics learned on the sequence itself (no labels, no absolute threshold),
+  on embeddings centred on the sequence's running mean; while they do not separate people (too
+  few samples, or a model that does not work on this scene) the mode is exactly ``byte``. Feature
+  updates skip occluded and low-score boxes and scale the EMA step by the score.
 
 Matched tracks update their EMA feature (lambda 0.9, L2-renormalised) whenever embeddings are given.
 
@@ -360,7 +362,7 @@ class Tracker:
         refound: List[Track],
         feat_alpha: np.ndarray,
     ) -> Tuple[np.ndarray, np.ndarray]:
-        """``byte``'s first stage with confident-swap vetoes, then the appearance recovery stage.
+        """``byte``'s first stage reweighted by calibrated appearance (locks, vetoes), then recovery.
 
         Returns:
             (unmatched pool rows, unmatched high detection indices).
