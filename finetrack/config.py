@@ -133,6 +133,8 @@ class RobustConfig:
 
     agree_llr: float = 4.0  #: log-likelihood ratio for "same person" (recovery of non-overlapping pairs)
     bonus_weight: float = 0.1  #: first stage: overlapping pairs' cost - bonus_weight * clip(llr)
+    bonus_ref_fps: float = 7.0  #: >0: bonus x min(1, bonus_ref_fps / frame rate) (IoU says more at high fps)
+    bonus_clean_only: bool = True  #: the bonus only for detections overlapping no other detection
     unlock_llr: float = 0.0  #: byte's first-stage pairs are kept unless llr < -unlock_llr (then the bonus decides)
     bonus_clip: float = 4.0  #: llr clip of that bonus (max cost change bonus_weight * bonus_clip)
     veto_llr: float = 4.0  #: llr below -veto_llr contradicts an IoU match (vetoed only for a swap)

@@ -177,9 +177,11 @@ def score_folder(res_dir: Path, seq_name: str, half: str) -> Optional[dict]:
 
 
 def retrieval(ckpt: Path) -> dict:
+    from finetrack.engine.checkpoint import load_checkpoint
     from finetrack.engine.runner import evaluate_checkpoint
 
-    overrides = [f"data.root={SCENES_ROOT}", "data.val_split=mini",
+    size = load_checkpoint(ckpt)["model_args"]["detector"]["input_size"]
+    overrides = [f"model.input_size=[{size[0]},{size[1]}]", f"data.root={SCENES_ROOT}", "data.val_split=mini",
                  f"data.val_seqs=[{','.join(MINI)}]", "data.split=full", "reid_eval.query_every=2",
                  "data.num_workers=0"]
     cfg = freeze(load_config(Config, str(REPO / "configs" / "transfer.yaml"), overrides))

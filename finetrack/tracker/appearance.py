@@ -46,6 +46,10 @@ class RobustParams:
             (llr clipped to +-``bonus_clip``): calibrated appearance breaks IoU's ties and lets
             low-IoU pairs match, never more than ``bonus_weight * bonus_clip``.
         bonus_clip: see ``bonus_weight``.
+        bonus_ref_fps: when > 0, the bonus shrinks as ``min(1, bonus_ref_fps / frame_rate)``: the
+            higher the frame rate, the less boxes move between frames and the more IoU alone says.
+        bonus_clean_only: the bonus applies only to detections that overlap no other detection
+            (an occluded box's feature shows part of somebody else).
         unlock_llr: a first-stage pair of ``byte`` is kept (locked) unless appearance disfavours it,
             ``llr < -unlock_llr``; only then may the bonus-weighted costs give its track or its
             detection to another IoU-plausible partner (``inf``: byte's pairs are never changed).
@@ -74,6 +78,8 @@ class RobustParams:
     bonus_weight: float = 0.1
     bonus_clip: float = 4.0
     unlock_llr: float = 0.0
+    bonus_clean_only: bool = True
+    bonus_ref_fps: float = 7.0
     veto_llr: float = 4.0
     margin_llr: float = 1.0
     occlusion_iou: float = 0.3

@@ -389,8 +389,11 @@ class Tracker:
         byte_matches, _, _ = matching.linear_assignment(dists, self.match_thresh)
         if self.calibrator.ready:
             # 1. appearance reweights the overlapping pairs by its calibrated evidence (bounded)
-            overlap = (d_iou < 1.0) & mature[:, None]
-            bonus = p.bonus_weight * np.clip(llr, -p.bonus_clip, p.bonus_clip)
+            overlap = (d_iou < 1.0) & (usable if p.bonus_clean_only else mature[:, None])
+            weight = p.bonus_weight
+            if p.bonus_ref_fps > 0:
+                weight *= min(1.0, p.bonus_ref_fps / max(self.frame_rate, 1e-6))
+            bonus = weight * np.clip(llr, -p.bonus_clip, p.bonus_clip)
             fused = np.where(overlap, dists - bonus, dists)
             # 2. byte's pairs are kept (locked) unless appearance contradicts them confidently
             #    while the track or the detection has a confident alternative: a swap
