@@ -349,6 +349,7 @@ def evaluate_checkpoint(cfg: Config, ckpt_path: Path) -> ReIDResult:
     ckpt = load_checkpoint(ckpt_path)
     if "model_args" not in ckpt:
         raise KeyError(f"{ckpt_path} has no model_args: not a FineTrack Re-ID checkpoint")
+    _, val = build_reid_datasets(cfg, need_train=False)  # bad data fails before the model loads
     model = FineTrackModel.from_checkpoint(ckpt_path).to(device)
     ckpt_size = tuple(ckpt["model_args"].get("detector", {}).get("input_size", ()))
     if ckpt_size and tuple(cfg.model.input_size) != ckpt_size:
@@ -357,7 +358,6 @@ def evaluate_checkpoint(cfg: Config, ckpt_path: Path) -> ReIDResult:
             tuple(cfg.model.input_size),
             ckpt_size,
         )
-    _, val = build_reid_datasets(cfg, need_train=False)
     result = make_evaluate_fn(cfg, val, device)(model)
     logger.info("%s on %s: %s", ckpt_path, [s.name for s in val.sequences], summary_line(result))
     return result

@@ -234,7 +234,11 @@ def load_checkpoint_file(
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         lines = [ln.strip() for ln in str(err).splitlines() if "Unsupported global" in ln]
-        first = lines[0] if lines else "weights-only unpickler refused it"
+        if not lines:  # not a refused Python object: a damaged file
+            raise CheckpointError(
+                f"cannot read checkpoint {path}: truncated or corrupt ({_first_line(err)})"
+            ) from err
+        first = lines[0]
         raise CheckpointError(
             f"{path} cannot be loaded weights-only ({first}); it holds Python objects besides "
             "tensors: re-save its state dict with torch.save({'model': state_dict}) from code "
@@ -242,11 +246,18 @@ def load_checkpoint_file(
         ) from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, AttributeError, TypeError,
             ImportError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise CheckpointError(f"cannot read checkpoint {path}: truncated or corrupt ({first})") from err
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: truncated or corrupt ({_first_line(err)})"
+        ) from err
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path} is not a checkpoint dict (found {type(obj).__name__})")
     return obj
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return lines[-1] if "Weights only load failed" in str(err) and lines else (
+        lines[0] if lines else type(err).__name__)
 
 
 def checkpoint_detector_spec(obj: Mapping) -> Dict[str, Any]:

@@ -66,8 +66,17 @@ def run_cli(main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Seque
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = DEBUG_FLAG in argv
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _run(main, argv, debug)
+    finally:
+        if previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(main: Callable[[Optional[Sequence[str]]], int], argv: List[str], debug: bool) -> int:
     try:
         return int(main(argv) or 0)
     except Terminated:
