@@ -6,8 +6,8 @@
     python tools/eval.py --reid --ckpt best.pth [-c CONFIG] [--json OUT] [key=value ...]
         (Re-ID Rank-1 / mAP with GT boxes: the same as tools/eval_reid.py)
 
-Bad input (missing results file, malformed line, id used twice in a frame) exits with code 2 and a
-one-line message naming the file and line.
+Bad input (missing results file, malformed line, id used twice in a frame, empty gt, results that
+do not fit --split) exits with code 2 and a one-line message naming the file and line.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from finetrack.config import check_resume_config
 from finetrack.engine.checkpoint import (
     BEST,
     LAST,
-    NonFiniteModelError,
+    NonFiniteModelError,  # noqa: F401  (raised by check_finite_model; tools catch it from here)
     check_finite_model,
     load_checkpoint,
     rng_state,
@@ -80,8 +80,6 @@ def kept_checkpoint(out_dir: Path) -> str:
         return f"the last good checkpoint {last} is kept"
     return "no checkpoint was written"
 
-
-__all__ = ["NonFiniteLossError", "NonFiniteModelError", "ReIDTrainer", "all_ranks_finite"]
 
 
 class ReIDTrainer:

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import tempfile
 from collections import defaultdict, deque
 from pathlib import Path
 from typing import Deque, Dict, Optional, Tuple
 
 import numpy as np
+
+from finetrack.utils.io import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ class VideoWriter:
     def __init__(self, path: Path, fps: float, trail: int = 15):
         self.path = Path(path)
         self.tmp: Optional[Path] = None  #: unique temporary file, made with the first frame
+        self._atomic = None
         self.fps = float(fps)
         self.trail = int(trail)
         self._writer = None
@@ -49,7 +50,8 @@ class VideoWriter:
             return
         canvas = image.copy()
         if self._writer is None:
-            self.tmp = _unique_temp(self.path)
+            self._atomic = atomic_path(self.path)  # the shared writer: unique name, umask mode
+            self.tmp = self._atomic.__enter__()
             h, w = canvas.shape[:2]
             self._writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
             if not self._writer.isOpened():
@@ -75,11 +77,11 @@ class VideoWriter:
         try:
             self._writer.release()
             self._writer = None
-            os.chmod(self.tmp, _file_mode())
-            os.replace(self.tmp, self.path)
         except BaseException:
             self.abort()
             raise
+        self._atomic.__exit__(None, None, None)  # rename onto the path
+        self._atomic = None
         return self.path
 
     def abort(self) -> None:
@@ -87,20 +89,8 @@ class VideoWriter:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-        if self.tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.tmp)
-
-
-def _unique_temp(path: Path) -> Path:
-    """A fresh, uniquely named ``.<stem>.XXXX.tmp.mp4`` beside ``path`` (two runs never share one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.mp4", dir=str(path.parent))
-    os.close(fd)
-    return Path(name)
-
-
-def _file_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+        if self._atomic is not None:
+            err = RuntimeError(f"video {self.path} aborted")
+            with contextlib.suppress(RuntimeError):
+                self._atomic.__exit__(RuntimeError, err, None)  # removes the temporary file
+            self._atomic = None
