@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 from yolox.data import Dataset as YoloxDataset
 

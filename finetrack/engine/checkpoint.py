@@ -83,7 +83,7 @@ def _load_reason(err: BaseException) -> str:
 # non-finite weights
 # --------------------------------------------------------------------------------------------
 class NonFiniteModelError(FloatingPointError):
-    """Weights or gradients became NaN/inf; the message names the first tensors and what was kept."""
+    """Weights or gradients became NaN/inf; the message names the first tensors and what is kept."""
 
 
 def nonfinite_tensors(named: Iterable[Tuple[str, Any]]) -> List[str]:

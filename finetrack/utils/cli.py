@@ -56,7 +56,9 @@ def _on_sigterm(signum, frame):  # pragma: no cover - exercised through subproce
     raise Terminated()
 
 
-def run_cli(main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None) -> int:
+def run_cli(
+    main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None
+) -> int:
     """Call ``main(argv)`` and turn user-caused errors into one line on stderr plus an exit code.
 
     Args:

@@ -120,17 +120,24 @@ class DirLock:
 
     def __enter__(self) -> "DirLock":
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, _umask_mode())
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
+        while True:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, _umask_mode())
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                os.close(fd)
+                if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise LockedError(
+                        f"{self.path} is in use by another run (lock {self.lock_path}); wait for "
+                        "it to finish or choose another output folder"
+                    ) from None
+                raise
+            try:  # the holder may have removed the file between our open and flock: retry
+                if os.stat(self.lock_path).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
             os.close(fd)
-            if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise LockedError(
-                    f"{self.path} is in use by another run (lock {self.lock_path}); wait for it "
-                    "to finish or choose another output folder"
-                ) from None
-            raise
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd

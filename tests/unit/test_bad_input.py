@@ -476,7 +476,9 @@ def test_frame_rate_zero_names_seqinfo(tmp_path):
 
 def test_duplicate_yaml_keys_are_an_error(tmp_path):
     p = tmp_path / "dup.yaml"
-    p.write_text("tracker:\n  track_thresh: 0.5\ntrain:\n  epochs: 2\ntracker:\n  track_buffer: 9\n")
+    p.write_text(
+        "tracker:\n  track_thresh: 0.5\ntrain:\n  epochs: 2\ntracker:\n  track_buffer: 9\n"
+    )
     with pytest.raises(ConfigError) as err:
         load_config(Config, p)
     msg = str(err.value)
