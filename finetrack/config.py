@@ -189,6 +189,7 @@ class Config:
     out_dir: Optional[str] = None
     seed: int = 0
     resume: bool = False  #: same as train.resume: continue from <run dir>/last.pth
+    overwrite: bool = False  #: replace a run folder that already holds a run (else refused)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -199,6 +200,55 @@ class Config:
     @property
     def run_dir(self) -> Path:
         return Path(self.out_dir) if self.out_dir else Path("outputs") / self.name
+
+
+# --------------------------------------------------------------------------------------------
+# value ranges (checked when a config is built; NaN is never a valid number)
+# --------------------------------------------------------------------------------------------
+#: ``[0, 1]`` (thresholds, probabilities, EMA factors)
+UNIT = "unit"
+#: ``> 0`` (rates, sizes, counts that must not be zero)
+POSITIVE = "positive"
+#: ``>= 0`` (buffers, decays, offsets)
+NON_NEGATIVE = "non_negative"
+
+#: dataclass -> {field: UNIT | POSITIVE | NON_NEGATIVE}; lists are checked item by item, None
+#: (where the field allows it) is always accepted. Other modules register their schemas here.
+RANGES: Dict[type, Dict[str, str]] = {
+    DataConfig: {"min_visibility": UNIT, "min_box_size": NON_NEGATIVE, "group_size": POSITIVE,
+                 "num_workers": NON_NEGATIVE},
+    ModelConfig: {"input_size": POSITIVE, "conf_thresh": UNIT, "nms_thresh": UNIT,
+                  "roi_sizes": POSITIVE, "channels": POSITIVE, "num_parts": POSITIVE,
+                  "global_dim": POSITIVE, "part_dim": POSITIVE},
+    LossConfig: {"alpha": NON_NEGATIVE, "beta": NON_NEGATIVE, "gamma": NON_NEGATIVE},
+    TrainConfig: {"epochs": POSITIVE, "batch_size": POSITIVE, "lr": POSITIVE,
+                  "lr_step_epoch": NON_NEGATIVE, "lr_gamma": POSITIVE,
+                  "weight_decay": NON_NEGATIVE, "log_every": POSITIVE, "eval_every": POSITIVE,
+                  "max_iters_per_epoch": POSITIVE},
+    ReIDEvalConfig: {"query_every": POSITIVE, "max_frames": POSITIVE},
+    TrackerConfig: {"track_thresh": UNIT, "low_thresh": UNIT, "new_track_thresh": UNIT,
+                    "match_thresh": UNIT, "fused_match_thresh": UNIT, "jde_match_thresh": UNIT,
+                    "second_match_thresh": UNIT, "unconfirmed_match_thresh": UNIT,
+                    "track_buffer": NON_NEGATIVE, "min_box_area": NON_NEGATIVE,
+                    "max_aspect_ratio": POSITIVE, "ema_alpha": UNIT, "duplicate_thresh": UNIT,
+                    "iou_pixel_offset": NON_NEGATIVE, "interp_max_gap": POSITIVE,
+                    "interp_min_track_len": NON_NEGATIVE},
+}
+
+
+def _check_range(value: Any, kind: str, key: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_range(v, kind, f"{key}[{i}]")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    ok = {UNIT: 0 <= value <= 1, POSITIVE: value > 0, NON_NEGATIVE: value >= 0}[kind]
+    if not ok:
+        want = {UNIT: "in [0, 1]", POSITIVE: "> 0", NON_NEGATIVE: ">= 0"}[kind]
+        raise ConfigError(f"{key}: {value!r} is out of range (must be {want})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,14 +294,19 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return value
         raise ConfigError(f"{key}: expected an integer, got {value!r}")
     if tp is float:
+        out: Optional[float] = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads '1e-3' as a string
+            out = float(value)
+        elif isinstance(value, str):  # YAML 1.1 reads '1e-3' as a string
             try:
-                return float(value)
+                out = float(value)
             except ValueError:
                 pass
-        raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if out is None:
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if out != out:  # NaN passes every comparison: never a valid setting
+            raise ConfigError(f"{key}: {value!r} is not a number (NaN)")
+        return out
     if tp is str:
         if isinstance(value, str):
             return value
@@ -272,13 +327,17 @@ def _build(cls: Type[T], data: Dict[str, Any], prefix: str = "") -> T:
             f"unknown key(s) {[prefix + k for k in unknown]}; valid keys here: {sorted(names)}"
         )
     kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items()}
+    ranges = RANGES.get(cls, {})
+    for k, v in kwargs.items():
+        if k in ranges:
+            _check_range(v, ranges[k], prefix + k)
     # nested sections not mentioned keep their defaults
     return cls(**kwargs)
 
 
 #: keys a resumed run may change: they do not alter what was trained so far (more epochs extend it)
 RESUME_MAY_CHANGE = (
-    "resume", "out_dir", "name", "train.resume", "train.epochs", "train.progress",
+    "resume", "overwrite", "out_dir", "name", "train.resume", "train.epochs", "train.progress",
     "train.log_every", "train.device", "data.num_workers",
 )
 
@@ -336,13 +395,33 @@ def _deep_merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key written twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: Dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} written twice (lines {seen[key]} and {line}): "
+                    "the first would be silently dropped", key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
 def _read_yaml(path: Path) -> Dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: invalid YAML: {e}") from e
+        mark = getattr(e, "problem_mark", None)
+        problem = getattr(e, "problem", None)
+        if mark is not None and problem:
+            raise ConfigError(f"{path}:{mark.line + 1}: invalid YAML: {problem}") from e
+        raise ConfigError(f"{path}: invalid YAML: {' '.join(str(e).split())}") from e
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
     return data

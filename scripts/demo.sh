@@ -21,14 +21,14 @@ stamp
 echo "== [2/5] Re-ID training (FAFPN + MPMG, SGS) on the first halves, $EPOCHS epochs -> $OUT/reid"
 $PY tools/train_reid.py -c configs/synthetic_reid.yaml data.root="$DATA" out_dir="$OUT/reid" \
     train.epochs="$EPOCHS" train.lr_step_epoch=$(( EPOCHS * 3 / 4 )) reid_eval.max_frames=40 \
-    train.progress=false resume=false
+    train.progress=false resume=false overwrite=true
 stamp
 
 echo "== [3/5] tracking the second halves (public det.txt): byte vs finetrack"
 $PY tools/track.py --data-root "$DATA" --split train --half val --det public --mode byte \
-    --out "$OUT/track_byte" --no-progress
+    --out "$OUT/track_byte" --overwrite --no-progress
 $PY tools/track.py --data-root "$DATA" --split train --half val --det public --mode finetrack \
-    --reid-ckpt "$OUT/reid/best.pth" --out "$OUT/track_finetrack" --video --no-progress
+    --reid-ckpt "$OUT/reid/best.pth" --out "$OUT/track_finetrack" --overwrite --video --no-progress
 stamp
 
 echo "== [4/5] evaluation (second halves, TrackEval + motmetrics)"

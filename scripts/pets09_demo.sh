@@ -15,13 +15,13 @@ fi
 CKPT=${PETS_REID_CKPT:-}
 if [ -z "$CKPT" ]; then
   echo "== Re-ID training on frames 1..397 -> $OUT/reid"
-  $PY tools/train_reid.py -c configs/pets09.yaml data.root="$ROOT" out_dir="$OUT/reid" train.progress=false
+  $PY tools/train_reid.py -c configs/pets09.yaml data.root="$ROOT" out_dir="$OUT/reid" train.progress=false overwrite=true
   CKPT="$OUT/reid/best.pth"
 fi
 echo "== tracking frames 398..795 (public det.txt)"
 for mode in byte finetrack; do
   $PY tools/track.py --data-root "$ROOT" --split train --seqs PETS09-S2L1 --half val --det public \
-      --mode "$mode" --reid-ckpt "$CKPT" --out "$OUT/track_$mode" --no-progress
+      --mode "$mode" --reid-ckpt "$CKPT" --out "$OUT/track_$mode" --overwrite --no-progress
 done
 echo "== evaluation (second half)"
 $PY tools/eval.py --gt-root "$ROOT/train" --seqs PETS09-S2L1 --split val_half --evaluator both \

@@ -23,7 +23,7 @@ for th in $THRESHOLDS; do
     echo "== yolox detections, $mode, track_thresh $th (new tracks >= $new)"
     $PY tools/track.py --data-root "$ROOT" --split train --seqs PETS09-S2L1 --half val --det yolox \
         --det-ckpt "$DET_CKPT" --reid-ckpt "$PETS_OUT/reid/best.pth" --mode "$mode" \
-        --out "$OUT/yolox_${mode}_t$th" --no-progress tracker.track_thresh="$th" tracker.new_track_thresh="$new"
+        --out "$OUT/yolox_${mode}_t$th" --overwrite --no-progress tracker.track_thresh="$th" tracker.new_track_thresh="$new"
     compare+=("yolox_${mode}_t$th=$OUT/yolox_${mode}_t$th")
   done
 done

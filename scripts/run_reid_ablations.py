@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Tuple
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from finetrack.utils.io import atomic_write_text  # noqa: E402
+from finetrack.utils.io import atomic_path, atomic_write_text  # noqa: E402
 
 logger = logging.getLogger("finetrack.scripts.ablations")
 
@@ -123,6 +123,7 @@ def run_variant(config: str, name: str, out: Path, overrides: List[str], rerun: 
         f"name={name}",
         "train.progress=false",
         f"resume={'false' if rerun else 'true'}",
+        f"overwrite={'true' if rerun else 'false'}",  # --rerun replaces the earlier run
     ]
     logger.info("%s: %s", name, " ".join(cmd[1:]))
     t0 = time.perf_counter()
@@ -194,11 +195,11 @@ def plot(results: Dict[str, dict], path: Path, title: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        with atomic_path(path) as tmp:  # unique temp name, removed on any error
+            fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
 
 
 def _rel(path: str) -> str:

@@ -13,7 +13,7 @@ PY=.venv/bin/python
 [ $# -ge 2 ] || { sed -n 2,9p "$0"; exit 2; }
 ABL=$1; ROOT=$2; shift 2
 seqs=(); [ $# -gt 0 ] && seqs=(--seqs "$@")
-common=(--data-root "$ROOT" --split train "${seqs[@]}" --half val --det public --no-progress)
+common=(--data-root "$ROOT" --split train "${seqs[@]}" --half val --det public --overwrite --no-progress)
 $PY tools/track.py "${common[@]}" --mode byte --out "$ABL/track/byte"
 compare=(byte="$ABL/track/byte")
 for pair in baseline:fpn_gap +FAFPN:fafpn_gap +MPMG:fpn_mpmg FAFPN+MPMG:fafpn_mpmg; do

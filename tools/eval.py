@@ -6,8 +6,8 @@
     python tools/eval.py --reid --ckpt best.pth [-c CONFIG] [--json OUT] [key=value ...]
         (Re-ID Rank-1 / mAP with GT boxes: the same as tools/eval_reid.py)
 
-Bad input (missing results file, malformed line, id used twice in a frame) exits with code 2 and a
-one-line message naming the file and line.
+Bad input (missing results file, malformed line, id used twice in a frame, empty gt, results that
+do not fit --split) exits with code 2 and a one-line message naming the file and line.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import _path  # noqa: F401  (must precede finetrack imports)
 from finetrack.data.mot import MOTFormatError
 from finetrack.eval import report as rpt
 from finetrack.eval.evaluator import SPLITS, evaluate, parse_evaluators
+from finetrack.utils.cli import add_debug_flag, run_cli
 from finetrack.utils.io import atomic_write_text
 
 EXIT_BAD_INPUT = 2
@@ -60,6 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help=f"--compare bar chart PNG (default: beside --json, else ./{DEFAULT_PLOT})",
     )
     p.add_argument("-v", "--verbose", action="store_true")
+    add_debug_flag(p)
     return p.parse_args(argv)
 
 
@@ -130,4 +132,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -20,6 +20,7 @@ import _path  # noqa: F401
 
 from finetrack.config import ConfigError, freeze, load_config
 from finetrack.engine.logger import LOG_FORMAT
+from finetrack.utils.cli import add_debug_flag, run_cli
 from finetrack.utils.io import atomic_write_text
 
 
@@ -33,6 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default=None, help="also write the metrics JSON here")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.device=cpu")
+    add_debug_flag(p)
     return p.parse_args(argv)
 
 
@@ -66,4 +68,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

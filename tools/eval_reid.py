@@ -19,6 +19,7 @@ import _path  # noqa: F401
 
 from finetrack.config import Config, ConfigError, _build, apply_overrides, freeze, load_config
 from finetrack.engine.logger import LOG_FORMAT
+from finetrack.utils.cli import add_debug_flag, run_cli
 from finetrack.utils.io import atomic_write_text
 
 
@@ -28,6 +29,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("-c", "--config", default=None, help="YAML config (default: the checkpoint's)")
     p.add_argument("--json", type=Path, default=None, help="also write the result here")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. data.val_seqs=[A]")
+    add_debug_flag(p)
     return p.parse_args(argv)
 
 
@@ -59,4 +61,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

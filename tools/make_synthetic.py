@@ -27,6 +27,7 @@ from finetrack.data.synthetic import (
     format_statistics,
     generate_dataset,
 )
+from finetrack.utils.cli import add_debug_flag, run_cli
 from finetrack.utils.io import atomic_write_text
 
 PRESETS = {"default": {}, "tiny": TINY}
@@ -48,6 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         else:
             p.add_argument(flag, type=type(f.default), default=None,
                            help=f"default {f.default} (preset value if the preset sets it)")
+    add_debug_flag(p)
     return p.parse_args(argv)
 
 
@@ -84,4 +86,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

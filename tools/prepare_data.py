@@ -14,6 +14,7 @@ import sys
 import _path  # noqa: F401
 
 from finetrack.data.mot import GTFilter, MOTFormatError, MOTSequence, list_sequences, write_half_split
+from finetrack.utils.cli import add_debug_flag, run_cli
 
 
 def main(argv=None) -> int:
@@ -23,6 +24,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seqs", nargs="*", default=None)
     ap.add_argument("--all-mot17-copies", action="store_true", help="also DPM/SDP copies of MOT17")
     ap.add_argument("--overwrite", action="store_true")
+    add_debug_flag(ap)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
@@ -46,4 +48,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

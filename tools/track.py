@@ -6,6 +6,13 @@
 
 Without -c the SPEC section 5 defaults are used. `--half val` tracks frames N//2+1..N renumbered from
 1 (matching gt_val_half.txt). Prints per-stage timing (detector, Re-ID, association) and FPS.
+
+The output folder is owned by one run: everything is written into a hidden staging folder beside
+--out and swapped in when every sequence is done, so an interrupted run leaves the previous
+results as they were and no result of another run is ever left beside the new ones. A non-empty
+--out is refused without --overwrite; a second run into the same --out while one is running is
+refused (lock file beside it). Bad input: one line on stderr, exit 2 (--debug: traceback);
+Ctrl-C: exit 130.
 """
 from __future__ import annotations
 
@@ -15,8 +22,8 @@ import sys
 
 import _path  # noqa: F401
 
-from finetrack.config import Config, ConfigError, freeze, load_config, save_config
-from finetrack.data.mot import MOTFormatError
+from finetrack.config import Config, freeze, load_config, save_config
+from finetrack.utils.cli import add_debug_flag, run_cli
 
 
 def parse_args(argv=None):
@@ -31,46 +38,46 @@ def parse_args(argv=None):
     ap.add_argument("--reid-ckpt", default=None, help="FineTrack checkpoint from train_reid.py")
     ap.add_argument("--mode", default=None, choices=["byte", "finetrack", "jde", "robust"],
                     help="association (default: tracker.mode of the config)")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out", required=True, help="results folder (replaced as a whole at the end)")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace a non-empty --out (default: refuse it)")
     ap.add_argument("--video", action="store_true", help="also render <out>/videos/<SEQ>.mp4")
     ap.add_argument("--min-score", type=float, default=None, help="drop public detections below this")
     ap.add_argument("--submission", choices=["mot17"], default=None,
                     help="also write the 21 MOT17 files + zip in <out>/submission")
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("overrides", nargs="*", help="config key=value overrides")
+    add_debug_flag(ap)
     return ap.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from pathlib import Path
+
     from finetrack.inference.app import run_tracking, write_summary
-    from finetrack.models.detector import CheckpointMismatchError
+    from finetrack.utils.io import staged_dir
 
-    try:
-        cfg = freeze(load_config(Config, args.config, args.overrides))
-        save_config(cfg, args.out, "track_config.yaml")
+    cfg = freeze(load_config(Config, args.config, args.overrides))
+    with staged_dir(args.out, overwrite=args.overwrite) as work:
         summary = run_tracking(
-            cfg, args.data_root, args.split, args.out, det=args.det, mode=args.mode, seqs=args.seqs,
-            half=args.half, det_ckpt=args.det_ckpt, reid_ckpt=args.reid_ckpt, video=args.video,
-            min_score=args.min_score, progress=not args.no_progress,
+            cfg, args.data_root, args.split, str(work), det=args.det, mode=args.mode,
+            seqs=args.seqs, half=args.half, det_ckpt=args.det_ckpt, reid_ckpt=args.reid_ckpt,
+            video=args.video, min_score=args.min_score, progress=not args.no_progress,
         )
-        write_summary(summary, args.out)
+        save_config(cfg, work, "track_config.yaml")  # only once the input was read and tracked
+        write_summary(summary, str(work))
         if args.submission == "mot17":
-            from pathlib import Path
-
             from finetrack.inference.submission import write_mot17_submission
 
-            z = write_mot17_submission(Path(args.out), Path(args.out) / "submission", args.split)
-            print(f"submission: {z}")
-    except (ConfigError, MOTFormatError, FileNotFoundError, ValueError, KeyError,
-            CheckpointMismatchError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+            z = write_mot17_submission(work, work / "submission", args.split)
+    if args.submission == "mot17":
+        print(f"submission: {Path(args.out) / z.relative_to(work)}")
     print(f"[{summary['mode']}/{summary['det']}] {summary['timing_line']}")
     print(f"results: {args.out}/<SEQ>.txt ({len(summary['sequences'])} sequences)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

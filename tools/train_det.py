@@ -9,7 +9,9 @@ last.pth, best.pth (ByteTrack's ``{"model": ...}`` format, EMA weights, plus the
 size, which ``tools/track.py --det yolox --det-ckpt best.pth`` reads from the file; for Re-ID
 training on it, metrics.json ``track_overrides`` gives the ``model.*`` overrides) and metrics.json
 (``{"AP50", "AP", "epoch", "train_seconds", ...}``, AP in 0-100). ``resume=true`` continues from
-last.pth. Exit code 2 = bad config, 3 = non-finite loss.
+last.pth; a folder that already holds a run is refused unless ``resume=true`` or ``overwrite=true``.
+Exit code 2 = bad input (one line, ``--debug`` for the traceback), 3 = non-finite loss or weights
+(the last good checkpoint is kept), 130 = Ctrl-C.
 """
 from __future__ import annotations
 
@@ -20,8 +22,9 @@ import sys
 
 import _path  # noqa: F401
 
-from finetrack.config import ConfigError, freeze, load_config
+from finetrack.config import freeze, load_config
 from finetrack.engine.logger import LOG_FORMAT
+from finetrack.utils.cli import add_debug_flag, run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -29,31 +32,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("-c", "--config", required=True, help="detector config (configs/det_*.yaml)")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=2")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_debug_flag(p)
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format=LOG_FORMAT)
-    log = logging.getLogger("finetrack.tools.train_det")
     from finetrack.detection.config import DetConfig
 
-    try:
-        cfg = freeze(load_config(DetConfig, args.config, args.overrides))
-    except ConfigError as e:
-        log.error("%s", e)
-        return 2
+    cfg = freeze(load_config(DetConfig, args.config, args.overrides))
     from finetrack.detection.build import train_from_config
-    from finetrack.detection.trainer import NonFiniteLossError
 
-    try:
-        metrics = train_from_config(cfg)
-    except NonFiniteLossError as e:
-        log.error("stopped: %s", e)
-        return 3
-    except ConfigError as e:  # e.g. resume=true on a run made with another config
-        log.error("%s", e)
-        return 2
+    metrics = train_from_config(cfg)
     if metrics:
         keys = ("AP50", "AP", "epoch", "train_seconds", "track_overrides")
         print(json.dumps({k: metrics.get(k) for k in keys}))
@@ -61,4 +52,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -5,7 +5,9 @@
 
 Writes to ``outputs/<name>/`` (or ``out_dir=DIR``): config.yaml, train.log, tb/ (TensorBoard),
 last.pth, best.pth, metrics.json. ``resume=true`` (or ``train.resume=true``) continues a killed run
-from last.pth. Exit code 2 = bad config, 3 = non-finite loss.
+from last.pth. A folder that already holds a run is refused unless ``resume=true`` or
+``overwrite=true``. Exit code 2 = bad input (one line, ``--debug`` for the traceback), 3 = non-finite
+loss or weights (the last good checkpoint is kept), 130 = Ctrl-C.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import sys
 
 import _path  # noqa: F401
 
-from finetrack.config import Config, ConfigError, load_config
+from finetrack.config import Config, load_config
 from finetrack.engine.logger import LOG_FORMAT
+from finetrack.utils.cli import add_debug_flag, run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -27,6 +30,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("-c", "--config", required=True, help="YAML config (configs/*.yaml)")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=2")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_debug_flag(p)
     return p.parse_args(argv)
 
 
@@ -36,26 +40,11 @@ def main(argv=None) -> int:
     if int(os.environ.get("RANK", "0")) > 0:  # torchrun: only rank 0 reports progress
         level = logging.WARNING
     logging.basicConfig(level=level, format=LOG_FORMAT)
-    log = logging.getLogger("finetrack.tools.train_reid")
-    try:
-        cfg = load_config(Config, args.config, args.overrides)
-    except ConfigError as e:
-        log.error("%s", e)
-        return 2
+    cfg = load_config(Config, args.config, args.overrides)
     from finetrack.config import freeze
     from finetrack.engine.runner import train_from_config
-    from finetrack.engine.trainer import NonFiniteLossError
-    from finetrack.models.detector import CheckpointMismatchError
 
-    cfg = freeze(cfg)
-    try:
-        metrics = train_from_config(cfg)
-    except NonFiniteLossError as e:
-        log.error("stopped: %s", e)
-        return 3
-    except (ConfigError, CheckpointMismatchError, FileNotFoundError) as e:
-        log.error("%s", e)
-        return 2
+    metrics = train_from_config(freeze(cfg))
     if metrics:
         summary = {k: metrics[k] for k in ("best", "final", "train_seconds")}
         print(json.dumps(summary))
@@ -63,4 +52,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from finetrack.data.mot import MOTSequence
+from finetrack.utils.cli import add_debug_flag, run_cli
 from finetrack.utils.io import atomic_write_bytes
 
 logger = logging.getLogger("finetrack.tools.vis_masks")
@@ -47,6 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--max-crops", type=int, default=8, help="boxes per frame")
     p.add_argument("--out", type=Path, required=True, help="output folder for the PNGs")
+    add_debug_flag(p)
     return p.parse_args(argv)
 
 
@@ -145,4 +147,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

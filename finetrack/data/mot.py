@@ -94,7 +94,7 @@ def read_seqinfo(seq_dir: PathLike) -> SeqInfo:
         except ValueError as e:
             raise MOTFormatError(f"{path}: key '{key}' = {s[key]!r} is not valid: {e}") from e
 
-    return SeqInfo(
+    info = SeqInfo(
         name=get("name", str, seq_dir.name),
         seq_dir=seq_dir,
         im_dir=get("imDir", str, "img1"),
@@ -104,6 +104,11 @@ def read_seqinfo(seq_dir: PathLike) -> SeqInfo:
         im_height=get("imHeight", int),
         im_ext=get("imExt", str, ".jpg"),
     )
+    for key, value in (("frameRate", info.frame_rate), ("seqLength", info.seq_length),
+                       ("imWidth", info.im_width), ("imHeight", info.im_height)):
+        if not value > 0:  # also catches NaN
+            raise MOTFormatError(f"{path}: {key}={s[key]} must be > 0")
+    return info
 
 
 def write_seqinfo(seq_dir: PathLike, info: SeqInfo) -> None:
@@ -254,6 +259,9 @@ def read_gt(path: PathLike, seq_name: str = "") -> Annotations:
     if not path.is_file():
         raise FileNotFoundError(f"missing ground truth file: {path}")
     rows, line_no = _parse_rows(path, 9, 10)
+    if not len(rows):
+        raise MOTFormatError(f"{path}: empty ground truth file (no rows): nothing to train or "
+                             "score against")
     fmt = detect_gt_format(rows, path, seq_name)
     n = len(rows)
     if fmt == "mot15":
@@ -292,6 +300,7 @@ class Detections:
     tlwh: np.ndarray
     scores: np.ndarray
     path: Optional[Path] = None
+    line_no: Optional[np.ndarray] = None  #: (N,) source line of each row
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -309,14 +318,38 @@ def read_det(path: PathLike) -> Detections:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"missing detection file: {path}")
-    rows, _ = _parse_rows(path, 7, 10)
+    rows, line_no = _parse_rows(path, 7, 10)
     n = len(rows)
     return Detections(
         frames=rows[:, 0].astype(np.int64) if n else np.zeros(0, np.int64),
         tlwh=rows[:, 2:6].copy() if n else np.zeros((0, 4)),
         scores=rows[:, 6].copy() if n else np.zeros(0),
         path=path,
+        line_no=line_no,
     )
+
+
+def check_frame_range(
+    frames: np.ndarray, line_no: Optional[np.ndarray], path: PathLike, num_frames: int, what: str
+) -> None:
+    """Every frame number of a txt file must lie in 1..num_frames.
+
+    Args:
+        frames: (N,) 1-based frame numbers. line_no: (N,) source lines (None: not named).
+        what: where ``num_frames`` comes from, e.g. ``"seqLength=600 of .../seqinfo.ini"``.
+
+    Raises:
+        MOTFormatError: ``<path>:<line>: frame F is beyond <what>``.
+    """
+    if not len(frames):
+        return
+    bad = np.flatnonzero(frames > num_frames)
+    if len(bad):
+        i = int(bad[0])
+        where = f"{path}:{int(line_no[i])}" if line_no is not None else str(path)
+        raise MOTFormatError(
+            f"{where}: frame {int(frames[i])} is beyond {what} ({len(bad)} row(s) affected)"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -518,6 +551,26 @@ class MOTSequence:
             self.img_dir / f"{1:08d}{self.info.im_ext}"
         ).exists():
             self._digits = 8
+        if require_images:
+            self._check_images()
+
+    def _check_images(self) -> None:
+        """seqLength must match the images present: more frames would be phantom, fewer cut."""
+        n = self.info.seq_length
+        count = sum(1 for p in self.img_dir.iterdir() if p.suffix == self.info.im_ext)
+        ini = self.seq_dir / "seqinfo.ini"
+        if count == n and self.frame_path(n).is_file():
+            return
+        if count < n or not self.frame_path(n).is_file():
+            missing = next((f for f in range(1, n + 1) if not self.frame_path(f).is_file()), n)
+            raise MOTFormatError(
+                f"{ini}: seqLength={n} but {self.img_dir} holds {count} {self.info.im_ext} "
+                f"images (first missing: {self.frame_path(missing).name})"
+            )
+        raise MOTFormatError(
+            f"{ini}: seqLength={n} but {self.img_dir} holds {count} {self.info.im_ext} images: "
+            f"frames after {n} would be silently cut (fix seqLength)"
+        )
 
     def __repr__(self) -> str:
         return f"MOTSequence({self.name!r}, frames={len(self)}, {self.info.im_width}x{self.info.im_height})"
@@ -556,22 +609,57 @@ class MOTSequence:
     def gt(self) -> Annotations:
         """All gt rows (unfiltered), cached."""
         if self._gt is None:
-            self._gt = read_gt(self.gt_path, self.name)
+            gt = read_gt(self.gt_path, self.name)
+            check_frame_range(gt.frames, gt.line_no, self.gt_path, len(self), self._length_note())
+            self._gt = gt
             logger.debug("%s: gt format %s, %d rows", self.name, self._gt.format, len(self._gt))
         return self._gt
 
+    def _length_note(self) -> str:
+        return f"seqLength={len(self)} of {self.seq_dir / 'seqinfo.ini'}"
+
     def det(self) -> Detections:
-        return read_det(self.det_path)
+        """det/det.txt, checked against seqLength; an empty file is a warning (no detections)."""
+        det = read_det(self.det_path)
+        check_frame_range(det.frames, det.line_no, self.det_path, len(self), self._length_note())
+        if not len(det):
+            logger.warning("%s is empty: the sequence %s has no detections (empty results)",
+                           self.det_path, self.name)
+        return det
 
     def read_frame(self, frame: int) -> np.ndarray:
         """BGR uint8 image (H, W, 3) of a 1-based frame."""
         import cv2  # local: keeps `import finetrack.data` light
 
-        p = self.frame_path(frame)
-        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        if img is None:
-            raise FileNotFoundError(f"cannot read image {p}")
-        return img
+        return read_image(self.frame_path(frame))
+
+
+def read_image(path: PathLike) -> np.ndarray:
+    """Decode an image strictly: BGR uint8 (H, W, 3).
+
+    OpenCV half-decodes a truncated JPEG with only a warning on stderr; here a JPEG without its
+    end marker or a PNG without its IEND chunk is an error, as is anything OpenCV cannot decode.
+
+    Raises:
+        FileNotFoundError: no such file. MOTFormatError: truncated or undecodable (file named).
+    """
+    import cv2  # local: keeps `import finetrack.data` light
+
+    path = Path(path)
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"cannot read image {path}: no such file") from None
+    ext = path.suffix.lower()
+    tail = data[-64:].tobytes()
+    if ext in (".jpg", ".jpeg") and b"\xff\xd9" not in tail:
+        raise MOTFormatError(f"{path}: truncated JPEG (no end-of-image marker)")
+    if ext == ".png" and b"IEND" not in tail:
+        raise MOTFormatError(f"{path}: truncated PNG (no IEND chunk)")
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if len(data) else None
+    if img is None:
+        raise MOTFormatError(f"{path}: cannot decode image ({len(data)} bytes)")
+    return img
 
 
 def list_sequences(
@@ -595,11 +683,22 @@ def list_sequences(
     if seqs is not None:
         by_name = {p.name: p for p in found}
         missing = [s for s in seqs if s not in by_name]
+        no_ini = [split_dir / s / "seqinfo.ini" for s in missing if (split_dir / s).is_dir()]
+        if no_ini:
+            raise FileNotFoundError(
+                f"missing seqinfo.ini: {no_ini[0]} (every MOTChallenge sequence needs one)"
+            )
         if missing:
             raise FileNotFoundError(
                 f"sequences not found in {split_dir}: {missing} (available: {sorted(by_name)})"
             )
         return [by_name[s] for s in seqs]
+    if not found:
+        no_ini = sorted(p / "seqinfo.ini" for p in split_dir.iterdir()
+                        if p.is_dir() and not p.name.startswith("."))
+        if no_ini:
+            raise FileNotFoundError(f"missing seqinfo.ini: {no_ini[0]} (and no other folder of "
+                                    f"{split_dir} has one: every MOTChallenge sequence needs one)")
     if mot17_detector:
         pat = re.compile(r"^(MOT17-\d+)-(DPM|FRCNN|SDP)$")
         out = []

@@ -18,6 +18,7 @@ from finetrack.detection.config import SOURCE_FORMATS, DetConfig, DetSourceConfi
 from finetrack.detection.datasets import DetRecord, crowdhuman_records, mot_records
 from finetrack.detection.trainer import BEST, LAST, DetTrainer, write_metrics
 from finetrack.detection.transforms import build_train_dataset
+from finetrack.engine.checkpoint import prepare_run_dir
 from finetrack.engine.logger import ScalarWriter, add_file_handler, remove_handler
 from finetrack.engine.runner import (
     resolve_data_root,
@@ -104,6 +105,9 @@ def train_from_config(cfg: DetConfig) -> Dict[str, Any]:
     run_dir = cfg.run_dir
     seed_everything(cfg.seed + rank)
     handler = writer = None
+    # before anything is written: a refused run leaves the folder (config.yaml too) untouched
+    resume_from = prepare_run_dir(run_dir, to_dict(cfg), cfg.resume or cfg.train.resume,
+                                  cfg.overwrite, is_main)
     if is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         handler = add_file_handler(run_dir / "train.log")
@@ -135,8 +139,8 @@ def train_from_config(cfg: DetConfig) -> Dict[str, Any]:
             extra_state={"config": to_dict(cfg), "git_revision": git_revision(), **desc},
             writer=writer, is_main=is_main, world_size=world_size, progress=t.progress,
         )
-        if (cfg.resume or t.resume) and (run_dir / LAST).is_file():
-            trainer.resume(run_dir / LAST, config=to_dict(cfg))
+        if resume_from is not None:
+            trainer.resume(resume_from, config=to_dict(cfg))
         elif cfg.resume or t.resume:
             logger.warning("resume requested but %s does not exist: starting from scratch",
                            run_dir / LAST)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Literal, Optional, get_args
 
-from finetrack.config import DetectorName, _guarded_setattr
+from finetrack.config import NON_NEGATIVE, POSITIVE, RANGES, UNIT, DetectorName, _guarded_setattr
 
 #: Source formats understood by :mod:`finetrack.detection.datasets`.
 SourceFormat = Literal["mot", "crowdhuman"]
@@ -134,6 +134,7 @@ class DetConfig:
     out_dir: Optional[str] = None
     seed: int = 0
     resume: bool = False  #: same as train.resume
+    overwrite: bool = False  #: replace a run folder that already holds a run (else refused)
     data: DetDataConfig = field(default_factory=DetDataConfig)
     model: DetModelConfig = field(default_factory=DetModelConfig)
     aug: DetAugConfig = field(default_factory=DetAugConfig)
@@ -155,3 +156,22 @@ for _cls in (
     DetConfig,
 ):
     _cls.__setattr__ = _guarded_setattr  # type: ignore[assignment]
+
+RANGES.update({
+    DetSourceConfig: {"frame_step": POSITIVE, "max_images": POSITIVE},
+    DetDataConfig: {"min_visibility": UNIT, "min_box_size": NON_NEGATIVE,
+                    "num_workers": NON_NEGATIVE},
+    DetModelConfig: {"input_size": POSITIVE, "num_classes": POSITIVE, "conf_thresh": UNIT,
+                     "nms_thresh": UNIT},
+    DetAugConfig: {"mosaic_prob": UNIT, "mixup_prob": UNIT, "degrees": NON_NEGATIVE,
+                   "translate": UNIT, "mosaic_scale": POSITIVE, "mixup_scale": POSITIVE,
+                   "shear": NON_NEGATIVE, "hsv_prob": UNIT, "flip_prob": UNIT,
+                   "max_labels": POSITIVE, "random_size": POSITIVE, "resize_every": POSITIVE,
+                   "no_aug_epochs": NON_NEGATIVE},
+    DetTrainConfig: {"epochs": POSITIVE, "batch_size": POSITIVE, "basic_lr_per_img": POSITIVE,
+                     "warmup_epochs": NON_NEGATIVE, "warmup_lr": NON_NEGATIVE,
+                     "min_lr_ratio": UNIT, "momentum": UNIT, "weight_decay": NON_NEGATIVE,
+                     "ema_decay": UNIT, "log_every": POSITIVE, "eval_every": POSITIVE,
+                     "max_iters_per_epoch": POSITIVE, "max_train_seconds": POSITIVE},
+    DetEvalConfig: {"batch_size": POSITIVE, "frame_step": POSITIVE},
+})

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 from yolox.data import Dataset as YoloxDataset
 
@@ -163,11 +162,10 @@ def crowdhuman_records(
 
 
 def read_image(path: Path) -> np.ndarray:
-    """BGR uint8 (h, w, 3) image; FileNotFoundError names the path."""
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise FileNotFoundError(f"cannot read image {path}")
-    return img
+    """BGR uint8 (h, w, 3) image; truncated/undecodable files are errors naming the path."""
+    from finetrack.data.mot import read_image as read_image_strict
+
+    return read_image_strict(path)
 
 
 class DetDataset(YoloxDataset):

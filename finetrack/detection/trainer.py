@@ -40,8 +40,9 @@ from finetrack.detection.transforms import (
     set_mosaic,
     worker_init_fn,
 )
+from finetrack.engine.checkpoint import check_finite_model, load_checkpoint
 from finetrack.engine.logger import ScalarWriter, format_losses
-from finetrack.engine.trainer import all_ranks_finite
+from finetrack.engine.trainer import FINITE_CHECK_EVERY, all_ranks_finite, kept_checkpoint
 from finetrack.models.detector import YOLOXDetector
 from finetrack.utils.io import atomic_open, atomic_write_text
 
@@ -345,7 +346,15 @@ class DetTrainer:
             state["ema_updates"] = int(self.ema.updates)
         return state
 
+    def check_finite(self, where: str) -> None:
+        """Stop (NonFiniteModelError) on NaN/inf weights, EMA weights or gradients."""
+        kept = kept_checkpoint(self.out_dir)
+        check_finite_model(self.det.model, where, grads=not self.amp, kept=kept)
+        if self.ema is not None:
+            check_finite_model(self.ema.ema.model, where + " (EMA weights)", grads=False, kept=kept)
+
     def save(self, name: str) -> Path:
+        self.check_finite(f"epoch {self.epoch} (before writing {name})")
         path = self.out_dir / name
         with atomic_open(path, "wb") as f:
             torch.save(self.state_dict(), f)
@@ -358,7 +367,7 @@ class DetTrainer:
             config: this run's resolved config; when given, a checkpoint made under another
                 config is refused (ConfigError).
         """
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = load_checkpoint(path, map_location="cpu")
         if config is not None:
             check_resume_config(state.get("config"), config, path)
         raw = state.get("model_raw", state["model"])
@@ -413,6 +422,8 @@ class DetTrainer:
                     )
                 self.optimizer.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
+                if (self.iter + 1) % FINITE_CHECK_EVERY == 0:  # a finite loss can hide NaNs
+                    self.check_finite(f"iteration {self.iter + 1}")
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
                 if self.ema is not None:

@@ -17,15 +17,20 @@ self-contained for tracking.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import pickle
 import random
+import shutil
+import zipfile
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import torch
 
+from finetrack.utils.cli import CheckpointError
 from finetrack.utils.io import atomic_open
 
 logger = logging.getLogger(__name__)
@@ -54,7 +59,149 @@ def load_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    return torch.load(path, map_location=map_location, weights_only=False)
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=False)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
+            AttributeError, ImportError) as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: {_load_reason(e)}") from e
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path} is not a checkpoint dict (found {type(obj).__name__})")
+    return obj
+
+
+def _load_reason(err: BaseException) -> str:
+    """First line of a torch.load error, with what it usually means."""
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if isinstance(err, EOFError) or "failed finding central directory" in text or (
+        "PytorchStreamReader" in text
+    ):
+        return f"truncated or corrupt file ({text})"
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# non-finite weights
+# --------------------------------------------------------------------------------------------
+class NonFiniteModelError(FloatingPointError):
+    """Weights or gradients became NaN/inf; the message names the first tensors and what is kept."""
+
+
+def nonfinite_tensors(named: Iterable[Tuple[str, Any]]) -> List[str]:
+    """Names of the floating-point tensors of ``named`` holding a NaN or an infinity."""
+    bad = []
+    for name, t in named:
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and t.numel():
+            if not bool(torch.isfinite(t).all()):
+                bad.append(name)
+    return bad
+
+
+def check_finite_model(
+    model: torch.nn.Module, where: str, grads: bool = True, kept: str = ""
+) -> None:
+    """Stop on non-finite weights (and gradients, when ``grads``) of ``model``.
+
+    Args:
+        where: e.g. ``"iteration 120"`` (in the message).
+        kept: what the run keeps (e.g. ``"last good checkpoint: out/last.pth"``).
+
+    Raises:
+        NonFiniteModelError: lists how many tensors are bad and the first names.
+    """
+    named = list(model.state_dict().items())
+    bad = nonfinite_tensors(named)
+    what = "weights"
+    if not bad and grads:
+        bad = nonfinite_tensors(
+            (n, p.grad) for n, p in model.named_parameters() if p.grad is not None
+        )
+        what = "gradients"
+    if bad:
+        tail = f"; {kept}" if kept else ""
+        raise NonFiniteModelError(
+            f"non-finite {what} at {where}: {len(bad)} of {len(named)} tensors "
+            f"(first: {', '.join(bad[:3])}){tail}"
+        )
+
+
+def check_finite_state(state: Mapping[str, Any], path: Any) -> None:
+    """Refuse a checkpoint state dict with NaN/inf weights (tracking with it gives garbage).
+
+    Raises:
+        CheckpointError: names the file and the first bad tensors.
+    """
+    bad = nonfinite_tensors(state.items())
+    if bad:
+        raise CheckpointError(
+            f"{path} holds non-finite weights: {len(bad)} of {len(state)} tensors "
+            f"(first: {', '.join(bad[:3])}); the run that wrote it diverged"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# run folders
+# --------------------------------------------------------------------------------------------
+#: files whose presence means a folder holds a training run
+RUN_FILES = (LAST, BEST, "metrics.json")
+
+
+def _describe_run(run_dir: Path) -> str:
+    try:
+        m = json.loads((run_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return "an unfinished run" if (run_dir / LAST).is_file() else "a run"
+    finished = m.get("finished", True)  # the detector's metrics.json is written at the end
+    best = m.get("best") if isinstance(m.get("best"), dict) else m
+    scores = [f"{k} {best[k]:.1f}" for k in ("mAP", "rank1", "AP50", "AP")
+              if isinstance(best.get(k), (int, float))]
+    desc = "a finished run" if finished else "an unfinished run"
+    return desc + (f" (best {', '.join(scores)})" if scores else "")
+
+
+def prepare_run_dir(
+    run_dir: Union[str, Path],
+    config: Dict[str, Any],
+    resume: bool,
+    overwrite: bool,
+    is_main: bool = True,
+) -> Optional[Path]:
+    """Decide, before anything is written, what a training run may do with ``run_dir``.
+
+    * resume and ``last.pth`` exists: its config must match ``config`` (else ConfigError, the
+      folder untouched); returns ``last.pth``.
+    * the folder holds no run: returns None.
+    * ``overwrite``: the old run's checkpoints, metrics.json and tb/ are removed (main rank);
+      returns None.
+    * otherwise: ConfigError naming ``resume=true``, another ``out_dir`` and ``overwrite=true``.
+
+    Raises:
+        ConfigError: see above. FileExistsError: ``run_dir`` is a file.
+        CheckpointError: ``last.pth`` cannot be read.
+    """
+    from finetrack.config import ConfigError, check_resume_config
+
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise FileExistsError(f"out_dir {run_dir} exists and is not a folder")
+    last = run_dir / LAST
+    if resume and last.is_file():
+        check_resume_config(load_checkpoint(last).get("config"), config, last)
+        return last
+    present = [n for n in RUN_FILES if (run_dir / n).exists()]
+    if not present:
+        return None
+    if overwrite:
+        if is_main:
+            logger.warning("overwrite=true: removing the earlier run in %s (%s)", run_dir,
+                           ", ".join(present))
+            for n in present:
+                (run_dir / n).unlink()
+            shutil.rmtree(run_dir / "tb", ignore_errors=True)
+        return None
+    raise ConfigError(
+        f"{run_dir} already holds {_describe_run(run_dir)}: use resume=true to continue it, "
+        "another out_dir, or overwrite=true to replace it"
+    )
 
 
 def _numpy_state_plain(state: tuple) -> list:

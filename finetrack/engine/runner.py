@@ -22,7 +22,7 @@ from finetrack.config import Config, git_revision, save_config, to_dict
 from finetrack.data.mot import IdentityTable, list_sequences
 from finetrack.data.reid_dataset import ReIDFrameDataset, collate_frames, gt_filter_from_kwargs
 from finetrack.data.samplers import build_batch_sampler
-from finetrack.engine.checkpoint import LAST, load_checkpoint
+from finetrack.engine.checkpoint import LAST, load_checkpoint, prepare_run_dir
 from finetrack.engine.evaluator import evaluate_gt_reid
 from finetrack.engine.logger import ScalarWriter, add_file_handler, remove_handler
 from finetrack.engine.trainer import ReIDTrainer
@@ -224,6 +224,10 @@ def train_from_config(cfg: Config, on_epoch_end=None) -> Dict[str, Any]:
     out_dir = Path(cfg.run_dir)
     handler = None
     writer = None
+    # before anything is written: a refused run leaves the folder (config.yaml too) untouched
+    resume_from = prepare_run_dir(
+        out_dir, to_dict(cfg), cfg.train.resume or cfg.resume, cfg.overwrite, is_main
+    )
     if is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         handler = add_file_handler(out_dir / "train.log")
@@ -324,12 +328,11 @@ def train_from_config(cfg: Config, on_epoch_end=None) -> Dict[str, Any]:
             progress=cfg.train.progress,
             val_name=Path(cfg.data.root).name or "reid",
         )
-        last = out_dir / LAST
-        if cfg.train.resume or cfg.resume:
-            if last.is_file():
-                trainer.resume(last, config=to_dict(cfg))
-            else:
-                logger.info("resume requested but %s does not exist: starting from scratch", last)
+        if resume_from is not None:
+            trainer.resume(resume_from, config=to_dict(cfg))
+        elif cfg.train.resume or cfg.resume:
+            logger.info("resume requested but %s does not exist: starting from scratch",
+                        out_dir / LAST)
         logger.info(
             "training %d epoch(s) from epoch %d: %d frames / %d boxes, %d batches per "
             "epoch (sampler %s), validation %d frames / %d boxes",
@@ -374,6 +377,7 @@ def evaluate_checkpoint(cfg: Config, ckpt_path: Path) -> ReIDResult:
     ckpt = load_checkpoint(ckpt_path)
     if "model_args" not in ckpt:
         raise KeyError(f"{ckpt_path} has no model_args: not a FineTrack Re-ID checkpoint")
+    _, val = build_reid_datasets(cfg, need_train=False)  # bad data fails before the model loads
     model = FineTrackModel.from_checkpoint(ckpt_path).to(device)
     ckpt_size = tuple(ckpt["model_args"].get("detector", {}).get("input_size", ()))
     if ckpt_size and tuple(cfg.model.input_size) != ckpt_size:
@@ -382,7 +386,6 @@ def evaluate_checkpoint(cfg: Config, ckpt_path: Path) -> ReIDResult:
             tuple(cfg.model.input_size),
             ckpt_size,
         )
-    _, val = build_reid_datasets(cfg, need_train=False)
     result = make_evaluate_fn(cfg, val, device)(model)
     logger.info("%s on %s: %s", ckpt_path, [s.name for s in val.sequences], summary_line(result))
     return result

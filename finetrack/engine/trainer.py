@@ -29,6 +29,8 @@ from finetrack.config import check_resume_config
 from finetrack.engine.checkpoint import (
     BEST,
     LAST,
+    NonFiniteModelError,  # noqa: F401  (raised by check_finite_model; tools catch it from here)
+    check_finite_model,
     load_checkpoint,
     rng_state,
     save_checkpoint,
@@ -47,6 +49,9 @@ EvaluateFn = Callable[[torch.nn.Module], ReIDResult]
 Criterion = Callable[[Dict[str, torch.Tensor], torch.Tensor], Dict[str, torch.Tensor]]
 
 METRICS_FILE = "metrics.json"
+#: iterations between checks of the weights (and gradients) for NaN/inf; every checkpoint is
+#: checked before it is written, whatever this says
+FINITE_CHECK_EVERY = 50
 
 
 def _barrier() -> None:
@@ -66,6 +71,15 @@ def all_ranks_finite(loss: torch.Tensor) -> bool:
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN/inf; the message holds the loss dict, epoch and iteration."""
+
+
+def kept_checkpoint(out_dir: Path) -> str:
+    """What a stopped run leaves: its last good ``last.pth`` or nothing."""
+    last = Path(out_dir) / LAST
+    if last.is_file():
+        return f"the last good checkpoint {last} is kept"
+    return "no checkpoint was written"
+
 
 
 class ReIDTrainer:
@@ -225,6 +239,9 @@ class ReIDTrainer:
             raise NonFiniteLossError(f"non-finite loss at iteration {self.iter}: {values}")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
+        if (self.iter + 1) % FINITE_CHECK_EVERY == 0:  # a finite loss can hide NaN weights
+            check_finite_model(unwrap_model(self.model), f"iteration {self.iter + 1}",
+                               grads=not self.amp, kept=kept_checkpoint(self.out_dir))
         self.scaler.step(self.optimizer)
         self.scaler.update()
         return {k: float(v.detach()) for k, v in losses.items()}
@@ -338,6 +355,9 @@ class ReIDTrainer:
             self.train_seconds += time.perf_counter() - t0
             self.history.append(record)
             improved = False
+            # never write a NaN model over a good one (every rank checks: they stop together)
+            check_finite_model(unwrap_model(self.model), f"the end of epoch {epoch + 1}",
+                               grads=not self.amp, kept=kept_checkpoint(self.out_dir))
             if self.is_main:
                 value = record.get(self.best_metric)
                 if self.evaluate is None:

@@ -11,6 +11,7 @@ Every input problem raises before any score is produced: a missing results file
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -20,10 +21,12 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from finetrack.data.mot import (
     Annotations,
+    MOTFormatError,
     MOTSequence,
+    Results,
+    check_frame_range,
     half_split_frames,
     list_sequences,
-    read_gt,
     read_results,
 )
 from finetrack.eval import mot_metrics, trackeval_metrics
@@ -77,7 +80,7 @@ def load_sequence_gt(seq_dir: PathLike, split: str = "full") -> Tuple[Annotation
     seq = MOTSequence(seq_dir, require_images=False)
     if not seq.has_gt:
         raise FileNotFoundError(f"missing ground truth file: {seq.gt_path}")
-    gt = read_gt(seq.gt_path, seq.name)
+    gt = seq.gt()  # rows beyond seqLength are an error naming gt.txt and the line
     n = seq.info.seq_length
     if split == "full":
         return gt, n
@@ -87,6 +90,59 @@ def load_sequence_gt(seq_dir: PathLike, split: str = "full") -> Tuple[Annotation
     val = gt.in_frames(first, last)
     val.frames = val.frames - (first - 1)  # subset() copied the arrays: no caller data edited
     return val, last - first + 1
+
+
+#: tools/track.py ``--half`` that makes results for each split
+SPLIT_HALF = {"full": "all", "val_half": "val"}
+
+
+def check_results_fit_split(
+    res: Results, gt: Annotations, num_frames: int, split: str, name: str
+) -> None:
+    """Refuse results whose frame range does not fit the split (scores would be meaningless).
+
+    * a row beyond the split's frames (full-sequence results against ``val_half``);
+    * ``full`` results that stop within the length of the val half while the GT goes on
+      (``--half val`` results, renumbered from 1, against the full sequence).
+
+    Raises:
+        MOTFormatError: names the results file (and the line of the first offending row).
+    """
+    if not len(res):
+        return
+    check_frame_range(res.frames, res.line_no, res.path, num_frames,
+                      f"the {num_frames} frames of {name} in split {split}: made for another "
+                      f"split? (tools/track.py --half {SPLIT_HALF.get(split, split)} matches it)")
+    if split == "full" and num_frames >= 4:
+        val_len = num_frames - num_frames // 2
+        last_res, last_gt = int(res.frames.max()), int(gt.frames.max()) if len(gt) else 0
+        if last_res <= val_len < last_gt:
+            raise MOTFormatError(
+                f"{res.path}: results end at frame {last_res} of {num_frames} while the ground "
+                f"truth goes on to frame {last_gt}: these look like --half val results "
+                "(renumbered from 1); score them with --split val_half"
+            )
+
+
+def check_results_summary(results_dir: Path, split: str) -> None:
+    """A results folder written by tools/track.py records its ``--half``; it must fit ``split``.
+
+    Raises:
+        ValueError: names track_summary.json, its half and the split that would fit.
+    """
+    path = Path(results_dir) / "track_summary.json"
+    if not path.is_file():
+        return
+    try:
+        half = json.loads(path.read_text(encoding="utf-8")).get("half")
+    except (OSError, ValueError, AttributeError):
+        return
+    want = SPLIT_HALF[split]
+    if half is not None and half != want:
+        fits = [k for k, v in SPLIT_HALF.items() if v == half]
+        hint = f"use --split {fits[0]}" if fits else "no split scores a train half"
+        raise ValueError(f"{path}: these results were tracked with --half {half}, which does not "
+                         f"fit --split {split} ({hint})")
 
 
 @dataclass(frozen=True)
@@ -113,6 +169,7 @@ def evaluate_task(task: SeqTask) -> SeqOutcome:
     """Read, preprocess and score one sequence (top-level so a process pool can run it)."""
     gt, num_frames = load_sequence_gt(task.seq_dir, task.split)
     res = read_results(task.results_path)
+    check_results_fit_split(res, gt, num_frames, task.split, task.name)
     prep = prepare_sequence(
         gt, res, num_frames, name=task.name, distractor_classes=distractor_classes_for(task.name)
     )
@@ -173,6 +230,7 @@ def build_tasks(
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise FileNotFoundError(f"results folder not found: {results_dir}")
+    check_results_summary(results_dir, split)
     seq_dirs = list_sequences(gt_root, seqs)
     if not seq_dirs:
         raise FileNotFoundError(f"no sequences (folders with seqinfo.ini) in {gt_root}")

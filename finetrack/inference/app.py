@@ -91,7 +91,12 @@ def run_tracking(
             from finetrack.inference.video import VideoWriter
 
             writer = VideoWriter(out / "videos" / f"{seq.name}.mp4", seq.info.frame_rate)
-        res = track_sequence(seq, source, tracker, embedder, half, progress, writer)
+        try:
+            res = track_sequence(seq, source, tracker, embedder, half, progress, writer)
+        except BaseException:
+            if writer is not None:
+                writer.abort()  # no half-written video left behind
+            raise
         rows = np.column_stack([res.frames, res.ids, res.tlwh, res.scores]) if len(res.ids) else np.zeros((0, 7))
         if cfg.tracker.interpolate and len(rows):
             rows = interpolate_tracks(rows, max_gap=cfg.tracker.interp_max_gap,

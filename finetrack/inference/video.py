@@ -1,12 +1,15 @@
 """Render tracking results as an mp4: boxes, ids and short trails."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict, deque
 from pathlib import Path
 from typing import Deque, Dict, Optional, Tuple
 
 import numpy as np
+
+from finetrack.utils.io import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +26,8 @@ def id_color(track_id: int) -> Tuple[int, int, int]:
 class VideoWriter:
     """Callback for :func:`finetrack.inference.runner.track_sequence` writing annotated frames.
 
-    The file is written to a temp name and renamed on :meth:`close` (nothing half-written).
+    The file is written to a unique temporary name beside ``path`` and renamed on :meth:`close`
+    (nothing half-written); :meth:`abort` (or an error in :meth:`close`) removes it.
 
     Args:
         path: output .mp4. fps: frame rate. trail: number of past centres drawn per id.
@@ -31,7 +35,8 @@ class VideoWriter:
 
     def __init__(self, path: Path, fps: float, trail: int = 15):
         self.path = Path(path)
-        self.tmp = self.path.with_name("." + self.path.stem + ".tmp.mp4")
+        self.tmp: Optional[Path] = None  #: unique temporary file, made with the first frame
+        self._atomic = None
         self.fps = float(fps)
         self.trail = int(trail)
         self._writer = None
@@ -45,7 +50,8 @@ class VideoWriter:
             return
         canvas = image.copy()
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._atomic = atomic_path(self.path)  # the shared writer: unique name, umask mode
+            self.tmp = self._atomic.__enter__()
             h, w = canvas.shape[:2]
             self._writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
             if not self._writer.isOpened():
@@ -68,6 +74,23 @@ class VideoWriter:
         """Finish the file; returns its path (None if no frame was written)."""
         if self._writer is None:
             return None
-        self._writer.release()
-        self.tmp.replace(self.path)
+        try:
+            self._writer.release()
+            self._writer = None
+        except BaseException:
+            self.abort()
+            raise
+        self._atomic.__exit__(None, None, None)  # rename onto the path
+        self._atomic = None
         return self.path
+
+    def abort(self) -> None:
+        """Drop the partial video (error, Ctrl-C): the temporary file is removed."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        if self._atomic is not None:
+            err = RuntimeError(f"video {self.path} aborted")
+            with contextlib.suppress(RuntimeError):
+                self._atomic.__exit__(RuntimeError, err, None)  # removes the temporary file
+            self._atomic = None

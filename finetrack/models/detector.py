@@ -205,20 +205,59 @@ class CheckpointMismatchError(RuntimeError):
     """A state dict does not fit the model; the message lists every offending key."""
 
 
+def _check_finite_state(state: Mapping[str, Any], path: Any) -> None:
+    """CheckpointError when a state dict holds NaN/inf weights (names the file)."""
+    from finetrack.engine.checkpoint import check_finite_state  # engine imports models
+
+    check_finite_state(state, path)
+
+
 def load_checkpoint_file(
     path: PathLike, map_location: Union[str, torch.device] = "cpu"
 ) -> Mapping:
-    """``torch.load`` with ``weights_only=True``; fall back to a full unpickle with a warning."""
+    """``torch.load`` with ``weights_only=True`` (tensors and plain containers only).
+
+    A file that does not load that way is reported, never retried as a full unpickle (which
+    would run whatever code the file holds).
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: truncated, corrupt, or not weights-only loadable (the file is named).
+    """
+    import zipfile
+
+    from finetrack.utils.cli import CheckpointError
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError) as err:
-        logger.warning(
-            "weights_only load of %s failed (%s); falling back to a full unpickle - only do this "
-            "with checkpoints you trust",
-            path,
-            str(err).splitlines()[0] if str(err) else type(err).__name__,
-        )
-        return torch.load(path, map_location=map_location, weights_only=False)
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        lines = [ln.strip() for ln in str(err).splitlines() if "Unsupported global" in ln]
+        if not lines:  # not a refused Python object: a damaged file
+            raise CheckpointError(
+                f"cannot read checkpoint {path}: truncated or corrupt ({_first_line(err)})"
+            ) from err
+        first = lines[0]
+        raise CheckpointError(
+            f"{path} cannot be loaded weights-only ({first}); it holds Python objects besides "
+            "tensors: re-save its state dict with torch.save({'model': state_dict}) from code "
+            "you trust"
+        ) from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, AttributeError, TypeError,
+            ImportError) as err:
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: truncated or corrupt ({_first_line(err)})"
+        ) from err
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{path} is not a checkpoint dict (found {type(obj).__name__})")
+    return obj
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return lines[-1] if "Weights only load failed" in str(err) and lines else (
+        lines[0] if lines else type(err).__name__)
 
 
 def checkpoint_detector_spec(obj: Mapping) -> Dict[str, Any]:
@@ -529,6 +568,7 @@ class YOLOXDetector(nn.Module):
                 f"set model.detector={recorded}"
             )
         state = match_state_dict(extract_state_dict(obj), self.model.state_dict())
+        _check_finite_state(state, path)
         self.model.load_state_dict(state, strict=True)
         logger.info("loaded YOLOX weights from %s (%d tensors)", path, len(state))
 

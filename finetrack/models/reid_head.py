@@ -33,7 +33,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from finetrack.models.detector import YOLOXDetector, load_checkpoint_file, match_state_dict
+from finetrack.models.detector import (
+    YOLOXDetector,
+    _check_finite_state,
+    load_checkpoint_file,
+    match_state_dict,
+)
 from finetrack.models.fafpn import build_neck
 from finetrack.models.mpmg import MPMG, center_mask, center_pool, gap_pool, masked_pool
 from finetrack.models.roi import MultiLevelRoIAlign
@@ -403,6 +408,7 @@ class FineTrackModel(nn.Module):
             raise KeyError(f"{path} has no 'model_args'; cannot rebuild the model")
         model = build_model(**obj["model_args"])
         state = match_state_dict(obj["model"], model.state_dict(), prefixes=("", "module."))
+        _check_finite_state(state, path)
         model.load_state_dict(state, strict=True)
         logger.info("rebuilt FineTrackModel from %s", path)
         return model

@@ -1,4 +1,5 @@
 """Person AP with pycocotools on hand-made predictions (values derived by hand)."""
+import cv2
 import numpy as np
 import pytest
 
@@ -75,6 +76,8 @@ def test_public_det_txt_is_scored_against_the_same_records(tmp_path):
     (seq / "gt" / "gt.txt").write_text("\n".join(gt) + "\n")
     (seq / "det" / "det.txt").write_text("\n".join(det) + "\n")
     write_seqinfo(seq, SeqInfo("SEQ-A", seq, "img1", 10, 3, 240, 160, ".jpg"))
+    for f in (1, 2, 3):  # seqLength must match the images present
+        cv2.imwrite(str(seq / "img1" / f"{f:06d}.jpg"), np.zeros((160, 240, 3), np.uint8))
     records = mot_records(tmp_path / "train", half="all")
     assert [r.frame for r in records] == [1, 2, 3]
     gts, dets = public_detections(records)

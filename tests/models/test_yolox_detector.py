@@ -1,6 +1,5 @@
 """YOLOX wrapper: letterbox, postprocess mapping, features, ByteTrack-format checkpoints."""
 import argparse
-import logging
 from pathlib import Path
 
 import cv2
@@ -151,12 +150,17 @@ def test_checkpoint_mismatch_lists_keys(tmp_path, nano):
     assert "head.cls_preds.0.weight: checkpoint (3, 64, 1, 1)" in msg
 
 
-def test_untrusted_pickle_falls_back_with_warning(tmp_path, nano, caplog):
+def test_untrusted_pickle_is_refused_not_unpickled(tmp_path, nano):
+    """A file that needs a full unpickle is reported (named), never silently unpickled."""
+    from finetrack.utils.cli import CheckpointError
+
     path = tmp_path / "with_args.pth"
     torch.save({"model": nano.model.state_dict(), "args": argparse.Namespace(a=1)}, path)
-    with caplog.at_level(logging.WARNING, logger="finetrack.models.detector"):
+    with pytest.raises(CheckpointError) as err:
         YOLOXDetector(variant="nano", input_size=SMALL).load_checkpoint(path)
-    assert any("weights_only" in r.getMessage() for r in caplog.records)
+    msg = str(err.value)
+    assert str(path) in msg and "weights-only" in msg and "argparse.Namespace" in msg
+    assert "\n" not in msg
 
 
 def test_variants_table():
