@@ -57,7 +57,7 @@ def main(argv=None) -> int:
         log.error("%s", e)
         return 2
     if metrics:
-        summary = {k: metrics[k] for k in ("best", "final", "train_seconds")}
+        summary = {k: metrics[k] for k in ("selected_on", "best", "final", "train_seconds")}
         print(json.dumps(summary))
     return 0
 

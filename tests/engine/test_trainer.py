@@ -35,7 +35,8 @@ def test_few_steps_lower_the_loss(tiny_mot_root, tmp_path):
     train_set, _ = build_reid_datasets(cfg)
     model = build_model(**model_kwargs(cfg, train_set.num_identities))
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    batch = collate_frames([train_set[i] for i in (0, 1, 8, 9)])  # two frames of each sequence
+    n0 = train_set.seq_lengths[0]
+    batch = collate_frames([train_set[i] for i in (0, 1, n0, n0 + 1)])  # 2 frames of each seq
     trainer = ReIDTrainer(
         model,
         FineTrackLoss(),
