@@ -8,8 +8,10 @@ Writes to ``outputs/<name>/`` (or ``out_dir=DIR``): config.yaml, train.log, tb/ 
 last.pth, best.pth (ByteTrack's ``{"model": ...}`` format, EMA weights, plus the variant and input
 size, which ``tools/track.py --det yolox --det-ckpt best.pth`` reads from the file; for Re-ID
 training on it, metrics.json ``track_overrides`` gives the ``model.*`` overrides) and metrics.json
-(``{"AP50", "AP", "epoch", "train_seconds", ...}``, AP in 0-100). ``resume=true`` continues from
-last.pth. Exit code 2 = bad config, 3 = non-finite loss.
+(``{"selected_on", "AP50", "AP", "epoch", "final", "train_seconds", ...}``, AP in 0-100: AP50/AP
+of best.pth, selected on the tail of the training half (``train.select_on``, never ``data.val``),
+measured on every ``data.val`` frame after training; ``final`` = the last epoch on the same
+frames). ``resume=true`` continues from last.pth. Exit code 2 = bad config, 3 = non-finite loss.
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ def main(argv=None) -> int:
         log.error("%s", e)
         return 2
     if metrics:
-        keys = ("AP50", "AP", "epoch", "train_seconds", "track_overrides")
+        keys = ("selected_on", "AP50", "AP", "epoch", "final", "train_seconds", "track_overrides")
         print(json.dumps({k: metrics.get(k) for k in keys}))
     return 0
 
