@@ -312,13 +312,16 @@ class ReIDTrainer:
     def _write_metrics(self, finished: bool) -> None:
         best = self.best if self.best["epoch"] >= 0 else {}
         rep = self.reported
+        # the evaluation split's numbers, known only after the last epoch (``report``)
+        selected = rep.get("selected", {"rank1": None, "mAP": None})
         data = {
             "selected_on": self.selected_on,
-            # the evaluation split's numbers, known only after the last epoch (``report``)
-            "best": {"label": f"selected checkpoint ({self.selected_on})",
-                     "epoch": best.get("epoch"), **rep.get("selected", {"rank1": None,
-                                                                         "mAP": None})},
-            "final": {"label": "final epoch", **rep.get("final", {})} if rep else {},
+            "best": {
+                "label": f"selected checkpoint ({self.selected_on})",
+                "epoch": best.get("epoch"),
+                **selected,
+            },
+            "final": {"label": "final epoch", **rep["final"]} if rep else {},
             "selection": {
                 "on": self.selected_on,
                 "metric": self.best_metric,
