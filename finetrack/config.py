@@ -109,14 +109,22 @@ class TrainConfig:
 
 @dataclass
 class ReIDEvalConfig:
-    """Rank-1/mAP protocol (SPEC section 4)."""
+    """Rank-1/mAP protocol and checkpoint selection (SPEC section 4).
+
+    ``exclude_seconds``: gallery entries within +-T frames of the query are excluded, T = this x
+    the sequence's frame rate (protocol v2); 0 = v1 (same frame only).
+    ``open_set_frac``: fraction of each training sequence's identities held out of training, so
+    they are open-set queries; 0 = only the identities absent from the training half are.
+    ``select_on``: what selects best.pth: ``train_tail`` (the last ``select_frac`` of each
+    training sequence's frames, not trained on) or ``final_epoch``; never the evaluated split.
+    """
 
     query_every: int = 10  #: queries are GT boxes on every n-th frame
     max_frames: Optional[int] = None  #: cap validation frames per sequence (quick runs)
-    exclude_seconds: float = 1.0  #: v2: gallery entries within +-T = this x frame rate frames of the query are excluded; 0 = v1 (same frame only)
-    open_set_frac: float = 0.0  #: fraction of each training sequence's identities held out of training (open-set queries); 0 = only identities absent from the training half are open-set
-    select_on: Literal["train_tail", "final_epoch"] = "train_tail"  #: what selects best.pth: the tail of the training half (not trained on) or the final epoch; never the evaluated split
-    select_frac: float = 0.1  #: fraction of each training sequence's frames (its last ones) in the selection slice
+    exclude_seconds: float = 1.0  #: v2 window +-T = this x frame rate; 0 = v1
+    open_set_frac: float = 0.0  #: identities held out of training (open-set queries)
+    select_on: Literal["train_tail", "final_epoch"] = "train_tail"  #: train_tail | final_epoch
+    select_frac: float = 0.1  #: fraction of each training sequence in the selection slice
 
     def __post_init__(self) -> None:
         checks = {

@@ -112,9 +112,11 @@ class DetTrainConfig:
     eval_every: int = 1
     max_iters_per_epoch: Optional[int] = None
     best_metric: Literal["AP50", "AP"] = "AP50"  #: AP50 | AP: what best.pth maximises on the selection slice (ByteTrack keeps the best AP50)
-    select_on: Literal["train_tail", "final_epoch"] = "train_tail"  #: what selects best.pth: the last select_frac of every mot training source's frames (not trained on) or the final epoch; never data.val
-    select_frac: float = 0.1  #: fraction of each training sequence's frames in the selection slice
-    final_full_eval: bool = True  #: evaluate the final and the selected checkpoint on every data.val frame for metrics.json
+    #: what selects best.pth: train_tail (the last select_frac of every mot training sequence,
+    #: not trained on) | final_epoch; never data.val
+    select_on: Literal["train_tail", "final_epoch"] = "train_tail"
+    select_frac: float = 0.1  #: fraction of each training sequence in the selection slice
+    final_full_eval: bool = True  #: metrics.json: final + selected checkpoint on all data.val frames
     progress: bool = True
     resume: bool = False
     max_train_seconds: Optional[float] = None  #: stop after the epoch that crosses this budget
