@@ -154,3 +154,15 @@ def test_selection_slice_is_the_training_tail_never_the_val_split(tmp_path, synt
     assert {(r.seq_dir.name, r.frame) for r in train_records(fe)} == train | select
     with pytest.raises(ConfigError, match="select_frac"):
         _config(tmp_path, synthetic_root, ["train.select_frac=0"])
+
+
+def test_tail_selection_needs_a_mot_source(tmp_path):
+    from finetrack.detection.build import selection_records
+
+    path = tmp_path / "ch.yaml"
+    path.write_text(yaml.safe_dump({"data": {"train": [{"root": str(tmp_path), "format": "crowdhuman"}]}}))
+    cfg = freeze(load_config(DetConfig, path))
+    with pytest.raises(ConfigError, match="train.select_on=final_epoch"):
+        selection_records(cfg)
+    fe = freeze(load_config(DetConfig, path, ["train.select_on=final_epoch"]))
+    assert selection_records(fe) == []
