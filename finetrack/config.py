@@ -121,10 +121,50 @@ class TrainConfig:
 
 @dataclass
 class ReIDEvalConfig:
-    """Rank-1/mAP protocol (SPEC section 4)."""
+    """Rank-1/mAP protocol and checkpoint selection (SPEC section 4).
+
+    ``exclude_seconds``: gallery entries within +-T frames of the query are excluded, T = this x
+    the sequence's frame rate (protocol v2); 0 = v1 (same frame only).
+    ``open_set_frac``: fraction of each training sequence's identities held out of training, so
+    they are open-set queries; 0 = only the identities absent from the training half are.
+    ``select_on``: what selects best.pth: ``train_tail`` (the last ``select_frac`` of each
+    training sequence's frames, not trained on) or ``final_epoch``; never the evaluated split.
+    """
 
     query_every: int = 10  #: queries are GT boxes on every n-th frame
     max_frames: Optional[int] = None  #: cap validation frames per sequence (quick runs)
+    exclude_seconds: float = 1.0  #: v2 window +-T = this x frame rate; 0 = v1
+    open_set_frac: float = 0.0  #: identities held out of training (open-set queries)
+    select_on: Literal["train_tail", "final_epoch"] = "train_tail"  #: train_tail | final_epoch
+    select_frac: float = 0.1  #: fraction of each training sequence in the selection slice
+
+    def __post_init__(self) -> None:
+        checks = {
+            "query_every": self.query_every >= 1,
+            "max_frames": self.max_frames is None or self.max_frames >= 1,
+            "exclude_seconds": self.exclude_seconds >= 0,
+            "open_set_frac": 0.0 <= self.open_set_frac < 1.0,
+            "select_frac": 0.0 < self.select_frac < 1.0,
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ConfigError(
+                f"reid_eval.{bad[0]}={getattr(self, bad[0])!r} is out of range "
+                "(query_every >= 1, max_frames >= 1, exclude_seconds >= 0, "
+                "0 <= open_set_frac < 1, 0 < select_frac < 1)"
+            )
+
+    @property
+    def protocol(self) -> str:
+        """``v2`` (+-T exclusion) or ``v1`` (``exclude_seconds=0``)."""
+        return "v2" if self.exclude_seconds > 0 else "v1"
+
+    @property
+    def selected_on(self) -> str:
+        """metrics.json label of the selection slice: ``train_tail_10pct`` or ``final_epoch``."""
+        if self.select_on == "final_epoch":
+            return "final_epoch"
+        return f"train_tail_{self.select_frac * 100:g}pct"
 
 
 @dataclass

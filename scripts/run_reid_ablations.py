@@ -7,9 +7,13 @@ validation mAP per epoch of every variant.
 
 Every variant is one ``tools/train_reid.py`` run (separate process) in ``OUT/<variant>/`` with the
 config's own settings plus the variant's overrides and the extra ``key=value`` overrides given
-here. A variant whose ``metrics.json`` says ``finished`` is reused (``--rerun`` forces a new run);
-an unfinished one is resumed from its ``last.pth``. Variants shared by several tables (FAFPN+MPMG
-with SGS) run once. Output: ``OUT/ablations.md``, ``OUT/ablations.json``, ``OUT/ablation_map.png``.
+here. A variant folder is reused only when its saved ``config.yaml`` equals the requested config
+(keys that do not change what is trained, such as ``train.progress``, aside; a smaller
+``train.epochs`` is extended by resuming): a finished run is then reused, an unfinished one is
+resumed from its ``last.pth``. When a folder was made with another config, nothing is trained and
+the script stops (exit 2) naming the differing keys of every such variant; ``--rerun`` trains
+every variant again from scratch. Variants shared by several tables (FAFPN+MPMG with SGS) run
+once. Output: ``OUT/ablations.md``, ``OUT/ablations.json``, ``OUT/ablation_map.png``.
 """
 
 from __future__ import annotations
@@ -105,24 +109,78 @@ def _load_metrics(run_dir: Path) -> Optional[dict]:
     return json.loads(path.read_text())
 
 
-def run_variant(config: str, name: str, out: Path, overrides: List[str], rerun: bool) -> dict:
-    """Train one variant (or reuse a finished run); returns its metrics.json content."""
+#: keys that may differ between a variant folder's saved config and the requested one
+REUSE_MAY_DIFFER = (
+    "resume", "train.resume", "overwrite", "out_dir", "name", "train.progress", "train.log_every",
+    "train.device", "data.num_workers",
+)
+
+
+def variant_overrides(name: str, out: Path, overrides: List[str], rerun: bool) -> List[str]:
+    """The ``key=value`` list handed to tools/train_reid.py for one variant."""
+    return [
+        *VARIANTS[name][0],
+        *overrides,
+        f"out_dir={out / name}",
+        f"name={name}",
+        "train.progress=false",
+        f"resume={'false' if rerun else 'true'}",
+    ]
+
+
+def requested_config(config: str, name: str, out: Path, overrides: List[str]) -> dict:
+    """The resolved config (:func:`finetrack.config.to_dict`) a variant's run would get."""
+    from finetrack.config import Config, load_config, to_dict
+
+    return to_dict(load_config(Config, config, variant_overrides(name, out, overrides, False)))
+
+
+def stale_keys(run_dir: Path, wanted: dict) -> List[str]:
+    """Why ``run_dir`` cannot be reused for the requested config ``wanted``.
+
+    Returns:
+        [] when the folder holds no run, or when its saved config.yaml equals ``wanted`` (keys of
+        :data:`REUSE_MAY_DIFFER` aside; a smaller ``train.epochs`` is fine: resuming extends
+        the run); else the ``"key: saved -> requested"`` differences.
+    """
+    import yaml
+
+    from finetrack.config import config_changes
+
+    saved_path = run_dir / "config.yaml"
+    if not saved_path.is_file():
+        if (run_dir / "metrics.json").is_file() or (run_dir / "last.pth").is_file():
+            return [f"{saved_path.name} is missing: the run's config is unknown"]
+        return []
+    saved = yaml.safe_load(saved_path.read_text()) or {}
+    changes = config_changes(saved, wanted, REUSE_MAY_DIFFER)
+    old_epochs = (saved.get("train") or {}).get("epochs")
+    if isinstance(old_epochs, int) and old_epochs < wanted["train"]["epochs"]:
+        changes = [c for c in changes if not c.startswith("train.epochs:")]
+    return changes
+
+
+def run_variant(
+    config: str, name: str, out: Path, overrides: List[str], rerun: bool, epochs: int
+) -> dict:
+    """Train one variant, or reuse its finished run (the caller checked :func:`stale_keys`);
+    returns its metrics.json content.
+
+    Args:
+        epochs: the requested ``train.epochs``; a finished run with fewer is resumed (extended).
+    """
     run_dir = out / name
     metrics = _load_metrics(run_dir)
-    if metrics and metrics.get("finished") and not rerun:
-        logger.info("%s: finished run reused (%s)", name, run_dir)
+    done = len((metrics or {}).get("history", []))
+    if metrics and metrics.get("finished") and not rerun and done >= epochs:
+        logger.info("%s: finished run with the same config reused (%s)", name, run_dir)
         return metrics
     cmd = [
         sys.executable,
         str(REPO / "tools" / "train_reid.py"),
         "-c",
         config,
-        *VARIANTS[name][0],
-        *overrides,
-        f"out_dir={run_dir}",
-        f"name={name}",
-        "train.progress=false",
-        f"resume={'false' if rerun else 'true'}",
+        *variant_overrides(name, out, overrides, rerun),
         f"overwrite={'true' if rerun else 'false'}",  # --rerun replaces the earlier run
     ]
     logger.info("%s: %s", name, " ".join(cmd[1:]))
@@ -155,11 +213,14 @@ def markdown(title: str, results: Dict[str, dict], tables: List[str], command: s
     lines = [f"### {title}", "", f"Command: `{command}`", ""]
     for t in tables:
         head, rows = TABLES[t]
+        first = results[rows[0][1]]
         lines += [
-            f"**{head}** (ours: epoch with the best val mAP; run s = training + validation "
-            "seconds; paper: MOT17 val half, GT boxes)",
+            f"**{head}** (ours: Rank-1/mAP on the {first.get('evaluated_on', 'evaluation split')}"
+            f", protocol {(first.get('protocol') or {}).get('version', 'v1')}, of the checkpoint "
+            f"selected on {first.get('selected_on', 'the evaluation split (old run)')} and of "
+            "the final epoch; run s = training seconds; paper: MOT17 val half, GT boxes)",
             "",
-            "| variant | Rank-1 | mAP | final Rank-1 | final mAP | best epoch "
+            "| variant | Rank-1 | mAP | final Rank-1 | final mAP | selected epoch "
             "| run s | paper Rank-1 | paper mAP |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
@@ -186,11 +247,12 @@ def plot(results: Dict[str, dict], path: Path, title: str) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, m in results.items():
-        hist = [h for h in m.get("history", []) if "mAP" in h]
-        ax.plot([h["epoch"] for h in hist], [h["mAP"] for h in hist], marker="o", label=name)
+        key = "select_mAP" if any("select_mAP" in h for h in m.get("history", [])) else "mAP"
+        hist = [h for h in m.get("history", []) if key in h]
+        ax.plot([h["epoch"] for h in hist], [h[key] for h in hist], marker="o", label=name)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("val mAP (%)")
+    ax.set_ylabel("selection-slice mAP (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -225,9 +287,34 @@ def main(argv=None) -> int:
         for _, name in TABLES[t][1]:
             if name not in names:
                 names.append(name)
+    wanted = {}
+    try:
+        for name in names:
+            wanted[name] = requested_config(args.config, name, out, list(args.overrides))
+    except ValueError as e:  # ConfigError: a bad override or config
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if not args.rerun:
+        stale = {name: stale_keys(out / name, wanted[name]) for name in names}
+        stale = {name: keys for name, keys in stale.items() if keys}
+        if stale:
+            for name, keys in stale.items():
+                print(
+                    f"error: {out / name} was made with another config: {'; '.join(keys)}",
+                    file=sys.stderr,
+                )
+            print(
+                "error: not reusing stale results; use --rerun (trains every variant again) or "
+                "another --out",
+                file=sys.stderr,
+            )
+            return 2
     results = {}
     for name in names:
-        results[name] = run_variant(args.config, name, out, list(args.overrides), args.rerun)
+        results[name] = run_variant(
+            args.config, name, out, list(args.overrides), args.rerun,
+            epochs=wanted[name]["train"]["epochs"],
+        )
     command = " ".join(
         [
             "python scripts/run_reid_ablations.py",
@@ -241,7 +328,7 @@ def main(argv=None) -> int:
     title = args.title or Path(args.config).stem
     atomic_write_text(out / "ablations.md", markdown(title, results, args.tables, command))
     atomic_write_text(out / "ablations.json", json.dumps(results, indent=2) + "\n")
-    plot(results, out / "ablation_map.png", f"{title}: validation mAP per epoch")
+    plot(results, out / "ablation_map.png", f"{title}: selection-slice mAP per epoch")
     print((out / "ablations.md").read_text())
     return 0
 

@@ -4,7 +4,10 @@
 
 The model is rebuilt from the checkpoint alone; the config gives the validation data
 (``data.*``), the input size and ``reid_eval.*``. Without ``-c`` the config stored in the
-checkpoint is used. Prints one JSON line: rank1, mAP (percent), num_queries, num_gallery.
+checkpoint is used. Prints one JSON line: rank1, mAP (percent), num_queries, num_gallery,
+gallery_per_query and ``open_set`` (the same for the queries whose identity the checkpoint was not
+trained on). Protocol v2 (gallery entries within +-1 s of the query excluded) unless
+``reid_eval.exclude_seconds=0`` (v1).
 """
 
 from __future__ import annotations

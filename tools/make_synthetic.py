@@ -2,6 +2,7 @@
 
     python tools/make_synthetic.py --out datasets/synthetic       # 4 x 150 frames, 640x360
     python tools/make_synthetic.py --out /tmp/tiny --preset tiny  # 2 x 20 frames, 320x240
+    python tools/make_synthetic.py --out datasets/mot17like --preset mot17like  # 7 x 114, crowded
     python tools/make_synthetic.py --out DIR --num-seqs 8 --frames 300 --fps 5 --json s.json
 
 Every field of ``finetrack.data.synthetic.SyntheticConfig`` is a ``--flag`` (underscores become
@@ -21,6 +22,7 @@ from pathlib import Path
 import _path  # noqa: F401
 
 from finetrack.data.synthetic import (
+    MOT17LIKE,
     TINY,
     SyntheticConfig,
     dataset_statistics,
@@ -30,7 +32,7 @@ from finetrack.data.synthetic import (
 from finetrack.utils.cli import add_debug_flag, run_cli
 from finetrack.utils.io import atomic_write_text
 
-PRESETS = {"default": {}, "tiny": TINY}
+PRESETS = {"default": {}, "tiny": TINY, "mot17like": MOT17LIKE}
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -8,10 +8,12 @@ Writes to ``outputs/<name>/`` (or ``out_dir=DIR``): config.yaml, train.log, tb/ 
 last.pth, best.pth (ByteTrack's ``{"model": ...}`` format, EMA weights, plus the variant and input
 size, which ``tools/track.py --det yolox --det-ckpt best.pth`` reads from the file; for Re-ID
 training on it, metrics.json ``track_overrides`` gives the ``model.*`` overrides) and metrics.json
-(``{"AP50", "AP", "epoch", "train_seconds", ...}``, AP in 0-100). ``resume=true`` continues from
-last.pth; a folder that already holds a run is refused unless ``resume=true`` or ``overwrite=true``.
-Exit code 2 = bad input (one line, ``--debug`` for the traceback), 3 = non-finite loss or weights
-(the last good checkpoint is kept), 130 = Ctrl-C.
+(``{"selected_on", "AP50", "AP", "epoch", "final", "train_seconds", ...}``, AP in 0-100: AP50/AP
+of best.pth, selected on the tail of the training half (``train.select_on``, never ``data.val``),
+measured on every ``data.val`` frame after training; ``final`` = the last epoch on the same
+frames). ``resume=true`` continues from last.pth; a folder that already holds a run is refused
+unless ``resume=true`` or ``overwrite=true``. Exit code 2 = bad input (one line, ``--debug`` for the
+traceback), 3 = non-finite loss or weights (the last good checkpoint is kept), 130 = Ctrl-C.
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ def main(argv=None) -> int:
 
     metrics = train_from_config(cfg)
     if metrics:
-        keys = ("AP50", "AP", "epoch", "train_seconds", "track_overrides")
+        keys = ("selected_on", "AP50", "AP", "epoch", "final", "train_seconds", "track_overrides")
         print(json.dumps({k: metrics.get(k) for k in keys}))
     return 0
 

@@ -46,7 +46,7 @@ def main(argv=None) -> int:
 
     metrics = train_from_config(freeze(cfg))
     if metrics:
-        summary = {k: metrics[k] for k in ("best", "final", "train_seconds")}
+        summary = {k: metrics[k] for k in ("selected_on", "best", "final", "train_seconds")}
         print(json.dumps(summary))
     return 0
 

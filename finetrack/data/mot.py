@@ -481,6 +481,41 @@ def half_split_frames(num_frames: int, half: str) -> Tuple[int, int]:
     raise ValueError(f"half must be one of all|train|val, got {half!r}")
 
 
+#: what :func:`tail_split_frames` returns a range for
+PORTIONS = ("whole", "head", "tail")
+
+
+def tail_split_frames(first: int, last: int, tail_frac: float, portion: str) -> Tuple[int, int]:
+    """Cut frames ``first..last`` into a head and a tail of ``ceil(tail_frac * n)`` frames.
+
+    Used to carve a model-selection slice out of the training half (SPEC section 4): the tail
+    selects the checkpoint, the head trains. Both parts keep at least one frame.
+
+    Args:
+        first, last: 1-based inclusive range (e.g. from :func:`half_split_frames`).
+        tail_frac: fraction of the frames in the tail, in [0, 1); 0 = no tail.
+        portion: ``whole`` (first..last), ``head`` or ``tail``.
+
+    Returns:
+        (first, last) of the portion, 1-based inclusive; ``tail`` with ``tail_frac=0`` is empty
+        (first = last + 1).
+    """
+    if portion not in PORTIONS:
+        raise ValueError(f"portion must be one of {list(PORTIONS)}, got {portion!r}")
+    if not 0.0 <= tail_frac < 1.0:
+        raise ValueError(f"tail_frac must be in [0, 1), got {tail_frac}")
+    n = last - first + 1
+    n_tail = int(math.ceil(tail_frac * n - 1e-9)) if tail_frac > 0 else 0
+    if n_tail and n - n_tail < 1:
+        raise ValueError(f"frames {first}..{last}: a tail of {n_tail} frame(s) leaves no head")
+    cut = last - n_tail + 1  # first tail frame
+    if portion == "head":
+        return first, cut - 1
+    if portion == "tail":
+        return cut, last
+    return first, last
+
+
 def _rewrite_rows(src: Path, dst: Path, first: int, last: int, offset: int) -> int:
     """Copy the rows of frames first..last from src to dst, frame -= offset, text otherwise kept."""
     n = 0

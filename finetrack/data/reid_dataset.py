@@ -19,7 +19,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from finetrack.data.mot import GTFilter, IdentityTable, MOTSequence, half_split_frames
+from finetrack.data.mot import (
+    GTFilter,
+    IdentityTable,
+    MOTSequence,
+    half_split_frames,
+    tail_split_frames,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +72,14 @@ class ReIDFrameDataset(Dataset):
         max_frames: keep at most this many frames per sequence (the first ones of the half);
             None = all.
         augment: training augmentations (:mod:`finetrack.data.reid_augment`); None = none.
+        portion: ``whole`` half, or its ``head`` / ``tail`` (:func:`tail_split_frames` with
+            ``tail_frac``): the tail of the training half is the model-selection slice, the head
+            is what is trained on.
+        tail_frac: fraction of each sequence's half in the tail.
+        holdout_frac: fraction of each sequence's identities (those with a kept box in the
+            half) held out: their boxes are dropped, so they can be open-set queries later. The
+            choice depends on the half and the GT only (a fixed-seed permutation of the sorted
+            ids), so the head and the tail of a half hold out the same identities.
     """
 
     def __init__(
@@ -79,6 +93,9 @@ class ReIDFrameDataset(Dataset):
         skip_empty: bool = True,
         max_frames: Optional[int] = None,
         augment=None,
+        portion: str = "whole",
+        tail_frac: float = 0.0,
+        holdout_frac: float = 0.0,
     ) -> None:
         if not seq_dirs:
             raise ValueError("ReIDFrameDataset needs at least one sequence")
@@ -90,13 +107,26 @@ class ReIDFrameDataset(Dataset):
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self._preprocess = preprocess
         self.augment = augment if (augment is not None and augment.active) else None
+        if not 0.0 <= holdout_frac < 1.0:
+            raise ValueError(f"holdout_frac must be in [0, 1), got {holdout_frac}")
+        self.portion = portion
         self.annotations = {}
         self.first_frames: Dict[int, int] = {}
+        #: {sequence index: (first, last)} 1-based inclusive frames of this dataset
+        self.frame_ranges: Dict[int, Tuple[int, int]] = {}
+        #: (sequence name, track id) pairs whose boxes were dropped (``holdout_frac``)
+        self.heldout_identities: List[Tuple[str, int]] = []
         for i, seq in enumerate(self.sequences):
-            first, last = half_split_frames(len(seq), half)
+            h_first, h_last = half_split_frames(len(seq), half)
+            ann = gt_filter.apply(seq.gt().in_frames(h_first, h_last))
+            if holdout_frac > 0:
+                held = holdout_ids(ann.ids, holdout_frac)
+                self.heldout_identities += [(seq.name, int(t)) for t in held]
+                ann = ann.subset(~np.isin(ann.ids, held))
+            first, last = tail_split_frames(h_first, h_last, tail_frac, portion)
             self.first_frames[i] = first
-            ann = gt_filter.apply(seq.gt().in_frames(first, last))
-            self.annotations[seq.name] = ann
+            self.frame_ranges[i] = (first, last)
+            self.annotations[seq.name] = ann.in_frames(first, last)
         self.identities = (
             identities if identities is not None else IdentityTable.build(self.annotations)
         )
@@ -104,7 +134,7 @@ class ReIDFrameDataset(Dataset):
         self.seq_lengths: List[int] = []
         self._rows: Dict[Tuple[int, int], np.ndarray] = {}
         for i, seq in enumerate(self.sequences):
-            first, last = half_split_frames(len(seq), half)
+            first, last = self.frame_ranges[i]
             ann = self.annotations[seq.name]
             order = np.argsort(ann.frames, kind="stable")
             frames_sorted = ann.frames[order]
@@ -121,13 +151,19 @@ class ReIDFrameDataset(Dataset):
                 n += 1
             self.seq_lengths.append(n)
         logger.info(
-            "Re-ID dataset (%s half): %d sequences, %d frames, %d boxes, %d labelled identities",
+            "Re-ID dataset (%s half%s): %d sequences, %d frames, %d boxes, %d labelled identities",
             half,
+            "" if portion == "whole" else f", {portion} {tail_frac:g}",
             len(self.sequences),
             len(self._frames),
             self.num_boxes,
             len(self.identities),
         )
+
+    @property
+    def frame_rates(self) -> Dict[int, float]:
+        """{sequence index: frames per second} from seqinfo.ini."""
+        return {i: float(seq.info.frame_rate) for i, seq in enumerate(self.sequences)}
 
     @property
     def num_boxes(self) -> int:
@@ -195,6 +231,25 @@ class ReIDFrameDataset(Dataset):
             "ratio": float(ratio),
             "orig_size": tuple(img.shape[:2]),
         }
+
+
+def holdout_ids(track_ids: np.ndarray, frac: float, seed: int = 0) -> np.ndarray:
+    """The identities held out of training for the open-set protocol (SPEC section 4).
+
+    Args:
+        track_ids: (N,) track ids of the kept GT rows of one sequence's half (repeats allowed).
+        frac: fraction of the distinct ids held out, rounded to the nearest count.
+        seed: permutation seed (fixed, so every run and every seed holds out the same ids).
+
+    Returns:
+        (K,) int64 sorted held-out ids, K = round(frac * number of distinct ids).
+    """
+    ids = np.unique(np.asarray(track_ids, dtype=np.int64))
+    k = int(round(frac * len(ids)))
+    if k == 0:
+        return np.zeros(0, np.int64)
+    perm = np.random.default_rng(seed).permutation(len(ids))
+    return np.sort(ids[perm[:k]])
 
 
 def collate_frames(items: List[Dict[str, object]]) -> Dict[str, object]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Dict, Iterator, List, Optional, Sequence, Type
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Type
 
 import torch
 from torch.utils.data import Sampler
@@ -198,3 +198,71 @@ def build_batch_sampler(
         rank=rank,
         world_size=world_size,
     )
+
+
+def positives_per_anchor(
+    batches: Iterable[Sequence[int]], frame_labels: Sequence[Sequence[int]]
+) -> Dict[str, float]:
+    """How many positives an anchor has in its batch (what batch-hard triplet losses feed on).
+
+    For every batch and every labelled box (anchor, label >= 0) of it, the positives are the other
+    boxes of the batch with the same label (same identity, other frames: a frame holds each
+    identity once).
+
+    Args:
+        batches: lists of dataset indices, e.g. one epoch of a sampler.
+        frame_labels: per dataset index, the (N_i,) identity labels of that frame's boxes
+            (-1 = unlabelled, ignored).
+
+    Returns:
+        {"positives_per_anchor": mean over batches of the mean positives per anchor,
+         "anchors_with_positive": mean over batches of the fraction of anchors with >= 1,
+         "batches": number of batches with at least one anchor}
+    """
+    per_batch, with_pos = [], []
+    for batch in batches:
+        labels = [int(l) for i in batch for l in frame_labels[i] if int(l) >= 0]
+        if not labels:
+            continue
+        counts: Dict[int, int] = {}
+        for l in labels:
+            counts[l] = counts.get(l, 0) + 1
+        pos = [counts[l] - 1 for l in labels]
+        per_batch.append(sum(pos) / len(pos))
+        with_pos.append(sum(p > 0 for p in pos) / len(pos))
+    n = len(per_batch)
+    return {
+        "positives_per_anchor": sum(per_batch) / n if n else 0.0,
+        "anchors_with_positive": sum(with_pos) / n if n else 0.0,
+        "batches": n,
+    }
+
+
+def sampler_positives(
+    seq_lengths: Sequence[int],
+    frame_labels: Sequence[Sequence[int]],
+    batch_size: int = 8,
+    group_size: Optional[int] = None,
+    seed: int = 0,
+    epochs: int = 1,
+    names: Sequence[str] = ("sequential", "shuffle", "sgs"),
+) -> Dict[str, Dict[str, float]]:
+    """:func:`positives_per_anchor` of every sampler over ``epochs`` epochs (batch mean).
+
+    Args:
+        seq_lengths, batch_size, group_size, seed: as :func:`build_batch_sampler`.
+        frame_labels: per dataset index, that frame's box labels
+            (:meth:`finetrack.data.reid_dataset.ReIDFrameDataset.targets` ``["labels"]``).
+
+    Returns:
+        {sampler name: positives_per_anchor(...) over all its batches}
+    """
+    out = {}
+    for name in names:
+        sampler = build_batch_sampler(name, seq_lengths, batch_size, group_size, seed)
+        batches: List[List[int]] = []
+        for epoch in range(epochs):
+            sampler.set_epoch(epoch)
+            batches.extend(list(sampler))
+        out[name] = positives_per_anchor(batches, frame_labels)
+    return out

@@ -142,3 +142,10 @@ class SyntheticConfig:
 
 #: The tiny set the tests use (2 seqs x 20 frames, 320x240).
 TINY = dict(num_seqs=2, frames=20, width=320, height=240)
+
+#: MOT17-like statistics at the PETS09 run's size (7 x 114 = 798 frames, PETS09-S2L1 has 795):
+#: 7 sequences, about 24 people in view per frame, people entering at 3/s and walking out of view
+#: (so the first halves hold about 400 identities), 6 scripted crossings per 100 frames, 5 fps.
+#: Used to test Shuffle-Group Sampling where random batches rarely share an identity.
+MOT17LIKE = dict(num_seqs=7, frames=114, fps=5.0, people=25, entry_rate=3.0, crossing_rate=6.0,
+                 name_prefix="M17L")

@@ -42,7 +42,7 @@ from typing import List, Optional, Tuple, Union
 import cv2
 
 from finetrack.data.mot import SeqInfo, read_gt, write_seqinfo
-from finetrack.data.synth_config import TINY, SyntheticConfig
+from finetrack.data.synth_config import MOT17LIKE, TINY, SyntheticConfig
 from finetrack.data.synth_detections import DetectorNoise
 from finetrack.data.synth_motion import CrossingSpec
 from finetrack.data.synth_render import SceneRenderer
@@ -57,7 +57,7 @@ from finetrack.data.synth_stats import dataset_statistics, format_statistics, se
 from finetrack.utils.io import atomic_open, atomic_write_text
 
 __all__ = [
-    "TINY", "SyntheticConfig", "DetectorNoise", "CrossingSpec", "Scene", "GroundTruth",
+    "TINY", "MOT17LIKE", "SyntheticConfig", "DetectorNoise", "CrossingSpec", "Scene", "GroundTruth",
     "SceneRenderer", "simulate_scene", "scene_ground_truth", "scene_detections", "write_scene",
     "generate_dataset", "scripted_crossing", "CrossingSequence", "dataset_statistics",
     "sequence_statistics", "format_statistics",

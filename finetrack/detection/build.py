@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from finetrack.config import git_revision, save_config, to_dict
+from finetrack.config import ConfigError, git_revision, save_config, to_dict
 from finetrack.data.mot import GTFilter
 from finetrack.detection.coco_eval import evaluate_detector, format_ap
 from finetrack.detection.config import SOURCE_FORMATS, DetConfig, DetSourceConfig
@@ -38,24 +38,57 @@ def gt_filter(cfg: DetConfig) -> GTFilter:
 
 
 def source_records(
-    src: DetSourceConfig, cfg: DetConfig, frame_step: Optional[int] = None
+    src: DetSourceConfig, cfg: DetConfig, frame_step: Optional[int] = None,
+    portion: str = "whole", tail_frac: float = 0.0, max_images: Optional[int] = -1,
 ) -> List[DetRecord]:
-    """Records of one configured source (``frame_step`` overrides the source's own)."""
+    """Records of one configured source (``frame_step`` / ``max_images`` override the source's
+    own; ``portion``/``tail_frac``: head or tail of every sequence's half, mot only)."""
     step = src.frame_step if frame_step is None else frame_step
+    cap = src.max_images if max_images == -1 else max_images
     root = resolve_data_root(src.root)
     if src.format == "mot":
         return mot_records(root / src.split, src.seqs, src.half, gt_filter(cfg), src.mot17_detector,
-                           step, src.max_images)
+                           step, cap, portion=portion, tail_frac=tail_frac)
     if src.format == "crowdhuman":
         return crowdhuman_records(root, src.ann_file, src.image_dir, cfg.data.min_box_size, step,
                                   src.max_images)
     raise ValueError(f"unknown source format {src.format!r}; valid: {list(SOURCE_FORMATS)}")
 
 
+def _select_on_tail(cfg: DetConfig) -> bool:
+    if cfg.train.select_on != "train_tail":
+        return False
+    if not any(src.format == "mot" for src in cfg.data.train):
+        raise ConfigError(
+            "train.select_on=train_tail needs a mot training source to carve the selection slice "
+            "from; use train.select_on=final_epoch"
+        )
+    return True
+
+
 def train_records(cfg: DetConfig) -> List[DetRecord]:
+    """Training records; with ``train.select_on=train_tail`` the last ``train.select_frac`` of
+    every mot source's sequences is left out (it is the selection slice)."""
+    tail = _select_on_tail(cfg)
     out: List[DetRecord] = []
     for src in cfg.data.train:
-        out.extend(source_records(src, cfg))
+        if tail and src.format == "mot":
+            out.extend(source_records(src, cfg, portion="head", tail_frac=cfg.train.select_frac))
+        else:
+            out.extend(source_records(src, cfg))
+    return out
+
+
+def selection_records(cfg: DetConfig) -> List[DetRecord]:
+    """The selection slice: the tail of every mot training source (every ``eval.frame_step``-th
+    frame); empty with ``train.select_on=final_epoch``. Never ``data.val``."""
+    if not _select_on_tail(cfg):
+        return []
+    out: List[DetRecord] = []
+    for src in cfg.data.train:
+        if src.format == "mot":
+            out.extend(source_records(src, cfg, frame_step=cfg.eval.frame_step, portion="tail",
+                                      tail_frac=cfg.train.select_frac, max_images=None))
     return out
 
 
@@ -122,7 +155,8 @@ def train_from_config(cfg: DetConfig) -> Dict[str, Any]:
             mosaic_scale=a.mosaic_scale, mixup_scale=a.mixup_scale, shear=a.shear,
             hsv_prob=a.hsv_prob, flip_prob=a.flip_prob, max_labels=a.max_labels,
         )
-        val = val_records(cfg) if is_main else []
+        # best.pth is chosen on the selection slice; data.val is read after training only
+        val = selection_records(cfg) if is_main else []
         t = cfg.train
         desc = detector_description(cfg)
         trainer = DetTrainer(
@@ -149,17 +183,29 @@ def train_from_config(cfg: DetConfig) -> Dict[str, Any]:
             return {}
         best = result["best"]
         metrics: Dict[str, Any] = {
-            "AP50": best.get("AP50"),
-            "AP": best.get("AP"),
+            "selected_on": t.selected_on,
+            "AP50": None,
+            "AP": None,
             "epoch": best["epoch"],
+            "selection": {"on": t.selected_on, "metric": t.best_metric, "epoch": best["epoch"],
+                          "AP50": best.get("AP50"), "AP": best.get("AP"),
+                          "images": len(val)},
             "train_seconds": round(result["train_seconds"], 1),
-            "eval": "per-epoch",
+            "eval": "none (train.final_full_eval=false or no data.val)",
             **desc,
         }
         if t.final_full_eval and cfg.data.val is not None and (run_dir / BEST).is_file():
+            # the evaluation split, read once: the selected checkpoint (top-level AP50/AP, what
+            # tools/track.py gets as best.pth) and the final epoch
             full = evaluate_checkpoint(cfg, run_dir / BEST, device=device)
             metrics.update({"AP50": full["AP50"], "AP": full["AP"], "AP75": full["AP75"],
-                            "eval": "full val split", "eval_images": full["num_images"]})
+                            "eval": f"full val split, selected checkpoint ({t.selected_on})",
+                            "eval_images": full["num_images"]})
+            final = full
+            if best["epoch"] != result["epochs_done"]:
+                final = evaluate_checkpoint(cfg, run_dir / LAST, device=device)
+            metrics["final"] = {"label": "final epoch", "epoch": result["epochs_done"],
+                                **{k: final[k] for k in ("AP50", "AP", "AP75")}}
         metrics["epochs_done"] = result["epochs_done"]
         metrics["history"] = result["history"]
         write_metrics(run_dir, metrics)

@@ -17,7 +17,13 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 from yolox.data import Dataset as YoloxDataset
 
-from finetrack.data.mot import DISTRACTOR_CLASSES, GTFilter, MOTSequence, list_sequences
+from finetrack.data.mot import (
+    DISTRACTOR_CLASSES,
+    GTFilter,
+    MOTSequence,
+    list_sequences,
+    tail_split_frames,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +64,8 @@ def mot_records(
     mot17_detector: Optional[str] = "FRCNN",
     frame_step: int = 1,
     max_images: Optional[int] = None,
+    portion: str = "whole",
+    tail_frac: float = 0.0,
 ) -> List[DetRecord]:
     """Records of the frames of MOTChallenge sequences (every frame of the half, even empty ones).
 
@@ -73,6 +81,10 @@ def mot_records(
         mot17_detector: MOT17 copy to use.
         frame_step: keep every n-th frame of the half (starting with its first frame).
         max_images: cap on records over all sequences (after frame_step).
+        portion: ``whole`` half, or its ``head`` / ``tail`` (the last ``tail_frac`` of each
+            sequence's half, :func:`finetrack.data.mot.tail_split_frames`): the tail of the
+            training half selects ``best.pth``, the head trains.
+        tail_frac: fraction of each sequence's half in the tail.
 
     Returns:
         Records sorted by sequence then frame.
@@ -89,7 +101,9 @@ def mot_records(
         keep = gt_filter.mask(gt)
         ignore = ~keep & np.isin(gt.classes, people)
         boxes = gt.xyxy().astype(np.float32)
-        for frame in list(seq.frames(half))[::frame_step]:
+        first, last = tail_split_frames(seq.frames(half)[0], seq.frames(half)[-1], tail_frac,
+                                        portion)
+        for frame in list(range(first, last + 1))[::frame_step]:
             in_frame = gt.frames == frame
             out.append(
                 DetRecord(
@@ -103,7 +117,8 @@ def mot_records(
             )
     if max_images is not None:
         out = out[:max_images]
-    logger.info("%s (%s half): %d images, %d boxes", split_dir, half, len(out),
+    part = "" if portion == "whole" else f", {portion} {tail_frac:g}"
+    logger.info("%s (%s half%s): %d images, %d boxes", split_dir, half, part, len(out),
                 sum(len(r.boxes_xyxy) for r in out))
     return out
 

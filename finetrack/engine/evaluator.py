@@ -7,8 +7,9 @@ model.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from typing import Dict, Iterable, Optional
+from typing import Collection, Dict, Iterable, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -74,6 +75,8 @@ def evaluate_gt_reid(
     first_frames: Optional[Dict[int, int]] = None,
     query_every: int = 10,
     amp: bool = False,
+    exclude_frames: Union[int, Dict[int, int]] = 0,
+    seen_identities: Optional[Collection[Tuple[int, int]]] = None,
 ) -> ReIDResult:
     """Rank-1 / mAP of ``model`` on the GT boxes of ``loader`` (SPEC section 4).
 
@@ -81,13 +84,22 @@ def evaluate_gt_reid(
         first_frames: {sequence index: first frame of the evaluated range} (the dataset's
             ``first_frames``); queries are frames ``first + k * query_every``.
         query_every: query frame spacing.
+        exclude_frames: gallery entries within +-T frames of the query are excluded (0 = v1);
+            an int or {sequence index: T}.
+        seen_identities: (sequence index, track id) pairs the model was trained on; when given,
+            the result's ``open_set`` holds the same evaluation restricted to the queries whose
+            identity is not among them (same gallery).
     """
     data = extract_gt_embeddings(model, loader, device, amp)
-    return evaluate_reid(
-        data["embeddings"],
-        data["seq_index"],
-        data["frames"],
-        data["track_ids"],
-        first_frames=first_frames,
-        query_every=query_every,
+    args = (data["embeddings"], data["seq_index"], data["frames"], data["track_ids"])
+    kwargs = dict(first_frames=first_frames, query_every=query_every, exclude_frames=exclude_frames)
+    closed = evaluate_reid(*args, **kwargs)
+    if seen_identities is None:
+        return closed
+    seen = set((int(s), int(t)) for s, t in seen_identities)
+    unseen = np.asarray(
+        [(int(s), int(t)) not in seen for s, t in zip(data["seq_index"], data["track_ids"])],
+        dtype=bool,
     )
+    open_set = evaluate_reid(*args, **kwargs, query_keep=unseen)
+    return dataclasses.replace(closed, open_set=open_set)

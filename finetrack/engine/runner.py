@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from finetrack.config import Config, git_revision, save_config, to_dict
+from finetrack.config import Config, ConfigError, git_revision, save_config, to_dict
 from finetrack.data.mot import IdentityTable, list_sequences
 from finetrack.data.reid_dataset import ReIDFrameDataset, collate_frames, gt_filter_from_kwargs
 from finetrack.data.samplers import build_batch_sampler
@@ -26,7 +26,7 @@ from finetrack.engine.checkpoint import LAST, load_checkpoint, prepare_run_dir
 from finetrack.engine.evaluator import evaluate_gt_reid
 from finetrack.engine.logger import ScalarWriter, add_file_handler, remove_handler
 from finetrack.engine.trainer import ReIDTrainer
-from finetrack.eval.reid_metrics import ReIDResult, summary_line
+from finetrack.eval.reid_metrics import ReIDResult, evaluate_reid, summary_line
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,13 @@ def _seq_dirs(cfg: Config, split_dir: str, names: Optional[List[str]]) -> List[P
 def build_reid_datasets(
     cfg: Config, identities: Optional[IdentityTable] = None, need_train: bool = True
 ) -> Tuple[Optional[ReIDFrameDataset], ReIDFrameDataset]:
-    """(train dataset or None, validation dataset) of ``cfg.data`` (SPEC sections 3, 4, 6)."""
+    """(train dataset or None, validation dataset) of ``cfg.data`` (SPEC sections 3, 4, 6).
+
+    With ``reid_eval.select_on=train_tail`` the training dataset is the head of the training
+    half: its last ``reid_eval.select_frac`` frames per sequence are the selection slice
+    (:func:`build_selection_dataset`) and are not trained on. ``reid_eval.open_set_frac`` of
+    the identities are held out of training (open-set queries).
+    """
     d = cfg.data
     if d.split not in SPLIT_HALVES:
         raise ValueError(f"data.split must be one of {sorted(SPLIT_HALVES)}, got {d.split!r}")
@@ -141,9 +147,18 @@ def build_reid_datasets(
     if need_train:
         from finetrack.data.reid_augment import AugmentParams
 
-        augment = AugmentParams(**dataclasses.asdict(d.augment))
-        train = ReIDFrameDataset(train_dirs, train_half, gt_filter, identities, input_size=size,
-                                 augment=augment)
+        e = cfg.reid_eval
+        train = ReIDFrameDataset(
+            train_dirs,
+            train_half,
+            gt_filter,
+            identities,
+            input_size=size,
+            portion="head" if e.select_on == "train_tail" else "whole",
+            tail_frac=e.select_frac if e.select_on == "train_tail" else 0.0,
+            holdout_frac=e.open_set_frac,
+            augment=AugmentParams(**dataclasses.asdict(d.augment)),
+        )
     val = ReIDFrameDataset(
         val_dirs,
         val_half,
@@ -153,6 +168,63 @@ def build_reid_datasets(
         max_frames=cfg.reid_eval.max_frames,
     )
     return train, val
+
+
+def build_selection_dataset(cfg: Config) -> Optional[ReIDFrameDataset]:
+    """The model-selection slice: the last ``reid_eval.select_frac`` frames of every training
+    sequence's training half (None with ``reid_eval.select_on=final_epoch``).
+
+    Identities held out by ``reid_eval.open_set_frac`` are dropped here too (they stay unseen).
+    """
+    d, e = cfg.data, cfg.reid_eval
+    if e.select_on == "final_epoch":
+        return None
+    train_half, _ = SPLIT_HALVES[d.split]
+    gt_filter = gt_filter_from_kwargs(d.classes, d.min_visibility, d.drop_zero_flag, d.min_box_size)
+    return ReIDFrameDataset(
+        _seq_dirs(cfg, d.train_split, d.train_seqs),
+        train_half,
+        gt_filter,
+        identities=IdentityTable([]),
+        input_size=(int(cfg.model.input_size[0]), int(cfg.model.input_size[1])),
+        max_frames=e.max_frames,
+        portion="tail",
+        tail_frac=e.select_frac,
+        holdout_frac=e.open_set_frac,
+    )
+
+
+def exclude_frames(dataset: ReIDFrameDataset, seconds: float) -> Dict[int, int]:
+    """{sequence index: T}: the +-T frame window of protocol v2 (``seconds`` x frame rate)."""
+    return {i: int(round(seconds * fps)) for i, fps in dataset.frame_rates.items()}
+
+
+def protocol_counts(
+    dataset: ReIDFrameDataset, query_every: int, window: Dict[int, int]
+) -> ReIDResult:
+    """The protocol run on GT alone (constant embeddings): how many queries can be scored."""
+    seqs, frames, tids = [], [], []
+    for i in range(len(dataset)):
+        s, f = dataset.frame_ref(i)
+        t = dataset.targets(i)["track_ids"]
+        seqs += [s] * len(t)
+        frames += [f] * len(t)
+        tids += list(t)
+    return evaluate_reid(
+        np.zeros((len(tids), 1)),
+        np.asarray(seqs, np.int64),
+        np.asarray(frames, np.int64),
+        np.asarray(tids, np.int64),
+        first_frames=dataset.first_frames,
+        query_every=query_every,
+        exclude_frames=window,
+    )
+
+
+def seen_identities(dataset: ReIDFrameDataset, identities: IdentityTable) -> List[Tuple[int, int]]:
+    """(sequence index in ``dataset``, track id) of the identities the model was trained on."""
+    index = {name: i for i, name in enumerate(dataset.seq_names)}
+    return [(index[s], t) for s, t in identities.keys if s in index]
 
 
 def build_val_loader(cfg: Config, val: ReIDFrameDataset) -> DataLoader:
@@ -165,9 +237,22 @@ def build_val_loader(cfg: Config, val: ReIDFrameDataset) -> DataLoader:
     )
 
 
-def make_evaluate_fn(cfg: Config, val: ReIDFrameDataset, device: torch.device):
-    """``model -> ReIDResult`` on the validation dataset (SPEC section 4)."""
+def make_evaluate_fn(
+    cfg: Config,
+    val: ReIDFrameDataset,
+    device: torch.device,
+    identities: Optional[IdentityTable] = None,
+):
+    """``model -> ReIDResult`` on a dataset (SPEC section 4: protocol v2 unless
+    ``reid_eval.exclude_seconds=0``).
+
+    Args:
+        identities: the training identities; given, the result carries the open-set variant
+            (queries whose identity is not among them).
+    """
     loader = build_val_loader(cfg, val)
+    window = exclude_frames(val, cfg.reid_eval.exclude_seconds)
+    seen = None if identities is None else seen_identities(val, identities)
 
     def _evaluate(model: torch.nn.Module) -> ReIDResult:
         return evaluate_gt_reid(
@@ -177,9 +262,31 @@ def make_evaluate_fn(cfg: Config, val: ReIDFrameDataset, device: torch.device):
             first_frames=val.first_frames,
             query_every=cfg.reid_eval.query_every,
             amp=cfg.train.amp,
+            exclude_frames=window,
+            seen_identities=seen,
         )
 
     return _evaluate
+
+
+def protocol_info(cfg: Config, val: ReIDFrameDataset) -> Dict[str, Any]:
+    """metrics.json entries naming the evaluated split and the Re-ID protocol."""
+    e = cfg.reid_eval
+    _, val_half = SPLIT_HALVES[cfg.data.split]
+    return {
+        "evaluated_on": f"{val_half}_half" if val_half != "all" else "all_frames",
+        "protocol": {
+            "version": e.protocol,
+            "exclude_seconds": e.exclude_seconds,
+            "exclude_frames": {
+                val.seq_names[i]: t for i, t in exclude_frames(val, e.exclude_seconds).items()
+            },
+            "query_every": e.query_every,
+            "open_set_frac": e.open_set_frac,
+            "closed_set": "best/final rank1, mAP: all queries (identities shared with training)",
+            "open_set": "best/final open_set: queries whose identity was never trained on",
+        },
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,6 +344,31 @@ def train_from_config(cfg: Config, on_epoch_end=None) -> Dict[str, Any]:
         train_set, val_set = build_reid_datasets(cfg)
         if len(train_set) == 0 or train_set.num_identities == 0:
             raise ValueError("the training split has no GT box left after filtering")
+        select_set = build_selection_dataset(cfg)
+        if select_set is not None:
+            window = exclude_frames(select_set, cfg.reid_eval.exclude_seconds)
+            counts = protocol_counts(select_set, cfg.reid_eval.query_every, window)
+            if counts.num_queries == 0:
+                raise ConfigError(
+                    f"reid_eval.select_frac={cfg.reid_eval.select_frac}: the selection slice "
+                    f"({len(select_set)} frames) has no query with a positive in its gallery "
+                    f"(query_every={cfg.reid_eval.query_every}, +-{window} frames excluded); "
+                    "raise reid_eval.select_frac or use reid_eval.select_on=final_epoch"
+                )
+            logger.info(
+                "selection slice (%s): %d frames, %d boxes, %d scorable queries; evaluation "
+                "split read only after the last epoch",
+                cfg.reid_eval.selected_on,
+                len(select_set),
+                select_set.num_boxes,
+                counts.num_queries,
+            )
+        if train_set.heldout_identities:
+            logger.info(
+                "open set: %d identities held out of training (reid_eval.open_set_frac=%g)",
+                len(train_set.heldout_identities),
+                cfg.reid_eval.open_set_frac,
+            )
         kwargs = model_kwargs(cfg, train_set.num_identities)
         model = build_model(**kwargs)
         if cfg.model.init_ckpt is not None:
@@ -311,7 +443,14 @@ def train_from_config(cfg: Config, on_epoch_end=None) -> Dict[str, Any]:
             out_dir,
             epochs=cfg.train.epochs,
             device=device,
-            evaluate=make_evaluate_fn(cfg, val_set, device) if is_main else None,
+            evaluate=(
+                make_evaluate_fn(cfg, select_set, device)
+                if is_main and select_set is not None
+                else None
+            ),
+            report=make_evaluate_fn(cfg, val_set, device, train_set.identities) if is_main else None,
+            selected_on=cfg.reid_eval.selected_on,
+            report_info=protocol_info(cfg, val_set),
             amp=cfg.train.amp,
             log_every=cfg.train.log_every,
             eval_every=cfg.train.eval_every,
@@ -335,7 +474,7 @@ def train_from_config(cfg: Config, on_epoch_end=None) -> Dict[str, Any]:
                         out_dir / LAST)
         logger.info(
             "training %d epoch(s) from epoch %d: %d frames / %d boxes, %d batches per "
-            "epoch (sampler %s), validation %d frames / %d boxes",
+            "epoch (sampler %s); evaluation split %d frames / %d boxes (read after the last epoch)",
             cfg.train.epochs,
             trainer.start_epoch + 1,
             len(train_set),
@@ -369,7 +508,8 @@ def evaluate_checkpoint(cfg: Config, ckpt_path: Path) -> ReIDResult:
     """Rank-1/mAP of a checkpoint on ``cfg``'s validation split (GT boxes, SPEC section 4).
 
     The model is rebuilt from the checkpoint alone (``model_args``); ``cfg`` gives the data,
-    the input size and the protocol.
+    the input size and the protocol. The checkpoint's training identities give the open-set
+    variant (``result.open_set``).
     """
     from finetrack.models.reid_head import FineTrackModel
 
@@ -386,6 +526,7 @@ def evaluate_checkpoint(cfg: Config, ckpt_path: Path) -> ReIDResult:
             tuple(cfg.model.input_size),
             ckpt_size,
         )
-    result = make_evaluate_fn(cfg, val, device)(model)
+    identities = IdentityTable.from_json(ckpt["identities"]) if "identities" in ckpt else None
+    result = make_evaluate_fn(cfg, val, device, identities)(model)
     logger.info("%s on %s: %s", ckpt_path, [s.name for s in val.sequences], summary_line(result))
     return result

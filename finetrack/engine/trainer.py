@@ -2,8 +2,11 @@
 
 Per iteration: forward the batch's frames and GT boxes, sum the loss dict, stop on a non-finite
 loss (the dict is in the error), backward (GradScaler under AMP on CUDA), step. Per epoch: the lr
-scheduler steps, validation Rank-1/mAP is computed (main rank), ``last.pth`` is written and, when
-the validation metric improved, ``best.pth``; then ``metrics.json``.
+scheduler steps, Rank-1/mAP on the *selection* slice is computed (main rank; a slice of the
+training half that is not trained on, or none), ``last.pth`` is written and, when the selection
+metric improved, ``best.pth``; then ``metrics.json``. The evaluation split is read only once,
+after the last epoch (``report``): for the final-epoch weights and for ``best.pth``, both written
+to metrics.json under their own labels (SPEC section 4: selection never reads the reported split).
 
 Resume: the state of a finished epoch (model, optimizer, scheduler, scaler, RNG states, best,
 history, elapsed time) is in ``last.pth``; a resumed run restarts at the next epoch. Samplers
@@ -15,6 +18,7 @@ Subclasses override :meth:`ReIDTrainer.forward_backward` only.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -95,18 +99,25 @@ class ReIDTrainer:
         out_dir: run directory (checkpoints, metrics.json, events).
         epochs: total number of epochs.
         device: training device.
-        evaluate: validation function; None = no validation (best = last epoch).
+        evaluate: selection function (Rank-1/mAP on the selection slice, every ``eval_every``
+            epochs); None = no selection (best = last epoch).
+        report: evaluation-split function, called only after the last epoch, on the final
+            weights and on ``best.pth``; None = no reported numbers.
+        selected_on: metrics.json label of what ``evaluate`` runs on (``train_tail_10pct``);
+            ``final_epoch`` when ``evaluate`` is None.
         amp: mixed precision (CUDA only).
         log_every: iterations between log lines.
         eval_every: epochs between validations (the last epoch is always validated).
         max_iters_per_epoch: cap on iterations per epoch; None = full epoch.
-        best_metric: ``mAP`` or ``rank1``: what ``best.pth`` maximises.
+        best_metric: ``mAP`` or ``rank1``: what ``best.pth`` maximises on the selection slice.
         extra_state: saved in every checkpoint (resolved config, git revision, identities...).
         writer: TensorBoard writer; None = no events.
         is_main: this process writes files and validates (rank 0).
         on_epoch_end: called with (epoch index, epoch record) after the checkpoint is written.
         progress: show a tqdm bar.
-        val_name: TensorBoard tag part of the validation set (``val/<val_name>/mAP``).
+        val_name: TensorBoard tag part of the selection set (``val/<val_name>/mAP``); the
+            reported numbers go to ``eval/<val_name>/{final,selected}_mAP``.
+        report_info: extra metrics.json entries describing the evaluation (split, protocol).
     """
 
     def __init__(
@@ -132,6 +143,9 @@ class ReIDTrainer:
         on_epoch_end: Optional[Callable[[int, Dict[str, Any]], None]] = None,
         progress: bool = True,
         val_name: str = "reid",
+        report: Optional[EvaluateFn] = None,
+        selected_on: Optional[str] = None,
+        report_info: Optional[Dict[str, Any]] = None,
     ) -> None:
         if best_metric not in ("mAP", "rank1"):
             raise ValueError(f"best_metric must be mAP or rank1, got {best_metric!r}")
@@ -157,6 +171,10 @@ class ReIDTrainer:
         self.on_epoch_end = on_epoch_end
         self.progress = progress
         self.val_name = val_name
+        self.report = report
+        self.selected_on = "final_epoch" if evaluate is None else (selected_on or "selection")
+        self.report_info = dict(report_info or {})
+        self.reported: Dict[str, Any] = {}
         # run state (restored by resume)
         self.start_epoch = 0
         self.iter = 0
@@ -308,28 +326,73 @@ class ReIDTrainer:
         return {k: v / max(steps, 1) for k, v in sums.items()}
 
     # ------------------------------------------------------------------ main loop
-    def _write_metrics(self, final: Optional[Dict[str, float]], finished: bool) -> None:
+    def _write_metrics(self, finished: bool) -> None:
         best = self.best if self.best["epoch"] >= 0 else {}
+        rep = self.reported
+        # the evaluation split's numbers, known only after the last epoch (``report``)
+        selected = rep.get("selected", {"rank1": None, "mAP": None})
         data = {
+            "selected_on": self.selected_on,
             "best": {
+                "label": f"selected checkpoint ({self.selected_on})",
+                "epoch": best.get("epoch"),
+                **selected,
+            },
+            "final": {"label": "final epoch", **rep["final"]} if rep else {},
+            "selection": {
+                "on": self.selected_on,
+                "metric": self.best_metric,
+                "epoch": best.get("epoch"),
                 "rank1": best.get("rank1"),
                 "mAP": best.get("mAP"),
-                "epoch": best.get("epoch"),
             },
-            "final": final or {},
+            **self.report_info,
+            "eval_seconds": rep.get("eval_seconds"),
             "train_seconds": round(self.train_seconds, 2),
             "finished": finished,
             "history": self.history,
         }
         atomic_write_text(self.out_dir / METRICS_FILE, json.dumps(data, indent=2) + "\n")
 
+    def _report(self) -> None:
+        """Evaluate the final weights and ``best.pth`` on the evaluation split (main rank)."""
+        if self.report is None:
+            return
+        final_epoch = self.history[-1]["epoch"] if self.history else self.start_epoch
+        core = unwrap_model(self.model)
+        t0 = time.perf_counter()
+        final = self.report(core)
+        logger.info("evaluation split, final epoch %d: %s", final_epoch, summary_line(final))
+        selected = final
+        sel_epoch = self.best.get("epoch", -1)
+        if sel_epoch not in (-1, final_epoch) and (self.out_dir / BEST).is_file():
+            model = copy.deepcopy(core)
+            model.load_state_dict(load_checkpoint(self.out_dir / BEST)["model"], strict=True)
+            selected = self.report(model)
+            del model
+        logger.info(
+            "evaluation split, selected checkpoint (epoch %d, %s): %s",
+            sel_epoch, self.selected_on, summary_line(selected),
+        )
+        self.reported = {
+            "final": {"epoch": final_epoch, **final.as_percent()},
+            "selected": selected.as_percent(),
+            "eval_seconds": round(time.perf_counter() - t0, 2),
+        }
+        self.writer.scalars(
+            f"eval/{self.val_name}",
+            {
+                "final_rank1": 100.0 * final.rank1,
+                "final_mAP": 100.0 * final.mAP,
+                "selected_rank1": 100.0 * selected.rank1,
+                "selected_mAP": 100.0 * selected.mAP,
+            },
+            self.iter,
+        )
+
     def train(self) -> Dict[str, Any]:
-        """Run epochs ``start_epoch .. epochs-1``; returns the metrics.json content."""
-        final: Optional[Dict[str, float]] = None
-        if self.history:
-            last = self.history[-1]
-            if "rank1" in last:
-                final = {"rank1": last["rank1"], "mAP": last["mAP"]}
+        """Run epochs ``start_epoch .. epochs-1``, then the evaluation-split report; returns the
+        metrics.json content."""
         for epoch in range(self.start_epoch, self.epochs):
             t0 = time.perf_counter()
             losses = self.train_one_epoch(epoch)
@@ -345,13 +408,16 @@ class ReIDTrainer:
                 t1 = time.perf_counter()
                 result = self.evaluate(unwrap_model(self.model))
                 pct = result.as_percent()
-                record.update(pct)
-                record["eval_seconds"] = round(time.perf_counter() - t1, 2)
+                # selection-slice numbers (never the evaluation split)
+                record.update({f"select_{k}": v for k, v in pct.items()})
+                record["select_seconds"] = round(time.perf_counter() - t1, 2)
                 self.writer.scalars(
                     f"val/{self.val_name}", {"rank1": pct["rank1"], "mAP": pct["mAP"]}, self.iter
                 )
-                logger.info("epoch %d validation: %s", epoch + 1, summary_line(result))
-                final = {"rank1": pct["rank1"], "mAP": pct["mAP"]}
+                logger.info(
+                    "epoch %d selection (%s): %s", epoch + 1, self.selected_on,
+                    summary_line(result),
+                )
             self.train_seconds += time.perf_counter() - t0
             self.history.append(record)
             improved = False
@@ -359,7 +425,7 @@ class ReIDTrainer:
             check_finite_model(unwrap_model(self.model), f"the end of epoch {epoch + 1}",
                                grads=not self.amp, kept=kept_checkpoint(self.out_dir))
             if self.is_main:
-                value = record.get(self.best_metric)
+                value = record.get(f"select_{self.best_metric}")
                 if self.evaluate is None:
                     value, improved = float(epoch), True
                 elif value is not None and value > self.best["value"]:
@@ -369,8 +435,8 @@ class ReIDTrainer:
                         "metric": self.best_metric,
                         "value": float(value),
                         "epoch": epoch + 1,
-                        "rank1": record.get("rank1"),
-                        "mAP": record.get("mAP"),
+                        "rank1": record.get("select_rank1"),
+                        "mAP": record.get("select_mAP"),
                     }
                 state = self.state_dict(epoch + 1)
                 # best first: a run killed in between resumes from the older last.pth and
@@ -378,7 +444,7 @@ class ReIDTrainer:
                 if improved:
                     save_checkpoint(self.out_dir / BEST, state)
                 save_checkpoint(self.out_dir / LAST, state)
-                self._write_metrics(final, finished=epoch + 1 == self.epochs)
+                self._write_metrics(finished=False)
                 self.writer.flush()
                 logger.info(
                     "epoch %d done in %.1fs (train %.1fs) | %s%s",
@@ -392,5 +458,6 @@ class ReIDTrainer:
             if self.on_epoch_end is not None:
                 self.on_epoch_end(epoch, record)
         if self.is_main:
-            self._write_metrics(final, finished=True)
+            self._report()
+            self._write_metrics(finished=True)
         return json.loads((self.out_dir / METRICS_FILE).read_text()) if self.is_main else {}

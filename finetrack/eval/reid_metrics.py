@@ -3,10 +3,13 @@
 Protocol (the paper does not state one; this is the project's, documented in the README):
 per validation sequence, the queries are the GT boxes on every ``query_every``-th frame of the
 evaluated range (frames ``first, first + query_every, ...``); the gallery is every GT box of the
-same sequence on the other (non-query) frames; gallery entries from the query's own frame are
-excluded (trivially true here, kept as an explicit mask); a query whose identity has no gallery
-entry is skipped (not counted).
-Rank-1 and mAP are averaged over all valid queries of all sequences.
+same sequence on the other (non-query) frames. For each query, gallery entries within
+``exclude_frames`` frames of the query's frame are excluded (protocol v2, the default upstream:
+one second of video; ``exclude_frames=0`` = v1, only same-frame entries excluded, where the
+near-duplicate neighbours of the query inflate Rank-1). A query whose identity has no valid
+gallery entry is skipped (not counted). Rank-1 and mAP are averaged over all valid queries of all
+sequences. ``query_keep`` restricts the queries (e.g. open-set: identities never trained on)
+without changing the gallery.
 
 Distances are Euclidean between the given embeddings (for L2-normalised embeddings this ranks like
 cosine). Ties are broken by gallery order (stable sort), which makes hand-derived values exact.
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
@@ -34,6 +37,10 @@ class ReIDResult:
         num_gallery: gallery items (summed over sequences).
         num_skipped: queries without any positive in their gallery.
         cmc: (max_rank,) CMC curve (cmc[0] = rank1).
+        gallery_per_query: mean number of gallery items a scored query is ranked against
+            (after the +-T exclusion).
+        open_set: the same evaluation restricted to queries whose identity was never trained on
+            (None = not computed).
     """
 
     rank1: float
@@ -42,16 +49,22 @@ class ReIDResult:
     num_gallery: int
     num_skipped: int
     cmc: np.ndarray
+    gallery_per_query: float = 0.0
+    open_set: Optional["ReIDResult"] = None
 
-    def as_percent(self) -> Dict[str, float]:
-        """{"rank1", "mAP"} in percent (0-100) plus the counts, JSON-ready."""
-        return {
+    def as_percent(self) -> Dict[str, Any]:
+        """{"rank1", "mAP"} in percent (0-100) plus the counts (and ``open_set``), JSON-ready."""
+        out: Dict[str, Any] = {
             "rank1": 100.0 * self.rank1,
             "mAP": 100.0 * self.mAP,
             "num_queries": int(self.num_queries),
             "num_gallery": int(self.num_gallery),
             "num_skipped": int(self.num_skipped),
+            "gallery_per_query": round(float(self.gallery_per_query), 2),
         }
+        if self.open_set is not None:
+            out["open_set"] = self.open_set.as_percent()
+        return out
 
 
 def pairwise_sq_euclidean(q: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -128,6 +141,8 @@ def evaluate_reid(
     first_frames: Optional[Dict[int, int]] = None,
     query_every: int = 10,
     max_rank: int = 10,
+    exclude_frames: Union[int, Dict[int, int]] = 0,
+    query_keep: Optional[np.ndarray] = None,
 ) -> ReIDResult:
     """Rank-1 / mAP with the SPEC section 4 protocol.
 
@@ -140,6 +155,11 @@ def evaluate_reid(
             present for that sequence.
         query_every: queries are boxes on every n-th frame counted from the first frame.
         max_rank: CMC length.
+        exclude_frames: T; gallery entries with ``|frame - query frame| <= T`` are excluded
+            (0 = same frame only, protocol v1); an int for every sequence or {seq index: T}
+            (sequences missing from the dict use 0).
+        query_keep: (N,) bool, False = this box is never a query (it stays out of the gallery
+            when it lies on a query frame); None = every box on a query frame is a query.
 
     Returns:
         ReIDResult (fractions); rank1 = mAP = 0 when no query could be scored.
@@ -150,22 +170,38 @@ def evaluate_reid(
     track_ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
     if not (len(emb) == len(seq_ids) == len(frames) == len(track_ids)):
         raise ValueError("embeddings, seq_ids, frames and track_ids must have the same length")
+    keep = np.ones(len(frames), bool) if query_keep is None else np.asarray(query_keep, bool)
+    if keep.shape != frames.shape:
+        raise ValueError(f"query_keep must have shape {frames.shape}, got {keep.shape}")
     cmcs, aps = [], []
     n_gallery = n_skipped = 0
+    n_valid = 0.0
     for s in np.unique(seq_ids):
         m = seq_ids == s
         f = frames[m]
         first = int(f.min()) if first_frames is None or s not in first_frames else first_frames[s]
-        is_q = query_mask(f, first, query_every)
-        if not is_q.any() or is_q.all():
+        if isinstance(exclude_frames, dict):
+            window = int(exclude_frames.get(int(s), 0))
+        else:
+            window = int(exclude_frames)
+        if window < 0:
+            raise ValueError(f"exclude_frames must be >= 0, got {window}")
+        on_q = query_mask(f, first, query_every)
+        if not on_q.any() or on_q.all():
+            continue
+        is_q = on_q & keep[m]
+        is_g = ~on_q
+        n_gallery += int(is_g.sum())
+        if not is_q.any():
             continue
         e, t = emb[m], track_ids[m]
-        dist = pairwise_sq_euclidean(e[is_q], e[~is_q])
-        valid = f[is_q][:, None] != f[~is_q][None, :]  # same-frame gallery entries excluded
-        out = rank_and_ap(dist, t[is_q], t[~is_q], valid, max_rank)
+        dist = pairwise_sq_euclidean(e[is_q], e[is_g])
+        # v1: same-frame entries excluded; v2: everything within +-window frames
+        valid = np.abs(f[is_q][:, None] - f[is_g][None, :]) > window
+        out = rank_and_ap(dist, t[is_q], t[is_g], valid, max_rank)
         cmcs.append(out["cmc"])
         aps.append(out["ap"])
-        n_gallery += int((~is_q).sum())
+        n_valid += float(valid[out["scored"]].sum())
         n_skipped += int((~out["scored"]).sum())
     cmc_all = np.concatenate(cmcs) if cmcs else np.zeros((0, max_rank))
     ap_all = np.concatenate(aps) if aps else np.zeros(0)
@@ -180,13 +216,18 @@ def evaluate_reid(
         num_gallery=n_gallery,
         num_skipped=n_skipped,
         cmc=cmc,
+        gallery_per_query=n_valid / nq if nq else 0.0,
     )
 
 
 def summary_line(result: ReIDResult) -> str:
     """One log line: ``Rank-1 92.30  mAP 61.80  (#queries 120, #gallery 1100, skipped 0)``."""
     p = result.as_percent()
-    return (
+    line = (
         f"Rank-1 {p['rank1']:.2f}  mAP {p['mAP']:.2f}  "
         f"(#queries {p['num_queries']}, #gallery {p['num_gallery']}, skipped {p['num_skipped']})"
     )
+    if result.open_set is not None:
+        o = result.open_set.as_percent()
+        line += f"; open-set Rank-1 {o['rank1']:.2f}  mAP {o['mAP']:.2f} (#queries {o['num_queries']})"
+    return line

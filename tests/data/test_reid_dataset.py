@@ -69,3 +69,41 @@ def test_unknown_identity_gets_minus_one(pets09_dir):
         max_frames=2,
     )
     assert (ds.targets(0)["labels"] == -1).all()
+
+
+def test_tail_split_frames_by_hand():
+    from finetrack.data.mot import tail_split_frames
+
+    # PETS09 train half 1..397: a 10% tail is ceil(39.7) = 40 frames, 358..397
+    assert tail_split_frames(1, 397, 0.1, "tail") == (358, 397)
+    assert tail_split_frames(1, 397, 0.1, "head") == (1, 357)
+    assert tail_split_frames(1, 397, 0.1, "whole") == (1, 397)
+    assert tail_split_frames(1, 8, 0.5, "tail") == (5, 8)
+    assert tail_split_frames(1, 10, 0.1, "tail") == (10, 10)  # exactly 1.0 frame, not 2
+    assert tail_split_frames(1, 8, 0.0, "head") == (1, 8)
+    with pytest.raises(ValueError, match="leaves no head"):
+        tail_split_frames(1, 1, 0.5, "head")
+    with pytest.raises(ValueError, match="portion"):
+        tail_split_frames(1, 8, 0.5, "middle")
+
+
+def test_head_and_tail_are_disjoint_and_hold_out_the_same_identities(pets09_dir):
+    kw = dict(half="train", input_size=(96, 128), tail_frac=0.1, holdout_frac=0.25)
+    head = ReIDFrameDataset([pets09_dir], portion="head", **kw)
+    tail = ReIDFrameDataset([pets09_dir], portion="tail", identities=IdentityTable([]), **kw)
+    head_frames = {head.frame_ref(i)[1] for i in range(len(head))}
+    tail_frames = {tail.frame_ref(i)[1] for i in range(len(tail))}
+    assert max(head_frames) <= 357 and min(tail_frames) >= 358 and max(tail_frames) <= 397
+    assert tail.first_frames == {0: 358} and tail.frame_ranges == {0: (358, 397)}
+    assert head.heldout_identities == tail.heldout_identities
+    gt = read_gt(pets09_dir / "gt" / "gt.txt")
+    ids = np.unique(gt.ids[(gt.frames <= 397) & (gt.flags != 0)])
+    assert len(head.heldout_identities) == round(0.25 * len(ids)) > 0
+    held = {t for _, t in head.heldout_identities}
+    for ds in (head, tail):
+        seen = set()
+        for i in range(len(ds)):
+            seen |= set(ds.targets(i)["track_ids"].tolist())
+        assert not seen & held  # held-out boxes are gone from both parts
+    assert {t for _, t in head.identities.keys}.isdisjoint(held)
+    assert head.frame_rates == {0: 7.0}

@@ -85,3 +85,45 @@ def test_build_by_name_and_group_size():
     assert all(len(b) <= 2 for b in s)
     with pytest.raises(ValueError, match="valid"):
         build_batch_sampler("random", LENGTHS)
+
+
+def test_positives_per_anchor_by_hand():
+    from finetrack.data.samplers import positives_per_anchor
+
+    # frames: 0 -> ids {1, 2}; 1 -> {1, 3}; 2 -> {4}; 3 -> {1, -1 (unlabelled)}
+    labels = [[1, 2], [1, 3], [4], [1, -1]]
+    # batch [0, 1]: anchors 1, 2, 1, 3 -> positives 1, 0, 1, 0 -> 0.5, half with a positive
+    # batch [2, 3]: anchors 4, 1 -> 0, 0; batch [0, 1, 3]: 1 (x3) -> 2 each, 2 -> 0, 3 -> 0
+    out = positives_per_anchor([[0, 1], [2, 3], [0, 1, 3]], labels)
+    assert out["batches"] == 3
+    assert out["positives_per_anchor"] == pytest.approx((0.5 + 0.0 + 6 / 5) / 3)
+    assert out["anchors_with_positive"] == pytest.approx((0.5 + 0.0 + 3 / 5) / 3)
+    assert positives_per_anchor([[3]], [[-1]] * 4)["batches"] == 0
+
+
+def test_sgs_batches_hold_more_positives_than_shuffle_on_the_mot17like_preset():
+    """The MOT17-like preset (GT simulated, nothing rendered): >= 7 sequences, >= 300 training
+    identities; a shuffled batch of 8 frames rarely shares an identity, an SGS batch does."""
+    import numpy as np
+
+    from finetrack.data.samplers import sampler_positives
+    from finetrack.data.synthetic import MOT17LIKE, SyntheticConfig, scene_ground_truth, simulate_scene
+
+    cfg = SyntheticConfig(**MOT17LIKE)
+    assert cfg.num_seqs >= 7
+    labels, seq_lengths, keys = [], [], {}
+    for i in range(cfg.num_seqs):
+        gt = scene_ground_truth(simulate_scene(cfg, i))
+        n = 0
+        for f in range(1, cfg.frames // 2 + 1):  # the training half
+            ids = gt.ids[(gt.frames == f) & (gt.visibility >= 0.1)]
+            if len(ids):
+                labels.append([keys.setdefault((i, int(t)), len(keys)) for t in ids])
+                n += 1
+        seq_lengths.append(n)
+    assert len(keys) >= 300
+    assert np.mean([len(l) for l in labels]) >= 15  # crowded frames
+    res = sampler_positives(seq_lengths, labels, batch_size=8, seed=0, epochs=2)
+    sgs, shuffle = res["sgs"]["positives_per_anchor"], res["shuffle"]["positives_per_anchor"]
+    assert sgs > 3 * shuffle, res
+    assert res["shuffle"]["anchors_with_positive"] < res["sgs"]["anchors_with_positive"]

@@ -66,6 +66,9 @@ def test_train_lowers_loss_and_checkpoint_loads(tmp_path, synthetic_root, caplog
     for key in ("AP50", "AP", "epoch", "train_seconds"):
         assert key in on_disk
     assert 0.0 <= on_disk["AP50"] <= 100.0 and 1 <= on_disk["epoch"] <= 3
+    assert on_disk["selected_on"] == "train_tail_10pct" and on_disk["selection"]["images"] > 0
+    assert on_disk["final"]["label"] == "final epoch" and on_disk["final"]["epoch"] == 3
+    assert "selected checkpoint" in on_disk["eval"]
     assert on_disk["track_overrides"] == "model.detector=yolox_nano model.input_size=[96,128]"
     assert (out / "config.yaml").is_file() and (out / "train.log").is_file()
 
@@ -132,3 +135,34 @@ def test_every_det_config_loads_and_builds_overrides():
         build_detector(cfg.model.detector.replace("yolox_", ""), input_size=(h, w))
     with pytest.raises(ConfigError):
         load_config(DetConfig, paths[0], ["train.epoch=3"])
+
+
+def test_selection_slice_is_the_training_tail_never_the_val_split(tmp_path, synthetic_root):
+    from finetrack.detection.build import selection_records, train_records, val_records
+
+    cfg = _config(tmp_path, synthetic_root)
+    train = {(r.seq_dir.name, r.frame) for r in train_records(cfg)}
+    select = {(r.seq_dir.name, r.frame) for r in selection_records(cfg)}
+    val = {(r.seq_dir.name, r.frame) for r in val_records(cfg, full=True)}
+    assert train and select and val
+    assert not train & select and not select & val and not train & val
+    for seq in {s for s, _ in select}:  # the tail: after every training frame of its sequence
+        assert min(f for s, f in select if s == seq) > max(f for s, f in train if s == seq)
+        assert max(f for s, f in select if s == seq) < min(f for s, f in val if s == seq)
+    fe = _config(tmp_path, synthetic_root, ["train.select_on=final_epoch"])
+    assert selection_records(fe) == []
+    assert {(r.seq_dir.name, r.frame) for r in train_records(fe)} == train | select
+    with pytest.raises(ConfigError, match="select_frac"):
+        _config(tmp_path, synthetic_root, ["train.select_frac=0"])
+
+
+def test_tail_selection_needs_a_mot_source(tmp_path):
+    from finetrack.detection.build import selection_records
+
+    path = tmp_path / "ch.yaml"
+    path.write_text(yaml.safe_dump({"data": {"train": [{"root": str(tmp_path), "format": "crowdhuman"}]}}))
+    cfg = freeze(load_config(DetConfig, path))
+    with pytest.raises(ConfigError, match="train.select_on=final_epoch"):
+        selection_records(cfg)
+    fe = freeze(load_config(DetConfig, path, ["train.select_on=final_epoch"]))
+    assert selection_records(fe) == []

@@ -77,6 +77,9 @@ def tiny_overrides(root: Path, out_dir: Path) -> List[str]:
         "train.progress=false",
         "train.log_every=1",
         "reid_eval.query_every=4",
+        # 8-frame halves at 10 fps: a 4-frame selection slice, +-1 frame excluded (v2)
+        "reid_eval.select_frac=0.5",
+        "reid_eval.exclude_seconds=0.1",
         f"out_dir={out_dir}",
     ]
 

@@ -46,3 +46,72 @@ def test_table_rows_and_ordering_against_the_paper(abl):
     md = abl.markdown("t", results, ["4"], "cmd")
     assert ("differs from the paper** (ours: FPN + GAP > FAFPN + MPMG > FAFPN + GAP > FPN + MPMG; "
             "paper: FAFPN + MPMG > FAFPN + GAP > FPN + MPMG > FPN + GAP)") in md
+
+
+def _fake_finished_runs(abl, out, names, overrides, epochs_done=None):
+    """Write config.yaml + finished metrics.json as train_reid.py would, without training."""
+    import json
+
+    import yaml
+
+    for name in names:
+        cfg = abl.requested_config(str(REPO / "configs" / "synthetic_reid.yaml"), name, out, overrides)
+        run = out / name
+        run.mkdir(parents=True)
+        (run / "config.yaml").write_text("# resolved config\n" + yaml.safe_dump(cfg))
+        m = _metrics(80, 50)
+        n = cfg["train"]["epochs"] if epochs_done is None else epochs_done
+        m.update({"finished": True, "selected_on": "train_tail_10pct",
+                  "history": [{"epoch": e + 1, "select_mAP": 40.0} for e in range(n)]})
+        (run / "metrics.json").write_text(json.dumps(m))
+
+
+def _no_training(*a, **k):
+    raise AssertionError("a variant was trained")
+
+
+def test_a_finished_variant_is_reused_only_with_the_same_config(abl, tmp_path, monkeypatch, capsys):
+    names = ["sequential", "shuffle", "fafpn_mpmg"]
+    argv = ["-c", str(REPO / "configs" / "synthetic_reid.yaml"), "--out", str(tmp_path),
+            "--tables", "3"]
+    _fake_finished_runs(abl, tmp_path, names, ["seed=0"])
+    monkeypatch.setattr(abl.subprocess, "run", _no_training)
+    # same config (plus keys that do not change training): reused, tables written
+    assert abl.main(argv + ["seed=0", "train.log_every=5"]) == 0
+    assert "| SGS | 80.0 | 50.0 |" in (tmp_path / "ablations.md").read_text()
+    assert "selected on train_tail_10pct" in (tmp_path / "ablations.md").read_text()
+    capsys.readouterr()
+    # another seed into the same folder: the old numbers are not returned under the new label
+    assert abl.main(argv + ["seed=1"]) == 2
+    err = capsys.readouterr().err
+    for name in names:
+        assert f"{tmp_path / name} was made with another config: seed: 0 -> 1" in err
+    assert "--rerun" in err
+
+
+def test_a_missing_config_or_fewer_epochs(abl, tmp_path, monkeypatch, capsys):
+    import subprocess
+
+    names = ["sequential", "shuffle", "fafpn_mpmg"]
+    argv = ["-c", str(REPO / "configs" / "synthetic_reid.yaml"), "--out", str(tmp_path),
+            "--tables", "3"]
+    _fake_finished_runs(abl, tmp_path, names, ["train.epochs=2"])
+    (tmp_path / "shuffle" / "config.yaml").unlink()
+    monkeypatch.setattr(abl.subprocess, "run", _no_training)
+    assert abl.main(argv + ["train.epochs=2"]) == 2
+    assert "shuffle was made with another config: config.yaml is missing" in capsys.readouterr().err
+    # more epochs than a finished run has: it is resumed (extended), not reused
+    _fake_finished_runs(abl, tmp_path / "b", names, ["train.epochs=2"])
+    calls = []
+
+    def fake_run(cmd, **kw):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(abl.subprocess, "run", fake_run)
+    argv_b = argv[:3] + [str(tmp_path / "b")] + argv[4:]
+    assert abl.main(argv_b + ["train.epochs=3"]) == 0
+    assert len(calls) == 3 and all("resume=true" in c and "train.epochs=3" in c for c in calls)
+    # fewer epochs than the saved run: stale (resuming cannot shorten it)
+    assert abl.main(argv_b + ["train.epochs=1"]) == 2
+    assert "train.epochs: 2 -> 1" in capsys.readouterr().err

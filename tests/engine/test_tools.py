@@ -46,7 +46,8 @@ def test_cli_train_eval_and_vis(tiny_mot_root, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(summary) == {"best", "final", "train_seconds"}
+    assert set(summary) == {"selected_on", "best", "final", "train_seconds"}
+    assert summary["selected_on"] == "train_tail_50pct"
     ev = subprocess.run(
         [PY, str(REPO / "tools" / "eval.py"), "--reid", "--ckpt", str(out / "best.pth")],
         capture_output=True,

@@ -35,7 +35,8 @@ def test_few_steps_lower_the_loss(tiny_mot_root, tmp_path):
     train_set, _ = build_reid_datasets(cfg)
     model = build_model(**model_kwargs(cfg, train_set.num_identities))
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    batch = collate_frames([train_set[i] for i in (0, 1, 8, 9)])  # two frames of each sequence
+    n0 = train_set.seq_lengths[0]
+    batch = collate_frames([train_set[i] for i in (0, 1, n0, n0 + 1)])  # 2 frames of each seq
     trainer = ReIDTrainer(
         model,
         FineTrackLoss(),
@@ -190,3 +191,69 @@ def test_a_nan_on_one_rank_stops_every_rank():
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err[-2000:]
         assert out.split() == ["True", "False"]
+
+
+def test_the_evaluation_half_is_not_read_during_training(tiny_mot_root, tmp_path, monkeypatch):
+    """Training reads the head of the training half, selection its tail (5..8); the
+    evaluation half (9..16) is read only after the last epoch, for the reported numbers."""
+    from finetrack.data.mot import MOTSequence
+
+    reads = []
+    real_read = MOTSequence.read_frame
+
+    def counting_read(self, frame):
+        reads.append(frame)
+        return real_read(self, frame)
+
+    monkeypatch.setattr(MOTSequence, "read_frame", counting_read)
+    marks = []
+    cfg = tiny_config(tiny_mot_root, tmp_path, ["train.max_iters_per_epoch=2"])
+    metrics = train_from_config(cfg, on_epoch_end=lambda epoch, rec: marks.append(len(reads)))
+    during, after = reads[: marks[-1]], reads[marks[-1]:]
+    assert during and max(during) <= 8  # nothing of the evaluation half while training
+    assert {f for f in during if f >= 5}, "the selection slice (tail) was evaluated"
+    assert min(after) >= 9 and set(after) == set(range(9, 17))  # evaluation half, at the end
+    assert metrics["selected_on"] == "train_tail_50pct"
+    assert metrics["evaluated_on"] == "val_half" and metrics["protocol"]["version"] == "v2"
+    assert metrics["protocol"]["exclude_frames"] == {"TINY-01": 1, "TINY-02": 1}
+    assert metrics["best"]["label"].startswith("selected checkpoint")
+    assert metrics["final"]["label"] == "final epoch" and metrics["final"]["epoch"] == 2
+    # per epoch only the selection slice is scored: 2 sequences x 3 identities x frame 5
+    assert [h["select_num_queries"] for h in metrics["history"]] == [6, 6]
+    assert metrics["best"]["num_queries"] == 2 * 3 * 2  # query frames 9 and 13
+    assert metrics["best"]["open_set"]["num_queries"] == 0  # closed set: all ids trained on
+
+
+def test_training_frames_exclude_the_selection_slice(tiny_mot_root, tmp_path):
+    cfg = tiny_config(tiny_mot_root, tmp_path)
+    train_set, _ = build_reid_datasets(cfg)
+    assert {train_set.frame_ref(i)[1] for i in range(len(train_set))} == {1, 2, 3, 4}
+    cfg = tiny_config(tiny_mot_root, tmp_path, ["reid_eval.select_on=final_epoch"])
+    train_set, _ = build_reid_datasets(cfg)
+    assert {train_set.frame_ref(i)[1] for i in range(len(train_set))} == set(range(1, 9))
+
+
+def test_final_epoch_selection_and_an_empty_slice(tiny_mot_root, tmp_path):
+    quick = ["train.max_iters_per_epoch=1", "reid_eval.max_frames=5", "train.epochs=1"]
+    m = train_from_config(
+        tiny_config(tiny_mot_root, tmp_path / "fe", quick + ["reid_eval.select_on=final_epoch"])
+    )
+    assert m["selected_on"] == "final_epoch" and m["best"]["epoch"] == 1
+    assert m["best"]["mAP"] == m["final"]["mAP"]
+    # a 1-frame tail (ceil(0.1 * 8)) has no gallery: refused before training, keys named
+    with pytest.raises(ConfigError, match=r"reid_eval\.select_frac=0\.1.*select_on=final_epoch"):
+        train_from_config(tiny_config(tiny_mot_root, tmp_path / "e", quick + ["reid_eval.select_frac=0.1"]))
+    assert not (tmp_path / "e" / "last.pth").exists()
+
+
+def test_reid_eval_ranges_are_checked():
+    from finetrack.config import Config, load_config
+
+    for bad in ("reid_eval.select_frac=1.0", "reid_eval.exclude_seconds=-1",
+                "reid_eval.open_set_frac=1", "reid_eval.query_every=0"):
+        with pytest.raises(ConfigError, match=bad.split("=")[0].replace(".", r"\.")):
+            load_config(Config, None, [bad])
+    with pytest.raises(ConfigError, match="select_on"):
+        load_config(Config, None, ["reid_eval.select_on=val_half"])
+    c = load_config(Config, None, ["reid_eval.exclude_seconds=0"]).reid_eval
+    assert c.protocol == "v1" and c.selected_on == "train_tail_10pct"

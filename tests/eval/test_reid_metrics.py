@@ -79,3 +79,70 @@ def test_query_mask():
     ]
     with pytest.raises(ValueError):
         query_mask(np.array([1]), 1, 0)
+
+
+def _v1_v2_case():
+    """One sequence, query frame 1 (ids A=0 at (0,0), B=1 at (2.1,0)); gallery frames 2 and 5.
+
+    Frame 2 holds near-duplicates of the query frame: A at (0.1,0), B at (1,0); frame 5:
+    A at (3,0), B at (2,0).
+    """
+    frames = np.array([1, 1, 2, 2, 5, 5])
+    tids = np.array([0, 1, 0, 1, 0, 1])
+    emb = np.array([[0, 0], [2.1, 0], [0.1, 0], [1, 0], [3, 0], [2, 0]], dtype=float)
+    return emb, np.zeros(6, np.int64), frames, tids
+
+
+def test_v1_and_v2_differ_by_hand():
+    emb, seq, frames, tids = _v1_v2_case()
+    # v1 (T=0): A ranks A(f2) .01, B(f2) 1, B(f5) 4, A(f5) 9 -> hit, AP (1/1 + 2/4)/2 = 0.75;
+    # B ranks B(f5) .01, A(f5) .81, B(f2) 1.21, A(f2) 4 -> hit, AP (1/1 + 2/3)/2 = 5/6
+    v1 = evaluate_reid(emb, seq, frames, tids, first_frames={0: 1}, query_every=10)
+    assert v1.rank1 == pytest.approx(1.0)
+    assert v1.mAP == pytest.approx((0.75 + 5 / 6) / 2)
+    assert v1.gallery_per_query == pytest.approx(4.0)
+    # v2 with T=2: frame 2 (|2-1| <= 2) leaves the gallery; A ranks B(f5) 4, A(f5) 9 -> miss,
+    # AP 1/2; B ranks B(f5), A(f5) -> hit, AP 1
+    v2 = evaluate_reid(
+        emb, seq, frames, tids, first_frames={0: 1}, query_every=10, exclude_frames=2
+    )
+    assert v2.rank1 == pytest.approx(0.5)
+    assert v2.mAP == pytest.approx(0.75)
+    assert v2.num_queries == v1.num_queries == 2
+    assert v2.num_gallery == v1.num_gallery == 4  # the gallery is the same; what a query sees is not
+    assert v2.gallery_per_query == pytest.approx(2.0)
+    # per-sequence windows: sequences missing from the dict use 0 (= v1)
+    same = evaluate_reid(
+        emb, seq, frames, tids, first_frames={0: 1}, query_every=10, exclude_frames={0: 3}
+    )
+    assert same.mAP == pytest.approx(0.75)
+    as_v1 = evaluate_reid(
+        emb, seq, frames, tids, first_frames={0: 1}, query_every=10, exclude_frames={7: 3}
+    )
+    assert as_v1.mAP == pytest.approx(v1.mAP)
+    # T reaching frame 5 too: no query has a positive left
+    empty = evaluate_reid(
+        emb, seq, frames, tids, first_frames={0: 1}, query_every=10, exclude_frames=4
+    )
+    assert empty.num_queries == 0 and empty.num_skipped == 2 and empty.mAP == 0.0
+
+
+def test_open_set_queries_keep_the_gallery():
+    emb, seq, frames, tids = _v1_v2_case()
+    unseen = tids == 1  # only B was never trained on
+    res = evaluate_reid(
+        emb, seq, frames, tids, first_frames={0: 1}, query_every=10, exclude_frames=2,
+        query_keep=unseen,
+    )
+    assert res.num_queries == 1 and res.rank1 == 1.0 and res.mAP == 1.0
+    assert res.num_gallery == 4
+    # A alone: the v2 miss of the test above
+    res = evaluate_reid(
+        emb, seq, frames, tids, first_frames={0: 1}, query_every=10, exclude_frames=2,
+        query_keep=~unseen,
+    )
+    assert res.num_queries == 1 and res.rank1 == 0.0 and res.mAP == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="query_keep"):
+        evaluate_reid(emb, seq, frames, tids, query_keep=np.ones(3, bool))
+    with pytest.raises(ValueError, match="exclude_frames"):
+        evaluate_reid(emb, seq, frames, tids, exclude_frames=-1)
