@@ -247,27 +247,36 @@ class ORB(CameraMotionEstimator):
 
     Args:
         n_features: ORB keypoints per frame.
+        fast_threshold: FAST corner threshold (grey levels; OpenCV/BoT-SORT: 20, which finds
+            no corner on low-contrast ground; the ``n_features`` strongest are kept anyway).
         ratio: Lowe's ratio test on the two nearest descriptors (BoT-SORT: 0.9).
         max_shift_frac: matches moving more than this fraction of the image size are dropped
             (BoT-SORT: 0.25).
+        max_octave, min_fine_points: when at least ``min_fine_points`` matches have both
+            keypoints on pyramid octave <= ``max_octave``, only those are fitted (the coarser
+            octaves locate keypoints to ~1.2^octave px).
         ransac_thresh, min_points: as :class:`SparseOptFlow`.
     """
 
     name = "orb"
 
     def __init__(self, downscale: float = 2.0, mask_boxes: bool = True, n_features: int = 1000,
-                 ratio: float = 0.9, max_shift_frac: float = 0.25, ransac_thresh: float = 3.0,
+                 fast_threshold: int = 5, ratio: float = 0.9, max_shift_frac: float = 0.25,
+                 max_octave: int = 1, min_fine_points: int = 20, ransac_thresh: float = 3.0,
                  min_points: int = 5) -> None:
         super().__init__(downscale, mask_boxes)
-        self.orb = cv2.ORB_create(nfeatures=int(n_features))
+        self.orb = cv2.ORB_create(nfeatures=int(n_features), fastThreshold=int(fast_threshold))
         self.matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
         self.ratio = float(ratio)
         self.max_shift_frac = float(max_shift_frac)
         self.ransac_thresh = float(ransac_thresh)
         self.min_points = int(min_points)
-        self.params.update(n_features=int(n_features), ratio=self.ratio,
-                           max_shift_frac=self.max_shift_frac, ransac_thresh=self.ransac_thresh,
-                           min_points=self.min_points)
+        self.max_octave = int(max_octave)
+        self.min_fine_points = int(min_fine_points)
+        self.params.update(n_features=int(n_features), fast_threshold=int(fast_threshold),
+                           ratio=self.ratio, max_shift_frac=self.max_shift_frac,
+                           max_octave=self.max_octave, min_fine_points=self.min_fine_points,
+                           ransac_thresh=self.ransac_thresh, min_points=self.min_points)
 
     def _estimate(self, prev, cur, prev_mask, cur_mask):
         kp0, des0 = self.orb.detectAndCompute(prev, prev_mask)
@@ -275,7 +284,7 @@ class ORB(CameraMotionEstimator):
         if des0 is None or des1 is None or len(kp0) < self.min_points or len(kp1) < 2:
             return None
         max_shift = self.max_shift_frac * np.array([prev.shape[1], prev.shape[0]])
-        src, dst = [], []
+        src, dst, octave = [], [], []
         for pair in self.matcher.knnMatch(des0, des1, k=2):
             if len(pair) < 2 or pair[0].distance >= self.ratio * pair[1].distance:
                 continue
@@ -284,9 +293,15 @@ class ORB(CameraMotionEstimator):
             if np.all(np.abs(b - a) < max_shift):
                 src.append(a)
                 dst.append(b)
+                octave.append(max(kp0[pair[0].queryIdx].octave, kp1[pair[0].trainIdx].octave))
         if len(src) < self.min_points:
             return None
-        warp, _ = cv2.estimateAffinePartial2D(np.float32(src), np.float32(dst), method=cv2.RANSAC,
+        src, dst, octave = np.float32(src), np.float32(dst), np.array(octave)
+        # keypoints of coarse pyramid levels are located to ~1.2^octave px: keep the fine ones
+        fine = octave <= self.max_octave
+        if fine.sum() >= self.min_fine_points:
+            src, dst = src[fine], dst[fine]
+        warp, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC,
                                               ransacReprojThreshold=self.ransac_thresh)
         return warp
 
