@@ -81,7 +81,9 @@ class SequenceCMC:
         self.computed = 0
         self.reused = 0
         self._dirty = False
-        self._prev: Optional[Tuple[int, np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]] = None
+        #: previous frame: (frame, boxes, image if given, prepared small image if computed)
+        self._prev: Optional[Tuple[int, np.ndarray, Optional[np.ndarray],
+                                   Optional[np.ndarray]]] = None
         if self.cache_file is not None and self.cache_file.is_file():
             self.rows = self._load(self.cache_file)
 
@@ -130,7 +132,9 @@ class SequenceCMC:
                              f"seqinfo.ini says {self.size[0]}x{self.size[1]}")
         return self.estimator.prepare(image)
 
-    def __call__(self, frame: int, xyxy: np.ndarray, image: Optional[np.ndarray] = None) -> np.ndarray:
+    def __call__(
+        self, frame: int, xyxy: np.ndarray, image: Optional[np.ndarray] = None
+    ) -> np.ndarray:
         """Warp from frame ``frame - 1`` to ``frame``.
 
         Args:

@@ -36,7 +36,9 @@ def identity_warp() -> np.ndarray:
     return np.eye(2, 3, dtype=np.float64)
 
 
-def compose_scale(warp_small: np.ndarray, size: Tuple[int, int], small: Tuple[int, int]) -> np.ndarray:
+def compose_scale(
+    warp_small: np.ndarray, size: Tuple[int, int], small: Tuple[int, int]
+) -> np.ndarray:
     """An affine estimated on images resized by ``cv2.resize`` back in original pixels.
 
     ``cv2.resize`` maps an original pixel ``x`` to ``x_s = a * x + b`` with ``a = w_s / w`` and
@@ -225,9 +227,9 @@ class ECC(CameraMotionEstimator):
             p, c, m = pyr[-1]
             if min(p.shape[:2]) < 64:
                 break
+            half = ((c.shape[1] + 1) // 2, (c.shape[0] + 1) // 2)  # pyrDown's output size
             pyr.append((cv2.pyrDown(p), cv2.pyrDown(c),
-                        cv2.resize(m, (c.shape[1] // 2 + c.shape[1] % 2, c.shape[0] // 2 + c.shape[0] % 2),
-                                   interpolation=cv2.INTER_NEAREST)))
+                        cv2.resize(m, half, interpolation=cv2.INTER_NEAREST)))
         warp = np.eye(2, 3, dtype=np.float32)
         for level in range(len(pyr) - 1, -1, -1):
             p, c, m = pyr[level]

@@ -20,7 +20,8 @@ def panorama(seed: int = 0) -> np.ndarray:
     for _ in range(120):
         x, y = int(rng.integers(0, W + 100)), int(rng.integers(0, H))
         c = tuple(int(v) for v in rng.integers(0, 256, 3))
-        cv2.rectangle(img, (x, y), (x + int(rng.integers(4, 25)), y + int(rng.integers(4, 25))), c, -1)
+        dx, dy = (int(v) for v in rng.integers(4, 25, 2))
+        cv2.rectangle(img, (x, y), (x + dx, y + dy), c, -1)
     return img
 
 

@@ -55,7 +55,8 @@ def test_gsi_keeps_a_straight_line_and_fills_its_gap():
 def test_gsi_smooths_a_noisy_track():
     rng = np.random.default_rng(0)
     f = np.arange(1.0, 101.0)
-    truth = np.column_stack([300 + 4 * f + 30 * np.sin(f / 15), 200 - f, 40 + 0.1 * f, 100 + 0.2 * f])
+    truth = np.column_stack([300 + 4 * f + 30 * np.sin(f / 15), 200 - f, 40 + 0.1 * f,
+                             100 + 0.2 * f])
     res = np.zeros((100, 10))
     res[:, 0], res[:, 1], res[:, 6] = f, 7, 0.9
     res[:, 2:6] = truth + rng.normal(0, 3.0, truth.shape)
