@@ -51,6 +51,10 @@ def run_tracking(
         det_ckpt: YOLOX weights for ``det=yolox`` (ByteTrack format).
         reid_ckpt: a FineTrack checkpoint (best.pth); needed by ``finetrack`` and ``jde``.
         video: also write ``<out_dir>/videos/<SEQ>.mp4``.
+
+    ``tracker.cmc`` other than ``none`` compensates camera motion, with the warps cached in
+    ``<out_dir>/cmc/<SEQ>.<method>.txt`` (reused by later runs into the same folder);
+    ``tracker.interpolate`` post-processes the rows (:func:`postprocess_tracks`).
     """
     from finetrack.tracker import Tracker
 
