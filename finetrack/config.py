@@ -215,10 +215,23 @@ class TrackerConfig:
     mot20: bool = False  #: ByteTrack's mot20 switch: no score fusion in IoU costs
     duplicate_thresh: float = 0.15  #: tracked/lost pairs closer than this IoU distance are duplicates
     iou_pixel_offset: float = 0.0  #: 1 reproduces official ByteTrack's cython_bbox (+1 px) IoU
-    interpolate: bool = False  #: ByteTrack's linear interpolation post-processing
-    interp_max_gap: int = 20  #: fill gaps with frame difference < this
+    #: post-processing: none | linear (ByteTrack's dti) | gsi (StrongSORT: linear, then Gaussian
+    #: smoothing); true/false (older configs) mean linear/none
+    interpolate: Union[bool, Literal["none", "linear", "gsi"]] = "none"
+    interp_max_gap: int = 20  #: fill gaps with frame difference < this (StrongSORT's interval)
     interp_min_track_len: int = 25  #: only tracks with more rows than this are interpolated
     robust: RobustConfig = field(default_factory=RobustConfig)  #: settings of mode=robust
+    gsi_tau: float = 10.0  #: GSI smoothing: RBF length scale tau * log(tau^3 / track length)
+    cmc: Literal["none", "sof", "ecc", "orb"] = "none"  #: camera motion compensation method
+    cmc_downscale: float = 2.0  #: CMC estimates on frames resized by 1 / cmc_downscale
+
+    def __post_init__(self) -> None:
+        if isinstance(self.interpolate, bool):
+            self.interpolate = "linear" if self.interpolate else "none"
+        if self.cmc_downscale < 1:
+            raise ConfigError(f"tracker.cmc_downscale: must be >= 1, got {self.cmc_downscale}")
+        if self.gsi_tau <= 0:
+            raise ConfigError(f"tracker.gsi_tau: must be > 0, got {self.gsi_tau}")
 
 
 @dataclass
@@ -295,6 +308,11 @@ def _check_range(value: Any, kind: str, key: str) -> None:
 # machinery
 # --------------------------------------------------------------------------------------------
 def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return f"one of {list(typing.get_args(tp))}"
+    if origin is Union:
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 

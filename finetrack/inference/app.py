@@ -9,7 +9,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from finetrack.config import Config
+from finetrack.config import Config, TrackerConfig
 from finetrack.data.mot import MOTSequence, list_sequences, write_results
 from finetrack.inference.build import build_detector_from_config, build_source, tracker_kwargs
 from finetrack.inference.runner import StageTimer, track_sequence
@@ -51,8 +51,12 @@ def run_tracking(
         det_ckpt: YOLOX weights for ``det=yolox`` (ByteTrack format).
         reid_ckpt: a FineTrack checkpoint (best.pth); needed by ``finetrack`` and ``jde``.
         video: also write ``<out_dir>/videos/<SEQ>.mp4``.
+
+    ``tracker.cmc`` other than ``none`` compensates camera motion, with the warps cached in
+    ``<out_dir>/cmc/<SEQ>.<method>.txt`` (reused by later runs into the same folder);
+    ``tracker.interpolate`` post-processes the rows (:func:`postprocess_tracks`).
     """
-    from finetrack.tracker import Tracker, interpolate_tracks
+    from finetrack.tracker import Tracker
 
     mode = mode or cfg.tracker.mode
     if mode in ("finetrack", "jde", "robust") and reid_ckpt is None:
@@ -91,16 +95,19 @@ def run_tracking(
             from finetrack.inference.video import VideoWriter
 
             writer = VideoWriter(out / "videos" / f"{seq.name}.mp4", seq.info.frame_rate)
+        cmc = build_sequence_cmc(cfg.tracker, seq, out)
         try:
-            res = track_sequence(seq, source, tracker, embedder, half, progress, writer)
+            res = track_sequence(seq, source, tracker, embedder, half, progress, writer, cmc=cmc)
         except BaseException:
             if writer is not None:
                 writer.abort()  # no half-written video left behind
             raise
+        if cmc is not None:
+            cmc.save()
+            logger.info("%s: camera motion (%s) %d computed, %d cached in %s", seq.name,
+                        cfg.tracker.cmc, cmc.computed, cmc.reused, cmc.cache_file)
         rows = np.column_stack([res.frames, res.ids, res.tlwh, res.scores]) if len(res.ids) else np.zeros((0, 7))
-        if cfg.tracker.interpolate and len(rows):
-            rows = interpolate_tracks(rows, max_gap=cfg.tracker.interp_max_gap,
-                                      min_track_len=cfg.tracker.interp_min_track_len)
+        rows = postprocess_tracks(rows, cfg.tracker)
         write_results(out / f"{seq.name}.txt", rows[:, 0], rows[:, 1], rows[:, 2:6], rows[:, 6])
         if writer is not None:
             writer.close()
@@ -114,6 +121,32 @@ def run_tracking(
     summary["wall_seconds"] = time.perf_counter() - t_start
     summary["timing_line"] = total.summary()
     return summary
+
+
+def build_sequence_cmc(cfg: TrackerConfig, seq: MOTSequence, out_dir: Path):
+    """The per-sequence camera motion of ``tracker.cmc`` (None for ``none``), cached in
+    ``<out_dir>/cmc/<SEQ>.<method>.txt``."""
+    if cfg.cmc == "none":
+        return None
+    from finetrack.inference.camera_motion import SequenceCMC, cache_path
+    from finetrack.tracker.cmc import build_cmc
+
+    return SequenceCMC(build_cmc(cfg.cmc, downscale=cfg.cmc_downscale), seq.read_frame,
+                       (seq.info.im_width, seq.info.im_height),
+                       cache_path(out_dir, seq.name, cfg.cmc), name=seq.name)
+
+
+def postprocess_tracks(rows: np.ndarray, cfg: TrackerConfig) -> np.ndarray:
+    """``tracker.interpolate``: none, linear (ByteTrack) or gsi (StrongSORT) on (R, 7) rows."""
+    from finetrack.tracker import gsi_tracks, interpolate_tracks
+
+    if not len(rows) or cfg.interpolate == "none":
+        return rows
+    if cfg.interpolate == "linear":
+        return interpolate_tracks(rows, max_gap=cfg.interp_max_gap,
+                                  min_track_len=cfg.interp_min_track_len)
+    return gsi_tracks(rows, max_gap=cfg.interp_max_gap, min_track_len=cfg.interp_min_track_len,
+                      tau=cfg.gsi_tau)
 
 
 def _with_mode(cfg: Config, mode: str):

@@ -62,6 +62,7 @@ def track_sequence(
     half: str = "all",
     progress: bool = False,
     on_frame: Optional[Callable[[int, np.ndarray, object], None]] = None,
+    cmc: Optional[Callable[[int, np.ndarray, Optional[np.ndarray]], np.ndarray]] = None,
 ) -> SequenceResult:
     """Run ``tracker`` over the frames of a (half of a) sequence.
 
@@ -75,6 +76,9 @@ def track_sequence(
             gt_val_half.txt).
         progress: show a tqdm bar.
         on_frame: optional callback ``(written_frame, image_or_None, tracker_output)`` (videos).
+        cmc: camera motion ``cmc(frame, xyxy, image_or_None) -> (2, 3)`` warp from the previous
+            frame (:class:`finetrack.inference.camera_motion.SequenceCMC`, which reads frames it
+            needs itself), passed to ``tracker.update(..., warp=)``; None = static camera.
 
     Returns:
         The results with frames numbered as the matching GT file expects.
@@ -107,8 +111,13 @@ def track_sequence(
             t0 = time.perf_counter()
             emb = embedder(image, xyxy)
             timer.add("reid", time.perf_counter() - t0)
+        motion = {}
+        if cmc is not None:
+            t0 = time.perf_counter()
+            motion["warp"] = cmc(frame, xyxy, image)
+            timer.add("cmc", time.perf_counter() - t0)
         t0 = time.perf_counter()
-        out = tracker.update(xyxy, scores, emb)
+        out = tracker.update(xyxy, scores, emb, **motion)
         timer.add("association", time.perf_counter() - t0)
         timer.frames += 1
         written = frame - offset

@@ -253,6 +253,21 @@ class Tracker:
         for t, m, c in zip(tracks, means, covs):
             t.mean, t.covariance = m, c
 
+    def apply_camera_motion(self, warp: np.ndarray) -> None:
+        """Move every live track (tracked, unconfirmed and lost) by a camera motion.
+
+        Args:
+            warp: (2, 3) affine mapping previous-frame to current-frame pixels
+                (:meth:`KalmanFilter.warp_affine` on the means and covariances).
+        """
+        tracks = self.tracked_tracks + self.lost_tracks
+        if not tracks:
+            return
+        means, covs = self.kf.warp_affine(np.stack([t.mean for t in tracks]),
+                                          np.stack([t.covariance for t in tracks]), warp)
+        for t, m, c in zip(tracks, means, covs):
+            t.mean, t.covariance = m, c
+
     def _apply_matches(
         self,
         tracks: Sequence[Track],
@@ -468,6 +483,7 @@ class Tracker:
         xyxy: np.ndarray,
         scores: np.ndarray,
         embeddings: Optional[np.ndarray] = None,
+        warp: Optional[np.ndarray] = None,
     ) -> TrackOutput:
         """Advance one frame.
 
@@ -476,6 +492,9 @@ class Tracker:
             scores: (N,) detection scores (obj * cls for YOLOX).
             embeddings: (N, D) appearance features (required by ``finetrack`` and ``jde``; they
                 are L2-normalised here on a copy).
+            warp: (2, 3) camera motion from the previous frame to this one (affine on pixels,
+                :mod:`finetrack.tracker.cmc`), applied to every track after the Kalman
+                prediction (:meth:`apply_camera_motion`); None = static camera.
 
         Returns:
             :class:`TrackOutput` of the activated tracks after the output filters.
@@ -513,6 +532,8 @@ class Tracker:
         # Stage 1: (tracked + lost) pool, Kalman-predicted, with high detections.
         pool = _joint(confirmed, self.lost_tracks)
         self._predict(pool)
+        if warp is not None:
+            self.apply_camera_motion(warp)
         pool_boxes = self._boxes(pool)
         feat_alpha = None
         if self.mode == "robust":

@@ -201,3 +201,35 @@ class KalmanFilter:
             sol = np.linalg.solve(chol, np.swapaxes(d, 1, 2))  # (N, d, M)
             out = np.sum(sol * sol, axis=1)
         return out[0] if single else out
+
+    def warp_affine(
+        self, mean: np.ndarray, covariance: np.ndarray, warp: np.ndarray
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Move N states by a global image transform (camera motion compensation).
+
+        BoT-SORT's ``multi_gmc`` for this state layout: the linear part ``R`` of the (2, 3)
+        affine ``warp = [R | t]`` rotates/scales the centre ``(cx, cy)`` and its velocity, ``t``
+        shifts the centre; the height and its velocity scale by ``s = sqrt(|det R|)`` and the
+        aspect ratio is kept (BoT-SORT's ``(w, h)`` state rotates ``(w, h)`` by ``R`` instead,
+        the same to first order for a near-similarity). With ``M`` the resulting (8, 8) linear map,
+        ``mean' = M mean + [t, 0...]`` and ``cov' = M cov M^T``.
+
+        Args:
+            mean: (N, 8) state means in the previous image's pixels.
+            covariance: (N, 8, 8) state covariances.
+            warp: (2, 3) affine mapping previous-image to current-image pixels.
+
+        Returns:
+            Warped mean (N, 8) and covariance (N, 8, 8).
+        """
+        mean = np.asarray(mean, dtype=np.float64).reshape(-1, 2 * NDIM)
+        covariance = np.asarray(covariance, dtype=np.float64).reshape(-1, 2 * NDIM, 2 * NDIM)
+        warp = np.asarray(warp, dtype=np.float64).reshape(2, 3)
+        rot, t = warp[:, :2], warp[:, 2]
+        s = float(np.sqrt(abs(np.linalg.det(rot))))
+        m = np.eye(2 * NDIM)
+        m[0:2, 0:2] = m[4:6, 4:6] = rot
+        m[3, 3] = m[7, 7] = s
+        new_mean = mean @ m.T
+        new_mean[:, :2] += t
+        return new_mean, m @ covariance @ m.T

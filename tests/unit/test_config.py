@@ -45,6 +45,11 @@ def test_int_is_accepted_for_float_but_not_reverse():
         ("data.train_seqs=abc", "expected a list"),
         ("seed", "not key=value"),
         ("model=3", "expected a mapping"),
+        ("tracker.cmc=homography", r"tracker.cmc: 'homography' is not one of \['none', 'sof'"),
+        ("tracker.cmc_downscale=0.5", "tracker.cmc_downscale: must be >= 1, got 0.5"),
+        ("tracker.gsi_tau=0", "tracker.gsi_tau: must be > 0"),
+        ("tracker.interpolate=cubic",
+         r"tracker.interpolate: 'cubic' is not bool or one of \['none', 'linear', 'gsi'\]"),
     ],
 )
 def test_bad_overrides(override, needle):
