@@ -1,76 +1,12 @@
-"""Track MOTChallenge sequences and write result files (one <SEQ>.txt per sequence).
+"""Track a video, an image folder, a webcam or MOTChallenge sequences (= `finetrack track`).
 
-    python tools/track.py [-c CONFIG] --data-root DIR --split train|test [--seqs ...]
-        [--half all|train|val] --det yolox|public|gt [--det-ckpt PATH] [--reid-ckpt PATH]
-        --mode byte|finetrack|jde --out DIR [--video] [--submission mot17] [key=value ...]
-
-Without -c the SPEC section 5 defaults are used. `--half val` tracks frames N//2+1..N renumbered from
-1 (matching gt_val_half.txt). Prints per-stage timing (detector, Re-ID, association) and FPS.
+The code is finetrack/cli/track.py; `python tools/track.py --help` shows the flags.
 """
-from __future__ import annotations
-
-import argparse
-import logging
 import sys
 
 import _path  # noqa: F401
 
-from finetrack.config import Config, ConfigError, freeze, load_config, save_config
-from finetrack.data.mot import MOTFormatError
-
-
-def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-c", "--config", default=None)
-    ap.add_argument("--data-root", required=True, help="dataset root holding <split>/<SEQ>/")
-    ap.add_argument("--split", default="train")
-    ap.add_argument("--seqs", nargs="*", default=None)
-    ap.add_argument("--half", default="all", choices=["all", "train", "val"])
-    ap.add_argument("--det", default="public", choices=["yolox", "public", "gt"])
-    ap.add_argument("--det-ckpt", default=None, help="YOLOX weights (ByteTrack .pth.tar format)")
-    ap.add_argument("--reid-ckpt", default=None, help="FineTrack checkpoint from train_reid.py")
-    ap.add_argument("--mode", default=None, choices=["byte", "finetrack", "jde"],
-                    help="association (default: tracker.mode of the config)")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--video", action="store_true", help="also render <out>/videos/<SEQ>.mp4")
-    ap.add_argument("--min-score", type=float, default=None, help="drop public detections below this")
-    ap.add_argument("--submission", choices=["mot17"], default=None,
-                    help="also write the 21 MOT17 files + zip in <out>/submission")
-    ap.add_argument("--no-progress", action="store_true")
-    ap.add_argument("overrides", nargs="*", help="config key=value overrides")
-    return ap.parse_args(argv)
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from finetrack.inference.app import run_tracking, write_summary
-    from finetrack.models.detector import CheckpointMismatchError
-
-    try:
-        cfg = freeze(load_config(Config, args.config, args.overrides))
-        save_config(cfg, args.out, "track_config.yaml")
-        summary = run_tracking(
-            cfg, args.data_root, args.split, args.out, det=args.det, mode=args.mode, seqs=args.seqs,
-            half=args.half, det_ckpt=args.det_ckpt, reid_ckpt=args.reid_ckpt, video=args.video,
-            min_score=args.min_score, progress=not args.no_progress,
-        )
-        write_summary(summary, args.out)
-        if args.submission == "mot17":
-            from pathlib import Path
-
-            from finetrack.inference.submission import write_mot17_submission
-
-            z = write_mot17_submission(Path(args.out), Path(args.out) / "submission", args.split)
-            print(f"submission: {z}")
-    except (ConfigError, MOTFormatError, FileNotFoundError, ValueError, KeyError,
-            CheckpointMismatchError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"[{summary['mode']}/{summary['det']}] {summary['timing_line']}")
-    print(f"results: {args.out}/<SEQ>.txt ({len(summary['sequences'])} sequences)")
-    return 0
-
+from finetrack.cli.track import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,64 +1,12 @@
-"""Train the one-class YOLOX detector (ByteTrack's recipe) on MOTChallenge-layout data / CrowdHuman.
+"""Train the one-class YOLOX detector (= `finetrack train-det`).
 
-    python tools/train_det.py -c configs/det_pets09.yaml [key=value ...]
-    python tools/train_det.py -c configs/det_pets09.yaml out_dir=outputs/det_pets09 seed=1
-    torchrun --nproc_per_node 8 tools/train_det.py -c configs/det_mot17_ablation_yolox_x.yaml
-
-Writes to ``outputs/<name>/`` (or ``out_dir=DIR``): config.yaml, train.log, tb/ (TensorBoard),
-last.pth, best.pth (ByteTrack's ``{"model": ...}`` format, EMA weights, plus the variant and input
-size, which ``tools/track.py --det yolox --det-ckpt best.pth`` reads from the file; for Re-ID
-training on it, metrics.json ``track_overrides`` gives the ``model.*`` overrides) and metrics.json
-(``{"AP50", "AP", "epoch", "train_seconds", ...}``, AP in 0-100). ``resume=true`` continues from
-last.pth. Exit code 2 = bad config, 3 = non-finite loss.
+The code is finetrack/cli/train_det.py; `python tools/train_det.py --help` shows the flags and an example.
 """
-from __future__ import annotations
-
-import argparse
-import json
-import logging
 import sys
 
 import _path  # noqa: F401
 
-from finetrack.config import ConfigError, freeze, load_config
-from finetrack.engine.logger import LOG_FORMAT
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("-c", "--config", required=True, help="detector config (configs/det_*.yaml)")
-    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=2")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    return p.parse_args(argv)
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format=LOG_FORMAT)
-    log = logging.getLogger("finetrack.tools.train_det")
-    from finetrack.detection.config import DetConfig
-
-    try:
-        cfg = freeze(load_config(DetConfig, args.config, args.overrides))
-    except ConfigError as e:
-        log.error("%s", e)
-        return 2
-    from finetrack.detection.build import train_from_config
-    from finetrack.detection.trainer import NonFiniteLossError
-
-    try:
-        metrics = train_from_config(cfg)
-    except NonFiniteLossError as e:
-        log.error("stopped: %s", e)
-        return 3
-    except ConfigError as e:  # e.g. resume=true on a run made with another config
-        log.error("%s", e)
-        return 2
-    if metrics:
-        keys = ("AP50", "AP", "epoch", "train_seconds", "track_overrides")
-        print(json.dumps({k: metrics.get(k) for k in keys}))
-    return 0
-
+from finetrack.cli.train_det import main
 
 if __name__ == "__main__":
     sys.exit(main())

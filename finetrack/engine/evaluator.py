@@ -24,6 +24,7 @@ def extract_gt_embeddings(
     loader: Iterable[Dict[str, object]],
     device: torch.device,
     amp: bool = False,
+    progress: bool = False,
 ) -> Dict[str, np.ndarray]:
     """Run ``model(images, boxes)["embedding"]`` on every batch, in eval mode (mode restored after).
 
@@ -32,6 +33,7 @@ def extract_gt_embeddings(
         loader: yields :func:`finetrack.data.reid_dataset.collate_frames` batches.
         device: where the model runs.
         amp: autocast on CUDA.
+        progress: show a tqdm bar of the validation batches (its own bar, left when done).
 
     Returns:
         {"embeddings": (N, D) float32, "seq_index": (N,) int64, "frames": (N,) int64,
@@ -40,8 +42,13 @@ def extract_gt_embeddings(
     was_training = model.training
     model.eval()
     embs, seqs, frames, tids = [], [], [], []
+    batches = loader
+    if progress:
+        from tqdm import tqdm
+
+        batches = tqdm(loader, desc="validation", unit="batch", leave=False, dynamic_ncols=True)
     try:
-        for batch in loader:
+        for batch in batches:
             images = batch["images"].to(device, non_blocking=True)
             boxes = [b.to(device) for b in batch["boxes"]]
             with torch.autocast(device_type=device.type, enabled=amp and device.type == "cuda"):
@@ -74,6 +81,7 @@ def evaluate_gt_reid(
     first_frames: Optional[Dict[int, int]] = None,
     query_every: int = 10,
     amp: bool = False,
+    progress: bool = False,
 ) -> ReIDResult:
     """Rank-1 / mAP of ``model`` on the GT boxes of ``loader`` (SPEC section 4).
 
@@ -81,8 +89,9 @@ def evaluate_gt_reid(
         first_frames: {sequence index: first frame of the evaluated range} (the dataset's
             ``first_frames``); queries are frames ``first + k * query_every``.
         query_every: query frame spacing.
+        progress: a tqdm bar over the validation batches.
     """
-    data = extract_gt_embeddings(model, loader, device, amp)
+    data = extract_gt_embeddings(model, loader, device, amp, progress)
     return evaluate_reid(
         data["embeddings"],
         data["seq_index"],

@@ -172,6 +172,7 @@ def make_evaluate_fn(cfg: Config, val: ReIDFrameDataset, device: torch.device):
             first_frames=val.first_frames,
             query_every=cfg.reid_eval.query_every,
             amp=cfg.train.amp,
+            progress=cfg.train.progress,
         )
 
     return _evaluate
@@ -191,6 +192,7 @@ def train_from_config(cfg: Config, on_epoch_end=None) -> Dict[str, Any]:
     """
     from finetrack.losses import FineTrackLoss
     from finetrack.models.build import build_model
+    from finetrack.models.detector import DETECTOR_STATE_KEY
 
     device = resolve_device(cfg.train.device)
     rank, world_size, _ = setup_distributed(device)
@@ -289,6 +291,12 @@ def train_from_config(cfg: Config, on_epoch_end=None) -> Dict[str, Any]:
                 "config": to_dict(cfg),
                 "git_revision": git_revision(),
                 "identities": train_set.identities.to_json(),
+                # whether the YOLOX head in this checkpoint can detect (tracking refuses it else)
+                DETECTOR_STATE_KEY: {
+                    "head_trained": cfg.model.det_ckpt is not None,
+                    "checkpoint": cfg.model.det_ckpt,
+                    "frozen": bool(cfg.model.freeze_detector),
+                },
             },
             writer=writer,
             is_main=is_main,

@@ -1,0 +1,240 @@
+"""One backbone pass per frame, any source (video / image folder / glob / MOT folder), Ctrl-C.
+
+A tiny FineTrack model (YOLOX-nano at 64x96) whose detection head biases are raised so that it
+"detects" (the weights are random: the boxes depend on the pixels only, which is what the
+identical-results test needs) is saved as a Re-ID checkpoint that holds a trained detector.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from finetrack.cli import track as track_cli
+from finetrack.data.mot import SeqInfo, read_results, write_seqinfo
+from finetrack.models.build import build_model
+from finetrack.models.detector import DETECTOR_STATE_KEY, detector_head_trained
+
+H, W, N_FRAMES, FPS = 96, 144, 8, 10
+INPUT = (64, 96)
+TRACK_OVERRIDES = ["tracker.min_box_area=0", "train.device=cpu"]
+
+
+def _model(seed: int = 0):
+    torch.manual_seed(seed)
+    model = build_model(
+        {"variant": "nano", "input_size": INPUT, "conf_thresh": 0.1},
+        {"channels": 12, "num_parts": 2, "global_dim": 16, "part_dim": 8,
+         "roi_sizes": ((8, 4), (4, 2), (2, 1))},
+    )
+    head = model.detector.model.head
+    with torch.no_grad():  # a "trained" head: most anchors score ~0.9, varying with the pixels
+        for convs in (head.obj_preds, head.cls_preds):
+            for c in convs:
+                c.bias.fill_(3.0)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory):
+    """(Re-ID checkpoint holding the trained detector, the same detector alone, another one)."""
+    d = tmp_path_factory.mktemp("ckpts")
+    model = _model()
+    state = model.checkpoint_state()
+    state[DETECTOR_STATE_KEY] = {"head_trained": True, "checkpoint": "test", "frozen": True}
+    torch.save(state, d / "reid.pth")
+    for name, m in (("det_same.pth", model), ("det_other.pth", _model(seed=1))):
+        sd = {k: v.detach().cpu() for k, v in m.detector.model.state_dict().items()}
+        torch.save({"model": sd, "detector": "yolox_nano", "input_size": list(INPUT)}, d / name)
+    return d / "reid.pth", d / "det_same.pth", d / "det_other.pth"
+
+
+def _frames(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for f in range(N_FRAMES):
+        img = rng.integers(60, 120, size=(H, W, 3), dtype=np.uint8)
+        for k, col in enumerate(((30, 30, 220), (40, 200, 40))):
+            x = 10 + 9 * f + 50 * k
+            cv2.rectangle(img, (x, 20 + 10 * k), (x + 18, 70 + 10 * k), col, -1)
+        out.append(img)
+    return out
+
+
+def _mot_seq(root: Path, name: str, frames, ext: str = ".png") -> Path:
+    d = root / name
+    (d / "img1").mkdir(parents=True)
+    for i, img in enumerate(frames, 1):
+        cv2.imwrite(str(d / "img1" / f"{i:06d}{ext}"), img)
+    write_seqinfo(d, SeqInfo(name, d, "img1", FPS, len(frames), W, H, ext))
+    return d
+
+
+def _track(*args):
+    return track_cli.main([*args, "--no-progress", *TRACK_OVERRIDES])
+
+
+class _CountForwards:
+    """Counts forward calls of every YOLOX backbone (CSPDarknet) built inside the block.
+
+    Each CSPDarknet created meanwhile (the tool builds its models from the checkpoints) gets a
+    forward hook; the detector's full pass and the Re-ID head's feature pass both go through it.
+    """
+
+    def __init__(self):
+        import yolox.models.darknet as darknet
+
+        self.calls = 0
+        self._cls = darknet.CSPDarknet
+        self._orig_init = darknet.CSPDarknet.__init__
+        self._hooks = []
+
+    def _hook(self, *_):
+        self.calls += 1
+
+    def __enter__(self):
+        orig, hooks, hook = self._orig_init, self._hooks, self._hook
+
+        def init(module, *a, **k):
+            orig(module, *a, **k)
+            hooks.append(module.register_forward_hook(hook))
+
+        self._cls.__init__ = init
+        return self
+
+    def __exit__(self, *exc):
+        self._cls.__init__ = self._orig_init
+        for h in self._hooks:
+            h.remove()
+
+
+@pytest.mark.parametrize(
+    "extra, pipeline, per_frame",
+    [([], "joint", 1), (["--det-ckpt", "SAME"], "joint", 1),
+     (["--det-ckpt", "OTHER"], "two-networks", 2), (["--two-networks"], "two-networks", 2)],
+)
+def test_backbone_runs_once_per_frame_in_joint_mode(ckpts, tmp_path, extra, pipeline, per_frame):
+    reid, same, other = ckpts
+    extra = [{"SAME": str(same), "OTHER": str(other)}.get(a, a) for a in extra]
+    seq = _mot_seq(tmp_path / "train", "SEQ", _frames())
+    out = tmp_path / "out"
+    with _CountForwards() as counter:
+        rc = _track("--data-root", str(tmp_path), "--det", "yolox", "--reid-ckpt", str(reid),
+                    "--mode", "finetrack", "--out", str(out), *extra)
+    assert rc == 0
+    summary = json.loads((out / "track_summary.json").read_text())
+    assert summary["pipeline"] == pipeline and summary["frames"] == N_FRAMES
+    assert counter.calls == per_frame * N_FRAMES
+    assert summary["timing"]["reid"] > 0 and summary["sequences"]["SEQ"]["detections"] > 0
+    assert len(read_results(out / "SEQ.txt")) > 0
+    assert seq.is_dir()
+
+
+def test_video_image_folder_glob_and_mot_folder_give_identical_results(ckpts, tmp_path, capsys):
+    reid = ckpts[0]
+    video = tmp_path / "clip.avi"
+    vw = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (W, H))
+    assert vw.isOpened()
+    for img in _frames():
+        vw.write(img)
+    vw.release()
+    # MJPG is lossy: the folders hold the DECODED frames, so all sources see the same pixels
+    cap = cv2.VideoCapture(str(video))
+    decoded = []
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        decoded.append(img)
+    cap.release()
+    assert len(decoded) == N_FRAMES
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, img in enumerate(decoded, 1):
+        cv2.imwrite(str(folder / f"f{i:03d}.png"), img)
+    seq = _mot_seq(tmp_path / "mot", "clip_mot", decoded)
+
+    texts = {}
+    for kind, src, name in (("video", video, "clip"), ("folder", folder, "frames"),
+                            ("glob", f"{folder}/*.png", "frames"), ("mot", seq, "clip_mot")):
+        out = tmp_path / f"out_{kind}"
+        rc = _track("--source", str(src), "--reid-ckpt", str(reid), "--mode", "finetrack",
+                    "--out", str(out), "--fps", str(FPS), *(["--video"] if kind == "video" else []))
+        assert rc == 0, kind
+        texts[kind] = (out / f"{name}.txt").read_text()
+        printed = capsys.readouterr().out
+        assert f"{name}.txt" in printed and "track_summary.json" in printed  # every file printed
+    res = read_results(tmp_path / "out_video" / "clip.txt")
+    assert len(res) > 0 and res.frames.min() == 1 and res.frames.max() <= N_FRAMES
+    assert texts["video"] == texts["folder"] == texts["glob"] == texts["mot"]
+    cap = cv2.VideoCapture(str(tmp_path / "out_video" / "clip.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == N_FRAMES
+
+
+def test_source_errors_are_one_line_exit_2(ckpts, tmp_path, capsys):
+    reid = ckpts[0]
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), _frames()[0])
+    cases = [
+        (["--source", str(folder), "--det", "public", "--mode", "byte"], "no det.txt"),
+        (["--source", str(tmp_path / "nope.mp4"), "--reid-ckpt", str(reid)], "nope.mp4"),
+        (["--source", str(tmp_path / "empty_dir_missing" / "*.jpg"), "--reid-ckpt", str(reid)],
+         "matches no image"),
+    ]
+    (tmp_path / "notes.txt").write_text("x")
+    cases.append((["--source", str(tmp_path / "notes.txt"), "--reid-ckpt", str(reid)],
+                  "unsupported file type"))
+    for args, needle in cases:
+        rc = _track(*args, "--out", str(tmp_path / "o"))
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2, args
+        assert err[-1].startswith("error:") and needle in err[-1], err
+
+
+def test_ctrl_c_exits_130_and_leaves_complete_files(ckpts, tmp_path, capsys, monkeypatch):
+    from finetrack.tracker import Tracker
+
+    reid = ckpts[0]
+    seq = _mot_seq(tmp_path / "train", "SEQ", _frames())
+    orig = Tracker.update
+    calls = {"n": 0}
+
+    def update(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return orig(self, *a, **k)
+
+    monkeypatch.setattr(Tracker, "update", update)
+    out = tmp_path / "out"
+    rc = _track("--source", str(seq), "--reid-ckpt", str(reid), "--mode", "finetrack",
+                "--out", str(out), "--video")
+    captured = capsys.readouterr()
+    assert rc == 130
+    assert [ln for ln in captured.err.splitlines() if ln.startswith("interrupted")][0]
+    assert "Traceback" not in captured.err
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["SEQ.mp4", "SEQ.txt", "track_config.yaml", "track_summary.json"]  # no temp
+    res = read_results(out / "SEQ.txt")
+    assert res.frames.max() <= 3  # frames 1..3 finished before the interrupt at frame 4
+    cap = cv2.VideoCapture(str(out / "SEQ.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    summary = json.loads((out / "track_summary.json").read_text())
+    assert summary["interrupted"] == {"sequence": "SEQ", "frames": 3}
+
+
+def test_untrained_detector_head_is_detected_from_marker_config_or_weights():
+    model = build_model({"variant": "nano", "input_size": INPUT},
+                        {"channels": 12, "roi_sizes": ((8, 4), (4, 2), (2, 1))})
+    state = model.checkpoint_state()
+    assert detector_head_trained(state) is False  # YOLOX's prior biases, untouched
+    assert detector_head_trained(dict(state, **{DETECTOR_STATE_KEY: {"head_trained": True}}))
+    assert detector_head_trained(dict(state, config={"model": {"det_ckpt": "d.pth"}})) is True
+    assert detector_head_trained(dict(state, config={"model": {"det_ckpt": None}})) is False
+    assert detector_head_trained(_model().checkpoint_state()) is True  # biases moved
+    assert detector_head_trained({"model": {}}) is None
