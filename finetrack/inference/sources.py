@@ -131,5 +131,5 @@ class JointDetections:
         return (
             np.asarray(xyxy, np.float64).reshape(-1, 4),
             np.asarray(scores, np.float64).reshape(-1),
-            np.asarray(emb, np.float32).reshape(len(xyxy), -1),
+            np.asarray(emb, np.float32).reshape(len(xyxy), self.dim),
         )

@@ -38,15 +38,16 @@ _CODEC_CACHE: Dict[Tuple[int, int], str] = {}
 @contextlib.contextmanager
 def _quiet_stderr():
     """Silence C-level stderr (FFmpeg prints errors while probing an encoder it lacks)."""
+    fd = 2  # the C library writes to file descriptor 2 whatever sys.stderr is
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, ValueError, OSError):  # pytest capture / no real stderr
+        saved = os.dup(fd)
+    except OSError:  # no stderr at all
         yield
         return
-    saved = os.dup(fd)
     try:
         with open(os.devnull, "w") as null:
-            sys.stderr.flush()
+            with contextlib.suppress(AttributeError, ValueError):
+                sys.stderr.flush()
             os.dup2(null.fileno(), fd)
             yield
     finally:
