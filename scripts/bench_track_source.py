@@ -1,6 +1,6 @@
 """FPS of `finetrack track --source video.mp4` (one pass vs two networks), on CPU, for README.
 
-    PYTHONPATH=. .venv/bin/python scripts/bench_track_source.py [--frames 100] [--out /tmp/bench_src]
+    .venv/bin/python scripts/bench_track_source.py [--frames 100] [--out /tmp/bench_src]
 
 Writes a video of the first --frames frames of PETS09-S2L1 (768x576), a FineTrack model with
 configs/pets09.yaml's model settings (YOLOX-nano at 384x512, FAFPN + MPMG) and its detector alone,
@@ -78,10 +78,12 @@ def make_detector_respond(detector, images, boxes_per_image: int, gain: float = 
             std = torch.cat([r.transpose(0, 1).flatten(1) for r in regs[k]], 1).std(1)
             c.weight.mul_((0.2 / std.clamp_min(1e-12)).view(-1, 1, 1, 1))
             c.bias.copy_(torch.tensor([0.0, 0.0, float(np.log(2.0)), float(np.log(4.0))]))
-    stats = {k: (torch.cat(v).mean(), torch.cat(v).std().clamp_min(1e-12)) for k, v in logits.items()}
+    stats = {k: (torch.cat(v).mean(), torch.cat(v).std().clamp_min(1e-12))
+             for k, v in logits.items()}
     z = [torch.cat([(logits[k][i] - stats[k][0]) / stats[k][1] for k in logits])
          for i in range(len(tensors))]
-    z_k = float(np.mean([float(torch.sort(zi, descending=True).values[boxes_per_image]) for zi in z]))
+    z_k = float(np.mean([float(torch.sort(zi, descending=True).values[boxes_per_image])
+                         for zi in z]))
     with torch.no_grad():
         for k, c in enumerate(head.obj_preds):
             mean, std = stats[k]
@@ -123,8 +125,8 @@ def main(argv=None) -> int:
     state[DETECTOR_STATE_KEY] = {"head_trained": True, "checkpoint": "random (benchmark)"}
     torch.save(state, args.out / "reid.pth")
     sd = {k: v.detach().cpu() for k, v in model.detector.model.state_dict().items()}
-    torch.save({"model": sd, "detector": cfg.model.detector, "input_size": list(cfg.model.input_size)},
-               args.out / "det.pth")
+    spec = {"detector": cfg.model.detector, "input_size": list(cfg.model.input_size)}
+    torch.save({"model": sd, **spec}, args.out / "det.pth")
     load = os.getloadavg()
     rows = {}
     for name, extra in (("joint", []), ("two-networks", ["--two-networks"])):

@@ -1,6 +1,7 @@
 """Score MOTChallenge tracker results: HOTA / CLEAR / Identity (= `finetrack eval`).
 
-The code is finetrack/cli/eval.py; `python tools/eval.py --help` shows the flags and an example.
+The code is finetrack/cli/eval.py;
+`python tools/eval.py --help` shows the flags and an example.
 """
 import sys
 

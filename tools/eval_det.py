@@ -1,6 +1,7 @@
 """AP50 / AP of a YOLOX detector checkpoint (= `finetrack eval-det`).
 
-The code is finetrack/cli/eval_det.py; `python tools/eval_det.py --help` shows the flags and an example.
+The code is finetrack/cli/eval_det.py;
+`python tools/eval_det.py --help` shows the flags and an example.
 """
 import sys
 

@@ -1,6 +1,7 @@
 """Re-ID Rank-1 / mAP of a checkpoint with ground-truth boxes (= `finetrack eval-reid`).
 
-The code is finetrack/cli/eval_reid.py; `python tools/eval_reid.py --help` shows the flags and an example.
+The code is finetrack/cli/eval_reid.py;
+`python tools/eval_reid.py --help` shows the flags and an example.
 """
 import sys
 

@@ -1,6 +1,7 @@
 """Write synthetic MOTChallenge sequences (= `finetrack make-synthetic`).
 
-The code is finetrack/cli/make_synthetic.py; `python tools/make_synthetic.py --help` shows the flags and an example.
+The code is finetrack/cli/make_synthetic.py;
+`python tools/make_synthetic.py --help` shows the flags and an example.
 """
 import sys
 

@@ -1,6 +1,7 @@
 """Write the ByteTrack half-split GT files of a dataset (= `finetrack prepare-data`).
 
-The code is finetrack/cli/prepare_data.py; `python tools/prepare_data.py --help` shows the flags and an example.
+The code is finetrack/cli/prepare_data.py;
+`python tools/prepare_data.py --help` shows the flags and an example.
 """
 import sys
 

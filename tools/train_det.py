@@ -1,6 +1,7 @@
 """Train the one-class YOLOX detector (= `finetrack train-det`).
 
-The code is finetrack/cli/train_det.py; `python tools/train_det.py --help` shows the flags and an example.
+The code is finetrack/cli/train_det.py;
+`python tools/train_det.py --help` shows the flags and an example.
 """
 import sys
 

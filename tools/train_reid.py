@@ -1,6 +1,7 @@
 """Train FineTrack's Re-ID head on ground-truth boxes (= `finetrack train-reid`).
 
-The code is finetrack/cli/train_reid.py; `python tools/train_reid.py --help` shows the flags and an example.
+The code is finetrack/cli/train_reid.py;
+`python tools/train_reid.py --help` shows the flags and an example.
 """
 import sys
 

@@ -1,6 +1,7 @@
 """Show what each MPMG branch attends to (= `finetrack vis-masks`).
 
-The code is finetrack/cli/vis_masks.py; `python tools/vis_masks.py --help` shows the flags and an example.
+The code is finetrack/cli/vis_masks.py;
+`python tools/vis_masks.py --help` shows the flags and an example.
 """
 import sys
 

@@ -70,7 +70,9 @@ def config_overrides(args: argparse.Namespace, overrides: Optional[List[str]] = 
         extra.append(f"train.device={args.device}")
     if getattr(args, "no_progress", False):
         extra.append("train.progress=false")
-    return extra + list(overrides if overrides is not None else getattr(args, "overrides", []) or [])
+    if overrides is None:
+        overrides = getattr(args, "overrides", None) or []
+    return extra + list(overrides)
 
 
 def setup_logging(verbose: bool = False, level: int = logging.INFO, fmt: str = LOG_FORMAT) -> None:

@@ -33,7 +33,7 @@ from finetrack.utils.io import atomic_write_text
 
 EXIT_BAD_INPUT = 2
 DEFAULT_PLOT = "eval_compare.png"
-#: ``finetrack track --half`` -> the evaluator's GT split (the train half has no GT file of its own).
+#: ``finetrack track --half`` -> the evaluator's GT split (the train half has no GT file).
 HALF_TO_SPLIT = {"all": "full", "val": "val_half"}
 SPLIT_TO_HALF = {v: k for k, v in HALF_TO_SPLIT.items()}
 EXAMPLE = """\
@@ -139,7 +139,10 @@ def parse_compare(items) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     evaluators = parse_evaluators(args.evaluator)
-    dirs = [args.results] if args.results is not None else list(parse_compare(args.compare).values())
+    if args.results is not None:
+        dirs = [args.results]
+    else:
+        dirs = list(parse_compare(args.compare).values())
     split = resolve_split(args.half, dirs)
     if split != "full":
         print(f"GT half: {split} (from the results' track_summary.json or --half)")

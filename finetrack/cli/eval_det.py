@@ -51,7 +51,8 @@ def main(argv=None) -> int:
     from finetrack.detection.config import DetConfig
 
     try:
-        cfg = freeze(load_config(DetConfig, args.config, common.config_overrides(args, args.overrides)))
+        overrides = common.config_overrides(args, args.overrides)
+        cfg = freeze(load_config(DetConfig, args.config, overrides))
         from finetrack.detection.build import evaluate_checkpoint, evaluate_public
 
         if args.public:

@@ -2,8 +2,8 @@
 
     finetrack track --source PATH --det-ckpt DET [--reid-ckpt REID] [--mode byte|finetrack|jde]
         --out DIR [--video] [--fps N]
-    finetrack track [-c CONFIG] --data-root DIR --split train|test [--seqs ...] [--half all|train|val]
-        --det yolox|public|gt [--det-ckpt PATH] [--reid-ckpt PATH] --mode byte|finetrack|jde
+    finetrack track [-c CONFIG] --data-root DIR --split train|test [--seqs ...]
+        [--half all|train|val] --det yolox|public|gt [--det-ckpt PATH] [--reid-ckpt PATH] --mode byte|finetrack|jde
         --out DIR [--video] [--submission mot17] [key=value ...]
 
 --source takes a video file (mp4/avi/mkv/mov), a folder of images, a glob ('frames/*.jpg'), a webcam
@@ -17,7 +17,6 @@ per-stage timing and FPS; Ctrl-C stops cleanly (exit 130) and leaves only comple
 """
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
@@ -27,7 +26,8 @@ from finetrack.data.mot import MOTFormatError
 
 EXAMPLE = """\
   finetrack track --source video.mp4 --det-ckpt outputs/det_pets09/best.pth \\
-      --reid-ckpt outputs/pets09_frozen_det/best.pth --mode finetrack --out outputs/track_video --video
+      --reid-ckpt outputs/pets09_frozen_det/best.pth --mode finetrack --out outputs/track_video \\
+      --video
   finetrack track --data-root ../shared/data/MOT15 --split train --seqs PETS09-S2L1 --half val \\
       --det public --mode byte --out outputs/track_pets09
 """
@@ -50,13 +50,15 @@ def parse_args(argv=None):
     ap.add_argument("--mode", default=None, choices=["byte", "finetrack", "jde"],
                     help="association (default: tracker.mode of the config)")
     ap.add_argument("--two-networks", action="store_true",
-                    help="run the detector and the Re-ID model separately even when one pass could do")
+                    help="run the detector and the Re-ID model separately even when one pass "
+                    "could do")
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--video", action="store_true",
                     help="also render the tracked mp4 (<out>/<name>.mp4; <out>/videos/<SEQ>.mp4)")
     ap.add_argument("--fps", type=float, default=None,
                     help="frame rate of a source that records none (image folders; default 30)")
-    ap.add_argument("--min-score", type=float, default=None, help="drop public detections below this")
+    ap.add_argument("--min-score", type=float, default=None,
+                    help="drop public detections below this")
     ap.add_argument("--submission", choices=["mot17"], default=None,
                     help="also write the 21 MOT17 files + zip in <out>/submission")
     common.add_progress(ap)

@@ -74,8 +74,8 @@ def main(argv=None) -> int:
         print(json.dumps({k: metrics.get(k) for k in keys}))
         run = Path(cfg.run_dir)
         print(f"run folder: {run}")
-        common.print_files(p for p in (run / n for n in ("best.pth", "last.pth", "metrics.json",
-                                                          "config.yaml", "train.log")) if p.is_file())
+        names = ("best.pth", "last.pth", "metrics.json", "config.yaml", "train.log")
+        common.print_files(run / n for n in names if (run / n).is_file())
     return 0
 
 

@@ -5,7 +5,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -34,7 +34,9 @@ def _same_weights(a, b) -> bool:
     sa, sb = a.model.state_dict(), b.model.state_dict()
     if sa.keys() != sb.keys():
         return False
-    return all(sa[k].shape == sb[k].shape and bool((sa[k] == sb[k].to(sa[k].device)).all()) for k in sa)
+    return all(
+        sa[k].shape == sb[k].shape and bool((sa[k] == sb[k].to(sa[k].device)).all()) for k in sa
+    )
 
 
 def _untrained_message(path: str) -> str:
@@ -77,7 +79,7 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
         if detector is None:
             raise ValueError(_untrained_message(reid_ckpt))
         two_networks = True  # the detector cannot come from this checkpoint
-        logger.info("%s holds an untrained detector head: its backbone serves Re-ID only", reid_ckpt)
+        logger.info("%s holds an untrained detector head: it serves Re-ID only", reid_ckpt)
     if embedder is None:
         if detector is None:
             detector = model.detector
@@ -87,11 +89,13 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
         if detector is not None and tuple(detector.input_size) != tuple(model.detector.input_size):
             logger.info(
                 "%s and %s hold the same detector weights: running at the Re-ID checkpoint's "
-                "input %s (not %s)", det_ckpt, reid_ckpt, model.detector.input_size, detector.input_size,
+                "input %s (not %s)",
+                det_ckpt, reid_ckpt, model.detector.input_size, detector.input_size,
             )
         logger.info(
             "pipeline: joint - ONE backbone pass per frame gives the boxes and the Re-ID features "
-            "(YOLOX-%s at input %s from %s)", model.detector.variant, model.detector.input_size, reid_ckpt,
+            "(YOLOX-%s at input %s from %s)",
+            model.detector.variant, model.detector.input_size, reid_ckpt,
         )
         return model, None, None, "joint"
     if detector is None:
@@ -122,7 +126,7 @@ def run_tracking(
     fps: Optional[float] = None,
     two_networks: bool = False,
 ) -> dict:
-    """Track the sequences (or one ``source``) and write ``<out_dir>/<NAME>.txt``; returns a summary.
+    """Track the sequences (or one ``source``), write ``<out_dir>/<NAME>.txt``; return a summary.
 
     Args:
         cfg: resolved config (``tracker`` section; ``model`` for a YOLOX detector variant).
@@ -189,10 +193,13 @@ def run_tracking(
         if video:
             from finetrack.inference.video import VideoWriter
 
-            vpath = out / f"{reader.name}.mp4" if source is not None else out / "videos" / f"{reader.name}.mp4"
+            vdir = out if source is not None else out / "videos"
+            vpath = vdir / f"{reader.name}.mp4"
             src_path = getattr(reader, "path", None)
             if src_path is not None and Path(src_path).resolve() == vpath.resolve():
-                raise ValueError(f"--video would overwrite the source {src_path}: choose another --out")
+                raise ValueError(
+                    f"--video would overwrite the source {src_path}: choose another --out"
+                )
             writer = VideoWriter(vpath, reader.frame_rate)
         try:
             res = track_sequence(reader, src, tracker, embedder, half, progress, writer)

@@ -48,8 +48,10 @@ class MOTFrames:
         self.frame_rate = float(seq.info.frame_rate)
         self.num_frames: Optional[int] = len(seq)
 
-    def iter_frames(self, first: int = 1, last: Optional[int] = None, read: bool = True) -> Iterator[Frame]:
-        """``(frame, image or None)`` for frames ``first..last`` (None images when ``read`` is off)."""
+    def iter_frames(
+        self, first: int = 1, last: Optional[int] = None, read: bool = True
+    ) -> Iterator[Frame]:
+        """``(frame, image or None)`` for frames ``first..last`` (None images unless ``read``)."""
         last = self.num_frames if last is None else last
         for f in range(first, last + 1):
             yield f, (self.seq.read_frame(f) if read else None)
@@ -74,7 +76,9 @@ class ImageFrames:
         self.frame_rate = float(frame_rate)
         self.num_frames: Optional[int] = len(self.paths)
 
-    def iter_frames(self, first: int = 1, last: Optional[int] = None, read: bool = True) -> Iterator[Frame]:
+    def iter_frames(
+        self, first: int = 1, last: Optional[int] = None, read: bool = True
+    ) -> Iterator[Frame]:
         import cv2
 
         last = self.num_frames if last is None else last
@@ -123,7 +127,9 @@ class VideoFrames:
 
         return cv2.VideoCapture(str(self.path))
 
-    def iter_frames(self, first: int = 1, last: Optional[int] = None, read: bool = True) -> Iterator[Frame]:
+    def iter_frames(
+        self, first: int = 1, last: Optional[int] = None, read: bool = True
+    ) -> Iterator[Frame]:
         cap = self._open()
         try:
             f = 0

@@ -162,7 +162,9 @@ def track_sequence(
         # a frame interrupted half-way may have appended rows without finishing: keep whole frames
         done = timer.frames
         keep = [i for i, f in enumerate(rows_f) if int(f[0]) <= done]
-        rows_f, rows_id, rows_box, rows_s = ([r[i] for i in keep] for r in (rows_f, rows_id, rows_box, rows_s))
+        rows_f, rows_id, rows_box, rows_s = (
+            [r[i] for i in keep] for r in (rows_f, rows_id, rows_box, rows_s)
+        )
         logger.warning("%s: interrupted after %d frame(s)", reader.name, done)
     finally:
         if bar is not None:

@@ -56,7 +56,7 @@ def _quiet_stderr():
 
 
 def pick_codec(size_wh: Tuple[int, int], codecs: Tuple[str, ...] = CODECS) -> str:
-    """The first fourcc of ``codecs`` that OpenCV can encode at ``size_wh`` (probed once, cached)."""
+    """The first fourcc of ``codecs`` OpenCV can encode at ``size_wh`` (probed once, cached)."""
     import cv2
 
     key = (int(size_wh[0]), int(size_wh[1]))
@@ -65,7 +65,8 @@ def pick_codec(size_wh: Tuple[int, int], codecs: Tuple[str, ...] = CODECS) -> st
     with tempfile.TemporaryDirectory(prefix="finetrack_codec_") as d:
         for cc in codecs:
             with _quiet_stderr():
-                w = cv2.VideoWriter(str(Path(d) / "probe.mp4"), cv2.VideoWriter_fourcc(*cc), 10.0, key)
+                fourcc = cv2.VideoWriter_fourcc(*cc)
+                w = cv2.VideoWriter(str(Path(d) / "probe.mp4"), fourcc, 10.0, key)
                 ok = w.isOpened()
                 w.release()
             if ok:
@@ -105,7 +106,8 @@ class VideoWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             h, w = canvas.shape[:2]
             self.codec = pick_codec((w, h))
-            self._writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*self.codec), self.fps, (w, h))
+            fourcc = cv2.VideoWriter_fourcc(*self.codec)
+            self._writer = cv2.VideoWriter(str(self.tmp), fourcc, self.fps, (w, h))
             if not self._writer.isOpened():
                 raise RuntimeError(f"OpenCV cannot write {self.tmp} ({self.codec} codec)")
         present = {int(t) for t in out.ids}

@@ -67,7 +67,8 @@ def _walkers(root: Path, name: str = "SEQ-A", n: int = 10) -> Path:
     d = root / name
     (d / "gt").mkdir(parents=True)
     (d / "img1").mkdir()
-    rows = [f"{f},{t},{10 + 5 * f},{20 + 60 * t},20,50,1,1,1" for f in range(1, n + 1) for t in (1, 2)]
+    rows = [f"{f},{t},{10 + 5 * f},{20 + 60 * t},20,50,1,1,1"
+            for f in range(1, n + 1) for t in (1, 2)]
     (d / "gt" / "gt.txt").write_text("\n".join(rows) + "\n")
     write_seqinfo(d, SeqInfo(name, d, "img1", 10, n, 240, 200, ".jpg"))
     return d

@@ -1,8 +1,8 @@
 """One backbone pass per frame, any source (video / image folder / glob / MOT folder), Ctrl-C.
 
 A tiny FineTrack model (YOLOX-nano at 64x96) with random weights made to respond to the pixels
-(:func:`make_detector_respond`: about a dozen confident anchors per frame, placed by the image content,
-which is what the identical-results test needs) is saved as a Re-ID checkpoint holding a
+(:func:`make_detector_respond`: about a dozen confident anchors per frame, placed by the image
+content, which is what the identical-results test needs) is saved as a Re-ID checkpoint holding a
 trained detector.
 """
 from __future__ import annotations
@@ -79,10 +79,12 @@ def make_detector_respond(detector, images, boxes_per_image: int, gain: float = 
             std = torch.cat([r.transpose(0, 1).flatten(1) for r in regs[k]], 1).std(1)
             c.weight.mul_((0.2 / std.clamp_min(1e-12)).view(-1, 1, 1, 1))
             c.bias.copy_(torch.tensor([0.0, 0.0, float(np.log(2.0)), float(np.log(4.0))]))
-    stats = {k: (torch.cat(v).mean(), torch.cat(v).std().clamp_min(1e-12)) for k, v in logits.items()}
+    stats = {k: (torch.cat(v).mean(), torch.cat(v).std().clamp_min(1e-12))
+             for k, v in logits.items()}
     z = [torch.cat([(logits[k][i] - stats[k][0]) / stats[k][1] for k in logits])
          for i in range(len(tensors))]
-    z_k = float(np.mean([float(torch.sort(zi, descending=True).values[boxes_per_image]) for zi in z]))
+    z_k = float(np.mean([float(torch.sort(zi, descending=True).values[boxes_per_image])
+                         for zi in z]))
     with torch.no_grad():
         for k, c in enumerate(head.obj_preds):
             mean, std = stats[k]
