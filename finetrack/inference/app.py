@@ -71,6 +71,7 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
     if det != "yolox":
         return None, None, embedder, "boxes+reid" if embedder is not None else "boxes"
     detector = None
+    why = "--two-networks"
     if det_ckpt is not None:
         detector = build_detector_from_config(cfg, det_ckpt, device)
     elif model is None:
@@ -78,7 +79,7 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
     if model is not None and detector_head_trained(reid_obj) is False:
         if detector is None:
             raise ValueError(_untrained_message(reid_ckpt))
-        two_networks = True  # the detector cannot come from this checkpoint
+        two_networks, why = True, f"{reid_ckpt}'s detector head was never trained"
         logger.info("%s holds an untrained detector head: it serves Re-ID only", reid_ckpt)
     if embedder is None:
         if detector is None:
@@ -92,6 +93,9 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
                 "input %s (not %s)",
                 det_ckpt, reid_ckpt, model.detector.input_size, detector.input_size,
             )
+        if detector is not None:  # the thresholds --det-ckpt would have run with (cfg.model)
+            model.detector.conf_thresh = detector.conf_thresh
+            model.detector.nms_thresh = detector.nms_thresh
         logger.info(
             "pipeline: joint - ONE backbone pass per frame gives the boxes and the Re-ID features "
             "(YOLOX-%s at input %s from %s)",
@@ -100,7 +104,8 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
         return model, None, None, "joint"
     if detector is None:
         detector = model.detector
-    why = "--two-networks" if two_networks else "their backbone weights differ"
+    if not two_networks:
+        why = "their backbone weights differ"
     logger.info(
         "pipeline: two networks - the detector (%s) and the Re-ID model (%s) each run a backbone "
         "per frame (%s)", det_ckpt or reid_ckpt, reid_ckpt, why,
