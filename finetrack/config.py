@@ -286,6 +286,13 @@ RANGES: Dict[type, Dict[str, str]] = {
                     "max_aspect_ratio": POSITIVE, "ema_alpha": UNIT, "duplicate_thresh": UNIT,
                     "iou_pixel_offset": NON_NEGATIVE, "interp_max_gap": POSITIVE,
                     "interp_min_track_len": NON_NEGATIVE},
+    RobustConfig: {"agree_llr": NON_NEGATIVE, "veto_llr": NON_NEGATIVE, "margin_llr": NON_NEGATIVE,
+                   "bonus_weight": NON_NEGATIVE, "bonus_clip": NON_NEGATIVE,
+                   "bonus_ref_fps": NON_NEGATIVE, "occlusion_iou": UNIT, "pos_iou": UNIT,
+                   "min_samples": POSITIVE, "window": POSITIVE, "min_track_feats": NON_NEGATIVE,
+                   "gate_radius": NON_NEGATIVE, "gate_speed": NON_NEGATIVE,
+                   "max_scale_change": POSITIVE, "center_momentum": UNIT},
+    AugmentConfig: {"flip": UNIT, "color": UNIT, "erase": UNIT, "box_jitter": NON_NEGATIVE},
 }
 
 

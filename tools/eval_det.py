@@ -1,71 +1,14 @@
-"""Evaluate a YOLOX detector checkpoint: AP@0.5 and AP@[.5:.95] (pycocotools) on the val split.
+"""AP50 / AP of a YOLOX detector checkpoint (= `finetrack eval-det`).
 
-    python tools/eval_det.py --ckpt outputs/det_pets09/best.pth -c configs/det_pets09.yaml
-    python tools/eval_det.py --ckpt bytetrack_ablation.pth.tar -c configs/det_mot17_ablation_yolox_x.yaml
-    python tools/eval_det.py --public -c configs/det_pets09.yaml     # the sequences' det/det.txt
-
-The config gives the detector variant, input size, thresholds and the validation source (every frame
-of it is scored; ``data.val.frame_step=N`` subsamples). Prints one JSON line; ``--out FILE`` also
-writes it. Exit code 2 = bad config or missing files.
+The code is finetrack/cli/eval_det.py;
+`python tools/eval_det.py --help` shows the flags and an example.
 """
-from __future__ import annotations
-
-import argparse
-import json
-import logging
 import sys
-from pathlib import Path
 
 import _path  # noqa: F401
 
-from finetrack.config import ConfigError, freeze, load_config
-from finetrack.engine.logger import LOG_FORMAT
-from finetrack.utils.cli import add_debug_flag, run_cli
-from finetrack.utils.io import atomic_write_text
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--ckpt", help="YOLOX weights (ours or ByteTrack's .pth.tar)")
-    src.add_argument("--public", action="store_true",
-                     help="score the validation sequences' own det/det.txt instead (reference)")
-    p.add_argument("-c", "--config", required=True, help="detector config (configs/det_*.yaml)")
-    p.add_argument("--out", default=None, help="also write the metrics JSON here")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.device=cpu")
-    add_debug_flag(p)
-    return p.parse_args(argv)
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    log = logging.getLogger("finetrack.tools.eval_det")
-    from finetrack.detection.config import DetConfig
-
-    try:
-        cfg = freeze(load_config(DetConfig, args.config, args.overrides))
-        from finetrack.detection.build import evaluate_checkpoint, evaluate_public
-
-        if args.public:
-            metrics = evaluate_public(cfg)
-        else:
-            metrics = evaluate_checkpoint(cfg, Path(args.ckpt), progress=not args.no_progress)
-    except (ConfigError, FileNotFoundError, ValueError) as e:
-        log.error("%s", e)
-        return 2
-    if args.public:
-        out = {"detections": "det/det.txt", **metrics}
-    else:
-        out = {"ckpt": args.ckpt, "detector": cfg.model.detector,
-               "input_size": list(cfg.model.input_size), **metrics}
-    text = json.dumps(out)
-    print(text)
-    if args.out:
-        atomic_write_text(args.out, text + "\n")
-    return 0
-
+from finetrack.cli.eval_det import main
+from finetrack.utils.cli import run_cli
 
 if __name__ == "__main__":
     sys.exit(run_cli(main))

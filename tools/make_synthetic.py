@@ -1,91 +1,14 @@
-"""Write synthetic MOTChallenge sequences and print their statistics.
+"""Write synthetic MOTChallenge sequences (= `finetrack make-synthetic`).
 
-    python tools/make_synthetic.py --out datasets/synthetic       # 4 x 150 frames, 640x360
-    python tools/make_synthetic.py --out /tmp/tiny --preset tiny  # 2 x 20 frames, 320x240
-    python tools/make_synthetic.py --out datasets/mot17like --preset mot17like  # 7 x 114, crowded
-    python tools/make_synthetic.py --out DIR --num-seqs 8 --frames 300 --fps 5 --json s.json
-
-Every field of ``finetrack.data.synthetic.SyntheticConfig`` is a ``--flag`` (underscores become
-dashes; ``--crossing-behaviours reverse,stop``). Sequences already generated with the same config
-are kept; others are replaced only with ``--overwrite``.
+The code is finetrack/cli/make_synthetic.py;
+`python tools/make_synthetic.py --help` shows the flags and an example.
 """
-from __future__ import annotations
-
-import argparse
-import dataclasses
-import json
-import logging
 import sys
-import time
-from pathlib import Path
 
 import _path  # noqa: F401
 
-from finetrack.data.synthetic import (
-    MOT17LIKE,
-    TINY,
-    SyntheticConfig,
-    dataset_statistics,
-    format_statistics,
-    generate_dataset,
-)
-from finetrack.utils.cli import add_debug_flag, run_cli
-from finetrack.utils.io import atomic_write_text
-
-PRESETS = {"default": {}, "tiny": TINY, "mot17like": MOT17LIKE}
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--out", required=True, help="output root; sequences go to OUT/<split>/SYN-XX")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="default",
-                   help="starting point; explicit flags override it")
-    p.add_argument("--overwrite", action="store_true", help="replace existing sequences")
-    p.add_argument("--json", default=None, help="also write the statistics to this JSON file")
-    p.add_argument("--quiet", action="store_true", help="no progress logging")
-    for f in dataclasses.fields(SyntheticConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if f.name == "crossing_behaviours":
-            p.add_argument(flag, default=None, help="comma-separated, e.g. reverse,stop,pass")
-        else:
-            p.add_argument(flag, type=type(f.default), default=None,
-                           help=f"default {f.default} (preset value if the preset sets it)")
-    add_debug_flag(p)
-    return p.parse_args(argv)
-
-
-def build_config(args: argparse.Namespace) -> SyntheticConfig:
-    values = dict(PRESETS[args.preset])
-    for f in dataclasses.fields(SyntheticConfig):
-        v = getattr(args, f.name)
-        if v is not None:
-            if f.name == "crossing_behaviours":
-                v = tuple(s for s in v.split(",") if s)
-            values[f.name] = v
-    return SyntheticConfig(**values)
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        cfg = build_config(args)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    t0 = time.perf_counter()
-    paths = generate_dataset(cfg, args.out, overwrite=args.overwrite)
-    elapsed = time.perf_counter() - t0
-    stats = dataset_statistics(paths)
-    print(format_statistics(stats))
-    print(f"{len(paths)} sequence(s) in {Path(args.out) / cfg.split} ({elapsed:.1f} s)")
-    if args.json:
-        atomic_write_text(args.json, json.dumps(dict(stats, config=cfg.to_dict(), seconds=elapsed),
-                                                indent=1, sort_keys=True) + "\n")
-    return 0
-
+from finetrack.cli.make_synthetic import main
+from finetrack.utils.cli import run_cli
 
 if __name__ == "__main__":
     sys.exit(run_cli(main))

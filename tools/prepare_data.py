@@ -1,51 +1,14 @@
-"""Write the ByteTrack half-split GT files (gt/gt_train_half.txt, gt/gt_val_half.txt) of a dataset.
+"""Write the ByteTrack half-split GT files of a dataset (= `finetrack prepare-data`).
 
-    python tools/prepare_data.py --root datasets/MOT17 --split train [--seqs A B] [--overwrite]
-
-Validates every gt.txt first (a malformed line stops with file:line, exit code 2) and prints a
-summary table per sequence (format, frames, identities, boxes kept by the default GT filter).
+The code is finetrack/cli/prepare_data.py;
+`python tools/prepare_data.py --help` shows the flags and an example.
 """
-from __future__ import annotations
-
-import argparse
-import logging
 import sys
 
 import _path  # noqa: F401
 
-from finetrack.data.mot import GTFilter, MOTFormatError, MOTSequence, list_sequences, write_half_split
-from finetrack.utils.cli import add_debug_flag, run_cli
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--root", required=True, help="dataset root holding <split>/<SEQ>/")
-    ap.add_argument("--split", default="train")
-    ap.add_argument("--seqs", nargs="*", default=None)
-    ap.add_argument("--all-mot17-copies", action="store_true", help="also DPM/SDP copies of MOT17")
-    ap.add_argument("--overwrite", action="store_true")
-    add_debug_flag(ap)
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        seq_dirs = list_sequences(
-            f"{args.root}/{args.split}", args.seqs, None if args.all_mot17_copies else "FRCNN"
-        )
-        print(f"{'sequence':<22}{'format':<12}{'frames':>7}{'ids':>6}{'boxes':>8}{'kept':>8}  half files")
-        for d in seq_dirs:
-            seq = MOTSequence(d, require_images=False)
-            gt = seq.gt()
-            kept = GTFilter().apply(gt)
-            out = write_half_split(d, overwrite=args.overwrite)
-            print(
-                f"{seq.name:<22}{gt.format:<12}{len(seq):>7}{len(set(gt.ids.tolist())):>6}"
-                f"{len(gt):>8}{len(kept):>8}  {out['train'].name}, {out['val'].name}"
-            )
-    except (MOTFormatError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
+from finetrack.cli.prepare_data import main
+from finetrack.utils.cli import run_cli
 
 if __name__ == "__main__":
     sys.exit(run_cli(main))

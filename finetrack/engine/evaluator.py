@@ -25,6 +25,7 @@ def extract_gt_embeddings(
     loader: Iterable[Dict[str, object]],
     device: torch.device,
     amp: bool = False,
+    progress: bool = False,
 ) -> Dict[str, np.ndarray]:
     """Run ``model(images, boxes)["embedding"]`` on every batch, in eval mode (mode restored after).
 
@@ -33,6 +34,7 @@ def extract_gt_embeddings(
         loader: yields :func:`finetrack.data.reid_dataset.collate_frames` batches.
         device: where the model runs.
         amp: autocast on CUDA.
+        progress: show a tqdm bar of the validation batches (its own bar, left when done).
 
     Returns:
         {"embeddings": (N, D) float32, "seq_index": (N,) int64, "frames": (N,) int64,
@@ -41,8 +43,13 @@ def extract_gt_embeddings(
     was_training = model.training
     model.eval()
     embs, seqs, frames, tids = [], [], [], []
+    batches = loader
+    if progress:
+        from tqdm import tqdm
+
+        batches = tqdm(loader, desc="validation", unit="batch", leave=False, dynamic_ncols=True)
     try:
-        for batch in loader:
+        for batch in batches:
             images = batch["images"].to(device, non_blocking=True)
             boxes = [b.to(device) for b in batch["boxes"]]
             with torch.autocast(device_type=device.type, enabled=amp and device.type == "cuda"):
@@ -77,6 +84,7 @@ def evaluate_gt_reid(
     amp: bool = False,
     exclude_frames: Union[int, Dict[int, int]] = 0,
     seen_identities: Optional[Collection[Tuple[int, int]]] = None,
+    progress: bool = False,
 ) -> ReIDResult:
     """Rank-1 / mAP of ``model`` on the GT boxes of ``loader`` (SPEC section 4).
 
@@ -89,8 +97,9 @@ def evaluate_gt_reid(
         seen_identities: (sequence index, track id) pairs the model was trained on; when given,
             the result's ``open_set`` holds the same evaluation restricted to the queries whose
             identity is not among them (same gallery).
+        progress: a tqdm bar over the validation batches.
     """
-    data = extract_gt_embeddings(model, loader, device, amp)
+    data = extract_gt_embeddings(model, loader, device, amp, progress)
     args = (data["embeddings"], data["seq_index"], data["frames"], data["track_ids"])
     kwargs = dict(first_frames=first_frames, query_every=query_every, exclude_frames=exclude_frames)
     closed = evaluate_reid(*args, **kwargs)

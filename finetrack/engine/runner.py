@@ -264,6 +264,7 @@ def make_evaluate_fn(
             amp=cfg.train.amp,
             exclude_frames=window,
             seen_identities=seen,
+            progress=cfg.train.progress,
         )
 
     return _evaluate
@@ -324,6 +325,7 @@ def train_from_config(cfg: Config, on_epoch_end=None) -> Dict[str, Any]:
     """
     from finetrack.losses import FineTrackLoss
     from finetrack.models.build import build_model
+    from finetrack.models.detector import DETECTOR_STATE_KEY
 
     device = resolve_device(cfg.train.device)
     rank, world_size, _ = setup_distributed(device)
@@ -460,6 +462,12 @@ def train_from_config(cfg: Config, on_epoch_end=None) -> Dict[str, Any]:
                 "config": to_dict(cfg),
                 "git_revision": git_revision(),
                 "identities": train_set.identities.to_json(),
+                # whether the YOLOX head in this checkpoint can detect (tracking refuses it else)
+                DETECTOR_STATE_KEY: {
+                    "head_trained": cfg.model.det_ckpt is not None,
+                    "checkpoint": cfg.model.det_ckpt,
+                    "frozen": bool(cfg.model.freeze_detector),
+                },
             },
             writer=writer,
             is_main=is_main,

@@ -5,7 +5,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -25,9 +25,97 @@ def _device(name: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+#: The ways detections and Re-ID features are produced (``track_summary.json`` ``pipeline``).
+PIPELINES = ("joint", "two-networks", "detector", "boxes+reid", "boxes")
+
+
+def _same_weights(a, b) -> bool:
+    """Whether two YOLOX detectors hold identical tensors (same keys, shapes and values)."""
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    if sa.keys() != sb.keys():
+        return False
+    return all(
+        sa[k].shape == sb[k].shape and bool((sa[k] == sb[k].to(sa[k].device)).all()) for k in sa
+    )
+
+
+def _untrained_message(path: str) -> str:
+    return (
+        f"{path}: its YOLOX detection head was never trained (the Re-ID run had model.det_ckpt="
+        "null), so it finds no box; give a trained detector with --det-ckpt (tools/train_det.py "
+        "best.pth or ByteTrack's weights)"
+    )
+
+
+def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, two_networks: bool):
+    """``(joint_model, detector, embedder, pipeline)`` for the requested sources.
+
+    With ``det=yolox`` and a Re-ID checkpoint whose detector is trained, detections and Re-ID
+    features come from ONE backbone pass (``joint``) unless ``--det-ckpt`` holds other detector
+    weights (or ``two_networks``): then two networks run per frame (``two-networks``).
+    """
+    from finetrack.models.detector import detector_head_trained, load_checkpoint_file
+
+    model = reid_obj = None
+    if reid_ckpt is not None and (mode != "byte" or (det == "yolox" and det_ckpt is None)):
+        from finetrack.models.reid_head import FineTrackModel
+
+        reid_obj = load_checkpoint_file(reid_ckpt, device)
+        model = FineTrackModel.from_checkpoint(reid_ckpt, map_location=device, obj=reid_obj)
+    embedder = None
+    if model is not None and mode != "byte":
+        from finetrack.inference.embedder import Embedder
+
+        embedder = Embedder(model, device)
+        logger.info("Re-ID model from %s (embedding dim %d)", reid_ckpt, embedder.dim)
+    if det != "yolox":
+        return None, None, embedder, "boxes+reid" if embedder is not None else "boxes"
+    detector = None
+    why = "--two-networks"
+    if det_ckpt is not None:
+        detector = build_detector_from_config(cfg, det_ckpt, device)
+    elif model is None:
+        raise ValueError("--det yolox needs --det-ckpt (or --reid-ckpt holding a trained detector)")
+    if model is not None and detector_head_trained(reid_obj) is False:
+        if detector is None:
+            raise ValueError(_untrained_message(reid_ckpt))
+        two_networks, why = True, f"{reid_ckpt}'s detector head was never trained"
+        logger.info("%s holds an untrained detector head: it serves Re-ID only", reid_ckpt)
+    if embedder is None:
+        if detector is None:
+            detector = model.detector
+            logger.info("detector from %s (no Re-ID in mode %s)", reid_ckpt, mode)
+        return None, detector, None, "detector"
+    if not two_networks and (detector is None or _same_weights(detector, model.detector)):
+        if detector is not None and tuple(detector.input_size) != tuple(model.detector.input_size):
+            logger.info(
+                "%s and %s hold the same detector weights: running at the Re-ID checkpoint's "
+                "input %s (not %s)",
+                det_ckpt, reid_ckpt, model.detector.input_size, detector.input_size,
+            )
+        if detector is not None:  # the thresholds --det-ckpt would have run with (cfg.model)
+            model.detector.conf_thresh = detector.conf_thresh
+            model.detector.nms_thresh = detector.nms_thresh
+        logger.info(
+            "pipeline: joint - ONE backbone pass per frame gives the boxes and the Re-ID features "
+            "(YOLOX-%s at input %s from %s)",
+            model.detector.variant, model.detector.input_size, reid_ckpt,
+        )
+        return model, None, None, "joint"
+    if detector is None:
+        detector = model.detector
+    if not two_networks:
+        why = "their backbone weights differ"
+    logger.info(
+        "pipeline: two networks - the detector (%s) and the Re-ID model (%s) each run a backbone "
+        "per frame (%s)", det_ckpt or reid_ckpt, reid_ckpt, why,
+    )
+    return None, detector, embedder, "two-networks"
+
+
 def run_tracking(
     cfg: Config,
-    data_root: str,
+    data_root: Optional[str],
     split: str,
     out_dir: str,
     det: str = "public",
@@ -39,83 +127,130 @@ def run_tracking(
     video: bool = False,
     min_score: Optional[float] = None,
     progress: bool = True,
+    source: Optional[str] = None,
+    fps: Optional[float] = None,
+    two_networks: bool = False,
 ) -> dict:
-    """Track the sequences and write ``<out_dir>/<SEQ>.txt``; returns a summary dict.
+    """Track the sequences (or one ``source``), write ``<out_dir>/<NAME>.txt``; return a summary.
 
     Args:
         cfg: resolved config (``tracker`` section; ``model`` for a YOLOX detector variant).
-        data_root: dataset root holding ``<split>/<SEQ>``.
+        data_root: dataset root holding ``<split>/<SEQ>`` (unused with ``source``).
         det: detection source: ``public`` (det/det.txt), ``gt`` (oracle) or ``yolox``.
         mode: ``byte`` | ``finetrack`` | ``jde`` | ``robust``; None = ``cfg.tracker.mode``.
         half: ``all`` | ``train`` | ``val`` (val renumbered from 1 like gt_val_half.txt).
         det_ckpt: YOLOX weights for ``det=yolox`` (ByteTrack format).
-        reid_ckpt: a FineTrack checkpoint (best.pth); needed by ``finetrack`` and ``jde``.
-        video: also write ``<out_dir>/videos/<SEQ>.mp4``.
+        reid_ckpt: a FineTrack checkpoint (best.pth); needed by ``finetrack``, ``jde`` and
+            ``robust``. When it holds a trained detector it also gives the boxes, in the same
+            backbone pass.
+        video: also write ``<out_dir>/videos/<SEQ>.mp4`` (``<out_dir>/<NAME>.mp4`` for a source).
+        source: a video file, image folder, glob, webcam index or MOT sequence folder
+            (:func:`finetrack.inference.frames.open_source`) instead of ``data_root``.
+        fps: frame rate of a source that records none (image folders; default 30).
+        two_networks: run the detector and the Re-ID model as separate networks even when the
+            Re-ID checkpoint's detector could give the boxes.
 
-    ``tracker.cmc`` other than ``none`` compensates camera motion, with the warps cached in
-    ``<out_dir>/cmc/<SEQ>.<method>.txt`` (reused by later runs into the same folder);
-    ``tracker.interpolate`` post-processes the rows (:func:`postprocess_tracks`).
+    ``tracker.cmc`` other than ``none`` compensates camera motion (MOTChallenge sequences), with
+    the warps cached in ``<out_dir>/cmc/<SEQ>.<method>.txt`` (reused by later runs into the same
+    folder); ``tracker.interpolate`` post-processes the rows (:func:`postprocess_tracks`).
+
+    The summary has ``interrupted: True`` when Ctrl-C stopped it: the files of the finished
+    sequences are complete, the interrupted one holds its finished frames, nothing else is written.
     """
+    from finetrack.inference.frames import MOTFrames, open_source
+    from finetrack.inference.sources import JointDetections
     from finetrack.tracker import Tracker
 
     mode = mode or cfg.tracker.mode
     if mode in ("finetrack", "jde", "robust") and reid_ckpt is None:
         raise ValueError(f"mode {mode!r} uses appearance: give --reid-ckpt (a train_reid.py best.pth)")
     device = _device(cfg.train.device)
-    embedder = detector = None
-    if reid_ckpt is not None and mode != "byte":
-        from finetrack.inference.embedder import Embedder
-
-        embedder = Embedder.from_checkpoint(reid_ckpt, device)
-        logger.info("Re-ID model from %s (embedding dim %d)", reid_ckpt, embedder.dim)
-    if det == "yolox":
-        if det_ckpt is not None:
-            detector = build_detector_from_config(cfg, det_ckpt, device)
-        elif embedder is not None:
-            logger.warning("--det yolox without --det-ckpt: using the detector inside %s", reid_ckpt)
-            detector = embedder.model.detector
-        else:
-            raise ValueError("--det yolox needs --det-ckpt (or --reid-ckpt holding a trained detector)")
-
-    split_dir = Path(data_root) / split
-    seq_dirs = list_sequences(split_dir, seqs, cfg.data.mot17_detector)
-    if not seq_dirs:
-        raise FileNotFoundError(f"no sequences in {split_dir}")
+    if source is not None:
+        readers = [open_source(source, fps)]
+        if det != "yolox" and not isinstance(readers[0], MOTFrames):
+            raise ValueError(
+                f"--source {source} has no det.txt / gt.txt: detect with --det yolox and a "
+                "trained detector (--det-ckpt DET, or a --reid-ckpt that holds one)"
+            )
+    else:
+        if data_root is None:
+            raise ValueError("give --data-root DIR (MOTChallenge layout) or --source PATH")
+        split_dir = Path(data_root) / split
+        seq_dirs = list_sequences(split_dir, seqs, cfg.data.mot17_detector)
+        if not seq_dirs:
+            raise FileNotFoundError(f"no sequences in {split_dir}")
+        readers = None  # opened one at a time below (MOTSequence reads seqinfo.ini)
+    joint_model, detector, embedder, pipeline = _models(
+        cfg, det, mode, det_ckpt, reid_ckpt, device, two_networks
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     total = StageTimer()
-    summary = {"mode": mode, "det": det, "half": half, "sequences": {}}
+    summary = {"mode": mode, "det": det, "half": half, "pipeline": pipeline, "sequences": {},
+               "files": []}
+    if source is not None:
+        summary["source"] = str(source)
     t_start = time.perf_counter()
-    for d in seq_dirs:
-        seq = MOTSequence(d)
-        source = build_source(det, seq, cfg, detector, device, min_score)
-        tracker = Tracker(**tracker_kwargs(_with_mode(cfg, mode), seq.info.frame_rate))
+    for item in readers if readers is not None else seq_dirs:
+        reader = item if readers is not None else MOTFrames(MOTSequence(item))
+        if joint_model is not None:
+            src = JointDetections(joint_model, device)
+        else:
+            seq = reader.seq if isinstance(reader, MOTFrames) else None
+            src = build_source(det, seq, cfg, detector, device, min_score)
+        tracker = Tracker(**tracker_kwargs(_with_mode(cfg, mode), reader.frame_rate))
         writer = None
         if video:
             from finetrack.inference.video import VideoWriter
 
-            writer = VideoWriter(out / "videos" / f"{seq.name}.mp4", seq.info.frame_rate)
-        cmc = build_sequence_cmc(cfg.tracker, seq, out)
+            vdir = out if source is not None else out / "videos"
+            vpath = vdir / f"{reader.name}.mp4"
+            src_path = getattr(reader, "path", None)
+            if src_path is not None and Path(src_path).resolve() == vpath.resolve():
+                raise ValueError(
+                    f"--video would overwrite the source {src_path}: choose another --out"
+                )
+            writer = VideoWriter(vpath, reader.frame_rate)
+        cmc = None
+        if cfg.tracker.cmc != "none":
+            if isinstance(reader, MOTFrames):
+                cmc = build_sequence_cmc(cfg.tracker, reader.seq, out)
+            else:
+                logger.warning("%s: tracker.cmc=%s needs a MOTChallenge sequence; running without "
+                               "camera motion compensation", reader.name, cfg.tracker.cmc)
         try:
-            res = track_sequence(seq, source, tracker, embedder, half, progress, writer, cmc=cmc)
-        except BaseException:
+            res = track_sequence(reader, src, tracker, embedder, half, progress, writer, cmc=cmc)
+            if cmc is not None:
+                cmc.save()
+                logger.info("%s: camera motion (%s) %d computed, %d cached in %s", reader.name,
+                            cfg.tracker.cmc, cmc.computed, cmc.reused, cmc.cache_file)
+            rows = np.column_stack([res.frames, res.ids, res.tlwh, res.scores]) if len(res.ids) else np.zeros((0, 7))
+            rows = postprocess_tracks(rows, cfg.tracker)
+            txt = out / f"{reader.name}.txt"
+            write_results(txt, rows[:, 0], rows[:, 1], rows[:, 2:6], rows[:, 6])
+            summary["files"].append(str(txt))
             if writer is not None:
-                writer.abort()  # no half-written video left behind
-            raise
-        if cmc is not None:
-            cmc.save()
-            logger.info("%s: camera motion (%s) %d computed, %d cached in %s", seq.name,
-                        cfg.tracker.cmc, cmc.computed, cmc.reused, cmc.cache_file)
-        rows = np.column_stack([res.frames, res.ids, res.tlwh, res.scores]) if len(res.ids) else np.zeros((0, 7))
-        rows = postprocess_tracks(rows, cfg.tracker)
-        write_results(out / f"{seq.name}.txt", rows[:, 0], rows[:, 1], rows[:, 2:6], rows[:, 6])
-        if writer is not None:
-            writer.close()
+                written = writer.close()
+                writer = None
+                if written is not None:
+                    summary["files"].append(str(written))
+        finally:
+            if writer is not None:  # an error or a second Ctrl-C: no half-written video
+                writer.abort()
         total.merge(res.timer)
         n_ids = len(np.unique(rows[:, 1])) if len(rows) else 0
-        logger.info("%s: %d boxes, %d ids | %s", seq.name, len(rows), n_ids, res.timer.summary())
-        summary["sequences"][seq.name] = {"boxes": int(len(rows)), "ids": int(n_ids),
-                                          "frames": res.timer.frames}
+        logger.info("%s: %d boxes, %d ids | %s", reader.name, len(rows), n_ids, res.timer.summary())
+        if res.detections == 0 and res.timer.frames > 0 and src.name == "yolox":
+            logger.warning(
+                "%s: the detector found no box in %d frame(s); check the detector checkpoint, "
+                "model.conf_thresh and the input size", reader.name, res.timer.frames,
+            )
+        summary["sequences"][reader.name] = {"boxes": int(len(rows)), "ids": int(n_ids),
+                                             "frames": res.timer.frames,
+                                             "detections": int(res.detections)}
+        if res.interrupted:
+            summary["interrupted"] = {"sequence": reader.name, "frames": res.timer.frames}
+            break
     summary["timing"] = {k: v for k, v in total.seconds.items()}
     summary["frames"] = total.frames
     summary["wall_seconds"] = time.perf_counter() - t_start

@@ -70,10 +70,21 @@ def build_detector_from_config(cfg: Config, ckpt: str, device: str = "cpu"):
     ``tools/train_det.py`` checkpoint does): weights fix the variant, and a detector tracks best
     at the size it was trained at. ByteTrack's checkpoints record neither.
     """
-    from finetrack.models.detector import build_detector, checkpoint_detector_spec, load_checkpoint_file
+    from finetrack.models.detector import (
+        build_detector,
+        checkpoint_detector_spec,
+        detector_head_trained,
+        load_checkpoint_file,
+    )
 
     m = cfg.model
     obj = load_checkpoint_file(ckpt)
+    if detector_head_trained(obj) is False:
+        raise ValueError(
+            f"{ckpt}: its YOLOX detection head was never trained (no detection weights: a Re-ID "
+            "run with model.det_ckpt=null), so it finds no box; use a tools/train_det.py best.pth "
+            "or ByteTrack's weights"
+        )
     spec = checkpoint_detector_spec(obj)
     name = spec.get("detector", m.detector)
     size = tuple(spec.get("input_size", tuple(m.input_size)))

@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-from finetrack.data.mot import MOTSequence, half_split_frames
+from finetrack.data.mot import half_split_frames
 from finetrack.structures import xyxy_to_tlwh
 
 logger = logging.getLogger(__name__)
@@ -52,10 +52,12 @@ class SequenceResult:
     tlwh: np.ndarray  #: (N, 4) boxes
     scores: np.ndarray  #: (N,)
     timer: StageTimer
+    detections: int = 0  #: boxes the detection source gave over all frames (before tracking)
+    interrupted: bool = False  #: Ctrl-C stopped the loop; the rows cover the finished frames only
 
 
 def track_sequence(
-    seq: MOTSequence,
+    seq,
     source,
     tracker,
     embedder: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None,
@@ -67,76 +69,127 @@ def track_sequence(
     """Run ``tracker`` over the frames of a (half of a) sequence.
 
     Args:
-        seq: the sequence.
-        source: a detection source (``source(frame, image) -> (xyxy, scores)``), see
+        seq: a :class:`finetrack.data.mot.MOTSequence` or any frame reader of
+            :mod:`finetrack.inference.frames` (video file, image folder, webcam).
+        source: a detection source (``source(frame, image) -> (xyxy, scores)``, or
+            ``(xyxy, scores, embeddings)`` for a source with ``gives_embeddings``), see
             :mod:`finetrack.inference.sources`.
         tracker: a fresh :class:`finetrack.tracker.Tracker` (reset here).
-        embedder: ``embedder(image_bgr, xyxy) -> (N, D)``; None = motion only.
+        embedder: ``embedder(image_bgr, xyxy) -> (N, D)``; None = motion only (or the source's
+            own embeddings).
         half: ``all``, ``train`` (frames 1..N//2) or ``val`` (N//2+1..N, renumbered from 1 as in
             gt_val_half.txt).
-        progress: show a tqdm bar.
+        progress: show a tqdm bar (frames and live FPS).
         on_frame: optional callback ``(written_frame, image_or_None, tracker_output)`` (videos).
         cmc: camera motion ``cmc(frame, xyxy, image_or_None) -> (2, 3)`` warp from the previous
             frame (:class:`finetrack.inference.camera_motion.SequenceCMC`, which reads frames it
             needs itself), passed to ``tracker.update(..., warp=)``; None = static camera.
 
     Returns:
-        The results with frames numbered as the matching GT file expects.
+        The results with frames numbered as the matching GT file expects. Ctrl-C (KeyboardInterrupt)
+        stops the loop and returns the rows of the frames finished so far, ``interrupted=True``.
     """
-    first, last = half_split_frames(len(seq), half)
+    from finetrack.inference.frames import as_reader
+
+    reader = as_reader(seq)
+    if reader.num_frames is None:
+        if half != "all":
+            raise ValueError(f"{reader.name}: --half {half} needs a source of known length")
+        first, last = 1, None
+    else:
+        first, last = half_split_frames(reader.num_frames, half)
     offset = first - 1
     tracker.reset()
     timer = StageTimer()
-    need_image = getattr(source, "needs_image", False) or embedder is not None or on_frame is not None
+    joint = getattr(source, "gives_embeddings", False)
+    need_image = (
+        getattr(source, "needs_image", False) or embedder is not None or on_frame is not None
+    )
     rows_f: List[np.ndarray] = []
     rows_id: List[np.ndarray] = []
     rows_box: List[np.ndarray] = []
     rows_s: List[np.ndarray] = []
-    frames = range(first, last + 1)
+    n_dets = 0
+    interrupted = False
+    frames = reader.iter_frames(first, last, read=need_image)
+    bar = None
     if progress:
         from tqdm import tqdm
 
-        frames = tqdm(frames, desc=f"{seq.name} [{half}]", unit="frame", leave=False)
-    for frame in frames:
-        image = None
-        if need_image:
+        total = None if last is None else last - first + 1
+        bar = tqdm(total=total, desc=f"{reader.name} [{half}]", unit="frame", leave=False,
+                   dynamic_ncols=True)
+    try:
+        while True:
             t0 = time.perf_counter()
-            image = seq.read_frame(frame)
-            timer.add("read", time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        xyxy, scores = source(frame, image)
-        timer.add("detector", time.perf_counter() - t0)
-        emb = None
-        if embedder is not None:
+            try:
+                frame, image = next(frames)
+            except StopIteration:
+                break
+            if need_image:
+                timer.add("read", time.perf_counter() - t0)
             t0 = time.perf_counter()
-            emb = embedder(image, xyxy)
-            timer.add("reid", time.perf_counter() - t0)
-        motion = {}
-        if cmc is not None:
+            dets = source(frame, image)
+            dt = time.perf_counter() - t0
+            emb = None
+            if joint:
+                xyxy, scores, emb = dets
+                head = source.last_timings.get("reid", 0.0)
+                timer.add("detector", dt - head)
+                timer.add("reid", head)
+            else:
+                xyxy, scores = dets
+                timer.add("detector", dt)
+            n_dets += len(xyxy)
+            if embedder is not None and not joint:
+                t0 = time.perf_counter()
+                emb = embedder(image, xyxy)
+                timer.add("reid", time.perf_counter() - t0)
+            motion = {}
+            if cmc is not None:
+                t0 = time.perf_counter()
+                motion["warp"] = cmc(frame, xyxy, image)
+                timer.add("cmc", time.perf_counter() - t0)
             t0 = time.perf_counter()
-            motion["warp"] = cmc(frame, xyxy, image)
-            timer.add("cmc", time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        out = tracker.update(xyxy, scores, emb, **motion)
-        timer.add("association", time.perf_counter() - t0)
-        timer.frames += 1
-        written = frame - offset
-        if len(out.ids):
-            rows_f.append(np.full(len(out.ids), written, dtype=np.int64))
-            rows_id.append(np.asarray(out.ids, dtype=np.int64))
-            rows_box.append(xyxy_to_tlwh(out.xyxy))
-            rows_s.append(np.asarray(out.scores, dtype=np.float64))
-        if on_frame is not None:
-            on_frame(written, image, out)
+            out = tracker.update(xyxy, scores, emb, **motion)
+            timer.add("association", time.perf_counter() - t0)
+            written = frame - offset
+            if len(out.ids):
+                rows_f.append(np.full(len(out.ids), written, dtype=np.int64))
+                rows_id.append(np.asarray(out.ids, dtype=np.int64))
+                rows_box.append(xyxy_to_tlwh(out.xyxy))
+                rows_s.append(np.asarray(out.scores, dtype=np.float64))
+            if on_frame is not None:
+                on_frame(written, image, out)
+            timer.frames += 1
+            if bar is not None:
+                bar.update(1)
+                if timer.frames % 10 == 0:
+                    bar.set_postfix(boxes=len(xyxy), tracks=len(out.ids), refresh=False)
+    except KeyboardInterrupt:
+        interrupted = True
+        # a frame interrupted half-way may have appended rows without finishing: keep whole frames
+        done = timer.frames
+        keep = [i for i, f in enumerate(rows_f) if int(f[0]) <= done]
+        rows_f, rows_id, rows_box, rows_s = (
+            [r[i] for i in keep] for r in (rows_f, rows_id, rows_box, rows_s)
+        )
+        logger.warning("%s: interrupted after %d frame(s)", reader.name, done)
+    finally:
+        if bar is not None:
+            bar.close()
+        frames.close()
 
     def cat(parts, shape, dtype):
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(shape, dtype)
 
     return SequenceResult(
-        name=seq.name,
+        name=reader.name,
         frames=cat(rows_f, (0,), np.int64),
         ids=cat(rows_id, (0,), np.int64),
         tlwh=cat(rows_box, (0, 4), np.float64).reshape(-1, 4),
         scores=cat(rows_s, (0,), np.float64),
         timer=timer,
+        detections=n_dets,
+        interrupted=interrupted,
     )

@@ -1,12 +1,14 @@
 """Detection sources: where the boxes of a frame come from (public det.txt, GT oracle, YOLOX).
 
 Every source is called per 1-based frame and returns ``(xyxy (N, 4) float64 original-image pixels,
-scores (N,) float64)``; sources never see the tracker.
+scores (N,) float64)``; a source with ``gives_embeddings = True`` (:class:`JointDetections`, one
+backbone pass for boxes and Re-ID features) returns ``(xyxy, scores, embeddings (N, D) float32)``.
+Sources never see the tracker.
 """
 from __future__ import annotations
 
 import logging
-from typing import Optional, Protocol, Tuple
+from typing import Dict, Optional, Protocol, Tuple
 
 import numpy as np
 
@@ -89,3 +91,45 @@ class YOLOXDetections:
             )
         xyxy, scores = out[0]
         return np.asarray(xyxy, np.float64).reshape(-1, 4), np.asarray(scores, np.float64).reshape(-1)
+
+
+class JointDetections:
+    """Boxes AND their Re-ID embeddings from one backbone pass of a FineTrack model (paper Fig. 2).
+
+    The model's YOLOX detector runs once on the frame; its backbone maps feed both the YOLOX head
+    (boxes) and the Re-ID head (ROIAlign on the returned boxes), see
+    :meth:`finetrack.models.reid_head.FineTrackModel.detect_and_embed`.
+
+    Args:
+        model: a :class:`finetrack.models.reid_head.FineTrackModel` whose detector head is trained.
+        device: torch device string.
+    """
+
+    name = "yolox"
+    needs_image = True
+    gives_embeddings = True
+
+    def __init__(self, model, device: str = "cpu"):
+        self.model = model.to(device).eval()
+        self.device = device
+        #: seconds of the last call: ``{"detector": .., "reid": ..}``
+        self.last_timings: Dict[str, float] = {}
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.head.embedding_dim)
+
+    def __call__(self, frame: int, image: Optional[np.ndarray]):
+        if image is None:
+            raise ValueError("the joint YOLOX + Re-ID source needs the frame image")
+        tensor, ratio = self.model.detector.preprocess(image)
+        timings: Dict[str, float] = {}
+        xyxy, scores, emb = self.model.detect_and_embed(
+            tensor[None].to(self.device), [ratio], [image.shape[:2]], timings=timings
+        )[0]
+        self.last_timings = timings
+        return (
+            np.asarray(xyxy, np.float64).reshape(-1, 4),
+            np.asarray(scores, np.float64).reshape(-1),
+            np.asarray(emb, np.float32).reshape(len(xyxy), self.dim),
+        )

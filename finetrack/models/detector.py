@@ -16,6 +16,7 @@ checkpoints load unchanged. On top of it this module provides:
 from __future__ import annotations
 
 import logging
+import math
 import os
 import pickle
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -278,6 +279,49 @@ def checkpoint_detector_spec(obj: Mapping) -> Dict[str, Any]:
         if isinstance(size, (list, tuple)) and len(size) == 2:
             spec["input_size"] = (int(size[0]), int(size[1]))
     return spec
+
+
+#: Key of the marker a Re-ID checkpoint records about the detector inside it (see
+#: :func:`detector_head_trained`): ``{"head_trained": bool, "checkpoint": path or None, "frozen": bool}``.
+DETECTOR_STATE_KEY = "detector_state"
+
+
+def detector_head_trained(obj: Mapping) -> Optional[bool]:
+    """Whether the YOLOX detection head inside a checkpoint was ever trained.
+
+    A Re-ID checkpoint trained from a random backbone (``model.det_ckpt: null``) holds a YOLOX
+    head at its initial values: it finds nothing. In order, the answer comes from
+
+    1. the marker :data:`DETECTOR_STATE_KEY` that ``train_reid`` writes (``head_trained``);
+    2. the resolved config such a checkpoint stores: ``config.model.det_ckpt`` None = never trained;
+    3. the weights: every objectness bias still at YOLOX's prior ``-log((1 - p) / p)``, p = 0.01
+       (the Re-ID losses never reach the head, so an untrained head keeps exactly these values).
+
+    Args:
+        obj: a loaded checkpoint (see :func:`load_checkpoint_file`).
+
+    Returns:
+        True / False, or None when the checkpoint holds no objectness biases to judge by.
+    """
+    if not isinstance(obj, Mapping):
+        return None
+    marker = obj.get(DETECTOR_STATE_KEY)
+    if isinstance(marker, Mapping) and "head_trained" in marker:
+        return bool(marker["head_trained"])
+    cfg = obj.get("config")
+    if isinstance(cfg, Mapping) and isinstance(cfg.get("model"), Mapping):
+        if "det_ckpt" in cfg["model"] and "model_args" in obj:
+            return cfg["model"]["det_ckpt"] is not None
+    try:
+        state = extract_state_dict(obj)
+    except TypeError:
+        return None
+    biases = [v for k, v in state.items() if ".head.obj_preds." in f".{k}" and k.endswith("bias")]
+    if not biases:
+        return None
+    prior = -math.log((1 - _YOLOX_PRIOR_PROB) / _YOLOX_PRIOR_PROB)
+    untouched = all(bool(torch.all((b.float() - prior).abs() < 1e-6)) for b in biases)
+    return not untouched
 
 
 def extract_state_dict(obj: Mapping) -> Dict[str, torch.Tensor]:

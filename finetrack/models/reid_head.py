@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -336,6 +337,7 @@ class FineTrackModel(nn.Module):
         images: torch.Tensor,
         ratios: Sequence[float],
         image_sizes: Optional[Sequence[Tuple[int, int]]] = None,
+        timings: Optional[Dict[str, float]] = None,
     ) -> List[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Detections and their embeddings from ONE backbone pass (inference).
 
@@ -343,6 +345,8 @@ class FineTrackModel(nn.Module):
             images: (B, 3, H, W) preprocessed images.
             ratios: B letterbox ratios.
             image_sizes: B original (h, w) for clipping (recommended).
+            timings: when given, receives the seconds of ``detector`` (backbone, YOLOX head,
+                NMS) and ``reid`` (ROIAlign + Re-ID head) of this call.
 
         Returns:
             B tuples ``(boxes_xyxy (N, 4) float32 original pixels, scores (N,) float32,
@@ -352,13 +356,18 @@ class FineTrackModel(nn.Module):
         was_training = self.training
         self.eval()
         try:
+            t0 = time.perf_counter()
             raw, feats = self.detector(images)
             dets = self.detector.postprocess(raw, ratios, image_sizes)
+            t1 = time.perf_counter()
             boxes = [
                 torch.from_numpy(xyxy * np.float32(r)).to(images.device)
                 for (xyxy, _), r in zip(dets, ratios)
             ]
             emb = self.head(feats, boxes)["embedding"].float().cpu().numpy()
+            if timings is not None:
+                timings["detector"] = t1 - t0
+                timings["reid"] = time.perf_counter() - t1
         finally:
             self.train(was_training)
         results = []

@@ -1,0 +1,107 @@
+"""What every ``finetrack`` subcommand shares: flag spellings, logging, the tqdm redirect.
+
+The same idea has the same flag in every command (old spellings stay as aliases):
+
+============  ==============================================  =================================
+flag          meaning                                         aliases kept
+============  ==============================================  =================================
+--data-root   dataset root holding ``<split>/<SEQ>/``         --root (prepare-data)
+--split       folder under the data root (train / test)
+--half        all | train | val (ByteTrack's half split)      --split full|val_half (eval)
+--out         output FOLDER                                   (eval-det: --json FILE)
+--json        a JSON file to write                            --out (eval-det)
+--no-progress no tqdm bar                                     --quiet (make-synthetic)
+--device      auto | cpu | cuda (``train.device``)
+-v/--verbose  debug logging
+============  ==============================================  =================================
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from typing import Iterator, List, Optional
+
+from finetrack.engine.logger import LOG_FORMAT
+
+#: Exit code of a user error (bad flag, missing file, malformed input): one line on stderr.
+EXIT_BAD_INPUT = 2
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
+
+def parser(prog: str, doc: str, example: str) -> argparse.ArgumentParser:
+    """An ``ArgumentParser`` whose ``--help`` ends with a working example.
+
+    Args:
+        prog: ``finetrack <command>``.
+        doc: the command's one-paragraph description (first line of its docstring and more).
+        example: the example block printed after the options.
+    """
+    from finetrack.utils.cli import add_debug_flag
+
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description=doc,
+        epilog="example:\n" + example.rstrip(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_debug_flag(p)  # read by finetrack.utils.cli.run_cli: the traceback of an error
+    return p
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default=None, choices=("auto", "cpu", "cuda"),
+                   help="compute device (sets train.device; default: the config's)")
+
+
+def add_progress(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_verbose(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def config_overrides(args: argparse.Namespace, overrides: Optional[List[str]] = None) -> List[str]:
+    """``key=value`` overrides with ``--device`` / ``--no-progress`` turned into config keys.
+
+    Explicit ``key=value`` arguments come last, so they win over the flags.
+    """
+    extra: List[str] = []
+    if getattr(args, "device", None):
+        extra.append(f"train.device={args.device}")
+    if getattr(args, "no_progress", False):
+        extra.append("train.progress=false")
+    if overrides is None:
+        overrides = getattr(args, "overrides", None) or []
+    return extra + list(overrides)
+
+
+def setup_logging(verbose: bool = False, level: int = logging.INFO, fmt: str = LOG_FORMAT) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else level, format=fmt)
+
+
+@contextlib.contextmanager
+def tqdm_safe_logging() -> Iterator[None]:
+    """Route log records through ``tqdm.write`` so that they never break a progress bar."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with logging_redirect_tqdm():
+        yield
+
+
+def error(msg: object) -> int:
+    """Print a user error as ONE line on stderr; returns :data:`EXIT_BAD_INPUT`."""
+    print(f"error: {str(msg).strip()}".replace("\n", " "), file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def print_files(paths, label: str = "wrote") -> None:
+    """The closing list of every file a command wrote."""
+    paths = [str(p) for p in paths if p]
+    if paths:
+        print(f"{label}:")
+        for p in paths:
+            print(f"  {p}")

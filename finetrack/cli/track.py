@@ -1,0 +1,131 @@
+"""Track a video, an image folder, a webcam or MOTChallenge sequences; write MOTChallenge txt.
+
+    finetrack track --source PATH --det-ckpt DET [--reid-ckpt REID] [--mode byte|finetrack|jde]
+        --out DIR [--video] [--fps N]
+    finetrack track [-c CONFIG] --data-root DIR --split train|test [--seqs ...]
+        [--half all|train|val] --det yolox|public|gt [--det-ckpt PATH] [--reid-ckpt PATH] --mode byte|finetrack|jde
+        --out DIR [--video] [--submission mot17] [key=value ...]
+
+--source takes a video file (mp4/avi/mkv/mov), a folder of images, a glob ('frames/*.jpg'), a webcam
+index (0) or a MOT sequence folder; results go to DIR/<name>.txt (1-based frames; <name> = the
+file's stem / the folder's name) and, with --video, DIR/<name>.mp4. Such sources have no det.txt:
+they need a detector (--det yolox, the default with --source). When the Re-ID checkpoint holds a
+trained detector (the frozen-detector pipeline), boxes and Re-ID features come from ONE backbone
+pass per frame; the log says which path runs. Without -c the SPEC section 5 defaults are used.
+`--half val` tracks frames N//2+1..N renumbered from 1 (matching gt_val_half.txt). Prints
+per-stage timing and FPS; Ctrl-C stops cleanly (exit 130) and leaves only complete files.
+
+The output folder is owned by one run: everything is written into a hidden staging folder beside
+--out and swapped in when every sequence is done, so an interrupted run leaves the previous
+results as they were and no result of another run is ever left beside the new ones. A non-empty
+--out is refused without --overwrite; a second run into the same --out while one is running is
+refused (lock file beside it). Bad input: one line on stderr, exit 2 (--debug: traceback).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from finetrack.cli import common
+from finetrack.config import Config, ConfigError, freeze, load_config, save_config
+from finetrack.data.mot import MOTFormatError
+
+EXAMPLE = """\
+  finetrack track --source video.mp4 --det-ckpt outputs/det_pets09/best.pth \\
+      --reid-ckpt outputs/pets09_frozen_det/best.pth --mode finetrack --out outputs/track_video \\
+      --video
+  finetrack track --data-root ../shared/data/MOT15 --split train --seqs PETS09-S2L1 --half val \\
+      --det public --mode byte --out outputs/track_pets09
+"""
+
+
+def parse_args(argv=None):
+    ap = common.parser("finetrack track", __doc__, EXAMPLE)
+    ap.add_argument("-c", "--config", default=None)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--source", default=None,
+                     help="video file, image folder, glob, webcam index or MOT sequence folder")
+    src.add_argument("--data-root", default=None, help="dataset root holding <split>/<SEQ>/")
+    ap.add_argument("--split", default="train")
+    ap.add_argument("--seqs", nargs="*", default=None)
+    ap.add_argument("--half", default="all", choices=["all", "train", "val"])
+    ap.add_argument("--det", default=None, choices=["yolox", "public", "gt"],
+                    help="detections (default: yolox with --source, public with --data-root)")
+    ap.add_argument("--det-ckpt", default=None, help="YOLOX weights (ByteTrack .pth.tar format)")
+    ap.add_argument("--reid-ckpt", default=None, help="FineTrack checkpoint from train_reid.py")
+    ap.add_argument("--mode", default=None, choices=["byte", "finetrack", "jde", "robust"],
+                    help="association (default: tracker.mode of the config)")
+    ap.add_argument("--two-networks", action="store_true",
+                    help="run the detector and the Re-ID model separately even when one pass "
+                    "could do")
+    ap.add_argument("--out", required=True, help="output folder (replaced as a whole at the end)")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace a non-empty --out (default: refuse it)")
+    ap.add_argument("--video", action="store_true",
+                    help="also render the tracked mp4 (<out>/<name>.mp4; <out>/videos/<SEQ>.mp4)")
+    ap.add_argument("--fps", type=float, default=None,
+                    help="frame rate of a source that records none (image folders; default 30)")
+    ap.add_argument("--min-score", type=float, default=None,
+                    help="drop public detections below this")
+    ap.add_argument("--submission", choices=["mot17"], default=None,
+                    help="also write the 21 MOT17 files + zip in <out>/submission")
+    common.add_progress(ap)
+    common.add_device(ap)
+    common.add_verbose(ap)
+    ap.add_argument("overrides", nargs="*", help="config key=value overrides")
+    args = ap.parse_args(argv)
+    if args.det is None:
+        args.det = "yolox" if args.source is not None else "public"
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    common.setup_logging(args.verbose)
+    from finetrack.inference.app import run_tracking, write_summary
+    from finetrack.models.detector import CheckpointMismatchError
+
+    from finetrack.utils.io import staged_dir
+
+    files = []
+    try:
+        overrides = ([f"train.device={args.device}"] if args.device else []) + args.overrides
+        cfg = freeze(load_config(Config, args.config, overrides))
+        out = Path(args.out)
+        with staged_dir(args.out, overwrite=args.overwrite) as work:
+            with common.tqdm_safe_logging():
+                summary = run_tracking(
+                    cfg, args.data_root, args.split, str(work), det=args.det, mode=args.mode,
+                    seqs=args.seqs, half=args.half, det_ckpt=args.det_ckpt,
+                    reid_ckpt=args.reid_ckpt, video=args.video, min_score=args.min_score,
+                    progress=not args.no_progress, source=args.source, fps=args.fps,
+                    two_networks=args.two_networks,
+                )
+            save_config(cfg, work, "track_config.yaml")  # only once the input was read and tracked
+            write_summary(summary, str(work))
+            if args.submission == "mot17" and "interrupted" not in summary:
+                from finetrack.inference.submission import write_mot17_submission
+
+                z = write_mot17_submission(work, work / "submission", args.split)
+                files.append(str(out / Path(z).relative_to(work)))
+        files = [str(out / Path(f).relative_to(work)) if str(f).startswith(str(work)) else str(f)
+                 for f in summary["files"]] + files
+        files += [str(out / "track_config.yaml"), str(out / "track_summary.json")]
+    except (ConfigError, MOTFormatError, FileNotFoundError, ValueError, KeyError,
+            CheckpointMismatchError) as e:
+        return common.error(e.args[0] if isinstance(e, KeyError) and e.args else e)
+    except KeyboardInterrupt:
+        print("interrupted (Ctrl-C): the staging folder was removed, earlier results kept", file=sys.stderr)
+        return common.EXIT_INTERRUPTED
+    print(f"[{summary['mode']}/{summary['det']}, {summary['pipeline']}] {summary['timing_line']}")
+    common.print_files(files)
+    if "interrupted" in summary:
+        it = summary["interrupted"]
+        print(f"interrupted: {it['sequence']} stopped after {it['frames']} frame(s); the files "
+              "above are complete (that one covers the finished frames)", file=sys.stderr)
+        return common.EXIT_INTERRUPTED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
