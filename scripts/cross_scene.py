@@ -104,7 +104,7 @@ def train_model(name: str, spec: dict, out: Path) -> Path:
     if (run / "metrics.json").is_file() and (run / "last.pth").is_file():
         have = _flat(to_dict(load_config(Config, str(run / "config.yaml"), [])))
         diff = sorted(k for k in set(want) | set(have)
-                      if k not in RUN_KEYS and not k.startswith("tracker.")
+                      if k not in RUN_KEYS and not k.startswith(("tracker.", "reid_eval."))
                       and want.get(k) != have.get(k))
         if not diff:
             log.info("%s: reusing %s", name, run / "last.pth")
@@ -183,6 +183,7 @@ def retrieval(ckpt: Path) -> dict:
     size = load_checkpoint(ckpt)["model_args"]["detector"]["input_size"]
     overrides = [f"model.input_size=[{size[0]},{size[1]}]", f"data.root={SCENES_ROOT}", "data.val_split=mini",
                  f"data.val_seqs=[{','.join(MINI)}]", "data.split=full", "reid_eval.query_every=2",
+                 "reid_eval.exclude_seconds=0", "reid_eval.select_on=final_epoch",
                  "data.num_workers=0"]
     cfg = freeze(load_config(Config, str(REPO / "configs" / "transfer.yaml"), overrides))
     res = evaluate_checkpoint(cfg, ckpt).as_percent()

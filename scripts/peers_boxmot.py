@@ -13,10 +13,14 @@ fed, frame by frame, exactly the cached detections (class 0) and the cached embe
 ``frames`` array, i.e. renumbered from 1 for ``val`` halves, the same as our own rows; ids renumbered
 densely from 1 in order of first appearance, since boxmot's id counters may start at 0).
 
-Re-ID: boxmot would build a ReID backend (``ReidAutoBackend``) and download weights when it has to
-compute embeddings itself. Here embeddings are always passed, so every ``ReidAutoBackend`` reachable
-from boxmot's modules is replaced by a stub that loads nothing and raises if asked for features;
-``reid_weights`` is left unset (or a dummy path where a version requires one). No model is loaded.
+Re-ID: boxmot 25's ``update(dets_ndarray, img)`` takes no embeddings and would build a ReID model
+(``boxmot.reid.core.ReID``, resolving/downloading weights) to compute them. So each frame is passed
+as a ``boxmot.structures.Detections`` carrying our embeddings (float32, L2-normalised; Deep
+OC-SORT's cost is a raw dot product), every tracker gets ``reid_model=_NoReidModel()`` (a stub whose
+``get_features`` raises), and ``boxmot.reid.core.ReID`` / ``create_reid_encoder`` (and an older
+version's ``ReidAutoBackend``) are replaced by stubs that load nothing. No model is ever loaded.
+Scores are clipped to [0, 1] (``Detections`` requires it; comparisons with thresholds in (0, 1) are
+unchanged) and boxes with x2 <= x1 or y2 <= y1 are dropped (reported; ``Boxes`` rejects them).
 
 Settings (ByteTrack-like, as our rows use; boxmot defaults otherwise):
 
@@ -145,36 +149,41 @@ class _StubReidAutoBackend:
 
 
 def patch_reid() -> List[str]:
-    """Import boxmot's tracker modules and stub every ``ReidAutoBackend`` they can reach."""
+    """Make sure boxmot never builds a ReID model (which would resolve/download weights).
+
+    boxmot 25.0.0 builds one lazily (``boxmot.reid.core.ReID`` / ``reid.factory.create_reid_encoder``)
+    only for a non-empty update without embeddings; older versions built ``ReidAutoBackend`` in the
+    tracker's __init__. All of these are replaced by stubs that load nothing (and raise if ever
+    asked for features); in addition every tracker gets ``reid_model=_NoReidModel()``.
+    """
     import importlib
-    import pkgutil
 
-    import boxmot
-
-    for sub in ("boxmot.reid", "boxmot.trackers"):
+    for name in ("boxmot.reid.core", "boxmot.reid.factory", "boxmot.reid.core.auto_backend",
+                 "boxmot.appearance.reid_auto_backend", "boxmot.reid.core.reid",
+                 "boxmot.trackers.common.appearance.live"):
         try:
-            pkg = importlib.import_module(sub)
-        except Exception:  # noqa: BLE001
-            continue
-        for m in pkgutil.walk_packages(pkg.__path__, sub + "."):
-            if any(p in m.name for p in (".export", ".benchmark", "tests")):
-                continue
-            try:
-                importlib.import_module(m.name)
-            except Exception:  # noqa: BLE001  (optional backends: onnx, tensorrt, ...)
-                pass
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001  (module of another boxmot version)
+            pass
+
+    def _no_encoder(*a, **k):
+        raise RuntimeError("peers_boxmot: boxmot tried to build a ReID encoder")
+
     patched = []
     for name, mod in list(sys.modules.items()):
-        if (name == "boxmot" or name.startswith("boxmot.")) and mod is not None:
-            if isinstance(getattr(mod, "ReidAutoBackend", None), type):
-                setattr(mod, "ReidAutoBackend", _StubReidAutoBackend)
-                patched.append(name)
-    log.debug("boxmot %s: ReidAutoBackend stubbed in %s", getattr(boxmot, "__version__", "?"),
-              patched)
+        if mod is None or not (name == "boxmot" or name.startswith("boxmot.")):
+            continue
+        for attr in ("ReidAutoBackend", "ReID"):
+            if isinstance(getattr(mod, attr, None), type):
+                setattr(mod, attr, _StubReidAutoBackend)
+                patched.append(f"{name}.{attr}")
+        if callable(getattr(mod, "create_reid_encoder", None)):
+            setattr(mod, "create_reid_encoder", _no_encoder)
+            patched.append(f"{name}.create_reid_encoder")
     return patched
 
 
-def _init_params(cls) -> Tuple[Dict[str, inspect.Parameter], bool]:
+def _init_params(cls) -> Dict[str, inspect.Parameter]:
     """Named __init__ parameters over the MRO (a **kwargs init forwards to its base)."""
     params: Dict[str, inspect.Parameter] = {}
     for klass in cls.__mro__:
@@ -193,7 +202,7 @@ def _init_params(cls) -> Tuple[Dict[str, inspect.Parameter], bool]:
                 params.setdefault(p.name, p)
         if not var_kw:
             break
-    return params, False
+    return params
 
 
 def build_tracker(name: str, frame_rate: float, cmc: bool):
@@ -214,13 +223,10 @@ def build_tracker(name: str, frame_rate: float, cmc: bool):
                     cmc_off=not cmc, embedding_off=False, use_embeddings=True)
     else:
         raise ValueError(name)
-    params, _ = _init_params(cls)
+    params = _init_params(cls)
     kwargs = {k: v for k, v in want.items() if k in params}
-    for k in ("device",):
-        if k in params:
-            kwargs[k] = "cpu"
-    if "half" in params:
-        kwargs["half"] = False
+    if "reid_model" in params:  # boxmot >= 25: an injected backend is used instead of a lazy one
+        kwargs["reid_model"] = _NoReidModel()
     rw = params.get("reid_weights")
     if rw is not None and rw.default is inspect.Parameter.empty:
         kwargs["reid_weights"] = Path(tempfile.gettempdir()) / "peers_boxmot_no_reid.pt"
@@ -228,7 +234,7 @@ def build_tracker(name: str, frame_rate: float, cmc: bool):
     if missing:
         log.warning("%s: this boxmot has no %s; CMC left at its default", name, missing)
     tracker = cls(**kwargs)
-    shown = {k: v for k, v in kwargs.items() if k not in ("device", "half", "reid_weights")}
+    shown = {k: v for k, v in kwargs.items() if k not in ("reid_model", "reid_weights")}
     return tracker, shown
 
 
@@ -243,32 +249,72 @@ def read_image(info: dict, frame: int):
     return img
 
 
+def _frame_dets(xyxy: np.ndarray, scores: np.ndarray, emb: np.ndarray, dim: int):
+    """float32 boxes, scores in [0, 1], L2-normalised embeddings; degenerate boxes dropped."""
+    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    scores = np.clip(np.asarray(scores, np.float32).reshape(-1), 0.0, 1.0)
+    emb = np.asarray(emb, np.float32).reshape(len(scores), -1) if len(scores) else \
+        np.zeros((0, dim), np.float32)
+    ok = ((xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1]) & np.isfinite(xyxy).all(1)
+          & np.isfinite(scores) & np.isfinite(emb).all(1))
+    xyxy, scores, emb = xyxy[ok], scores[ok], emb[ok]
+    if len(emb):
+        emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    return xyxy, scores, np.ascontiguousarray(emb, np.float32), int((~ok).sum())
+
+
 def run_tracker(tracker, cache: dict, size: Tuple[int, int], cmc: bool, info: Optional[dict],
-                offset: int) -> np.ndarray:
-    """Rows (R, 7): frame, id, x, y, w, h, score (ids dense from 1 by first appearance)."""
+                offset: int, seq: str = "seq") -> Tuple[np.ndarray, int]:
+    """Rows (R, 7): frame, id, x, y, w, h, score (ids dense from 1 by first appearance).
+
+    boxmot 25's ``update(dets_ndarray, img)`` takes no embeddings (it would compute them), so each
+    frame goes in as a ``boxmot.structures.Detections`` carrying our embeddings; older versions
+    take ``update(dets (N, 6), img, embs)``.
+    """
+    import boxmot
+
     w, h = size
     black = np.zeros((h, w, 3), np.uint8)
     dim = next((e.shape[1] for e in cache["emb"] if e.ndim == 2 and e.shape[1]), 1)
+    structured = hasattr(getattr(boxmot, "structures", None), "Detections") or _has_structures()
+    if structured:
+        import torch
+        from boxmot.structures import Boxes, Detections
     ids: Dict[int, int] = {}
     rows = []
+    dropped = 0
     for i, frame in enumerate(cache["frames"]):
-        xyxy, scores, emb = cache["xyxy"][i], cache["scores"][i], cache["emb"][i]
-        dets = np.zeros((len(scores), 6), np.float32)
-        dets[:, :4] = xyxy
-        dets[:, 4] = scores
-        embs = np.asarray(emb, np.float32).reshape(len(scores), -1) if len(scores) else \
-            np.zeros((0, dim), np.float32)
-        if len(embs):
-            embs = embs / np.maximum(np.linalg.norm(embs, axis=1, keepdims=True), 1e-12)
+        xyxy, scores, embs, bad = _frame_dets(cache["xyxy"][i], cache["scores"][i],
+                                              cache["emb"][i], dim)
+        dropped += bad
         img = read_image(info, int(frame) + offset) if cmc else black
-        out = tracker.update(dets, img, embs)
-        out = np.asarray(out).reshape(-1, np.asarray(out).shape[-1] if np.asarray(out).size else 8)
-        for r in out:
-            raw = int(r[4])
-            tid = ids.setdefault(raw, len(ids) + 1)
-            x1, y1, x2, y2 = (float(v) for v in r[:4])
-            rows.append((int(frame), tid, x1, y1, x2 - x1, y2 - y1, float(r[5])))
-    return np.asarray(rows, np.float64).reshape(-1, 7)
+        if structured:
+            dets = Detections(geometry=Boxes(torch.from_numpy(xyxy)),
+                              scores=torch.from_numpy(scores),
+                              class_ids=torch.zeros(len(scores), dtype=torch.int64),
+                              sample_id=f"{seq}:{int(frame)}",
+                              embeddings=torch.from_numpy(embs))
+            out = tracker.update(dets, img)
+            boxes = out.geometry.values.detach().cpu().numpy().astype(np.float64)
+            tids = out.track_ids.detach().cpu().numpy()
+            confs = out.scores.detach().cpu().numpy().astype(np.float64)
+        else:
+            d = np.zeros((len(scores), 6), np.float32)
+            d[:, :4], d[:, 4] = xyxy, scores
+            out = np.asarray(tracker.update(d, img, embs)).reshape(-1, 8)
+            boxes, tids, confs = out[:, :4].astype(np.float64), out[:, 4], out[:, 5]
+        for b, raw, c in zip(boxes, tids, confs):
+            tid = ids.setdefault(int(raw), len(ids) + 1)
+            rows.append((int(frame), tid, b[0], b[1], b[2] - b[0], b[3] - b[1], float(c)))
+    return np.asarray(rows, np.float64).reshape(-1, 7), dropped
+
+
+def _has_structures() -> bool:
+    try:
+        from boxmot.structures import Detections  # noqa: F401
+        return True
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def check_rows(rows: np.ndarray) -> None:
@@ -336,8 +382,8 @@ def main(argv=None) -> int:
     import boxmot
 
     patched = patch_reid()
-    print(f"boxmot {getattr(boxmot, '__version__', '?')}; ReidAutoBackend stubbed in "
-          f"{len(patched)} module(s); CMC {'on' if args.cmc else 'off'}", flush=True)
+    print(f"boxmot {getattr(boxmot, '__version__', '?')}; ReID builders stubbed: "
+          f"{', '.join(patched) or 'none found'}; CMC {'on' if args.cmc else 'off'}", flush=True)
     caches = find_caches(args.cache_root, args.only)
     if not caches:
         print(f"no caches under {args.cache_root}/<model>/<SEQ>.<half>.npz", flush=True)
@@ -375,7 +421,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             try:
                 tracker, settings = build_tracker(name, fps, args.cmc)
-                rows = run_tracker(tracker, cache, size, args.cmc, info, offset)
+                rows, dropped = run_tracker(tracker, cache, size, args.cmc, info, offset, seq)
                 check_rows(rows)
             except Exception as e:  # noqa: BLE001
                 log.exception("%s %s [%s] %s failed", model, seq, half, name)
@@ -385,7 +431,8 @@ def main(argv=None) -> int:
             write_mot(out_path, rows)
             written[out_path] = half
             n_ids = len(np.unique(rows[:, 1])) if len(rows) else 0
-            log.debug("%s settings: %s", name, settings)
+            if dropped:
+                print(f"  note: {dropped} degenerate/non-finite detections not passed", flush=True)
             print(f"{model} {seq} [{half}] {name}: {len(rows)} rows, {n_ids} ids, "
                   f"{len(cache['frames'])} frames, {time.perf_counter() - t0:.1f} s -> {out_path}"
                   f"  ({', '.join(f'{k}={v}' for k, v in settings.items())})", flush=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from finetrack.cli import common
 
 
-from finetrack.config import ConfigError, freeze, load_config
+from finetrack.config import freeze, load_config
 from finetrack.engine.logger import LOG_FORMAT
 
 
@@ -44,33 +44,21 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format=LOG_FORMAT)
-    log = logging.getLogger("finetrack.tools.train_det")
     from finetrack.detection.config import DetConfig
 
-    try:
-        cfg = freeze(load_config(DetConfig, args.config, common.config_overrides(args)))
-    except ConfigError as e:
-        log.error("%s", e)
-        return 2
+    cfg = freeze(load_config(DetConfig, args.config, common.config_overrides(args)))
     from finetrack.detection.build import train_from_config
-    from finetrack.detection.trainer import NonFiniteLossError
 
     print(f"run folder: {cfg.run_dir}")
     try:
         with common.tqdm_safe_logging():
             metrics = train_from_config(cfg)
-    except NonFiniteLossError as e:
-        log.error("stopped: %s", e)
-        return 3
-    except ConfigError as e:  # e.g. resume=true on a run made with another config
-        log.error("%s", e)
-        return 2
     except KeyboardInterrupt:
         print(f"interrupted: {cfg.run_dir}/last.pth holds the last finished epoch "
               "(resume=true continues)", file=sys.stderr)
         return common.EXIT_INTERRUPTED
     if metrics:
-        keys = ("AP50", "AP", "epoch", "train_seconds", "track_overrides")
+        keys = ("selected_on", "AP50", "AP", "epoch", "final", "train_seconds", "track_overrides")
         print(json.dumps({k: metrics.get(k) for k in keys}))
         run = Path(cfg.run_dir)
         print(f"run folder: {run}")

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from finetrack.cli import common
-from finetrack.config import Config, ConfigError, load_config
+from finetrack.config import Config, load_config
 from finetrack.engine.logger import LOG_FORMAT
 
 EXAMPLE = """\
@@ -43,28 +43,15 @@ def main(argv=None) -> int:
     if int(os.environ.get("RANK", "0")) > 0:  # torchrun: only rank 0 reports progress
         level = logging.WARNING
     logging.basicConfig(level=level, format=LOG_FORMAT)
-    log = logging.getLogger("finetrack.tools.train_reid")
-    try:
-        cfg = load_config(Config, args.config, common.config_overrides(args))
-    except ConfigError as e:
-        log.error("%s", e)
-        return 2
+    cfg = load_config(Config, args.config, common.config_overrides(args))
     from finetrack.config import freeze
     from finetrack.engine.runner import train_from_config
-    from finetrack.engine.trainer import NonFiniteLossError
-    from finetrack.models.detector import CheckpointMismatchError
 
     cfg = freeze(cfg)
     print(f"run folder: {cfg.run_dir}")
     try:
         with common.tqdm_safe_logging():
             metrics = train_from_config(cfg)
-    except NonFiniteLossError as e:
-        log.error("stopped: %s", e)
-        return 3
-    except (ConfigError, CheckpointMismatchError, FileNotFoundError) as e:
-        log.error("%s", e)
-        return 2
     except KeyboardInterrupt:
         print(f"interrupted: {cfg.run_dir}/last.pth holds the last finished epoch "
               "(resume=true continues)", file=sys.stderr)

@@ -16,9 +16,7 @@ import logging
 import shutil
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence
-
-import numpy as np
+from typing import Sequence
 
 from finetrack.config import Config, apply_overrides, freeze, _build
 from finetrack.data.mot import MOTSequence

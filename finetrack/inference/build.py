@@ -79,6 +79,11 @@ def build_detector_from_config(cfg: Config, ckpt: str, device: str = "cpu"):
 
     m = cfg.model
     obj = load_checkpoint_file(ckpt)
+    state = obj.get("model") if isinstance(obj, dict) else None
+    if isinstance(state, dict):
+        from finetrack.engine.checkpoint import check_finite_state
+
+        check_finite_state(state, ckpt)  # NaN weights first: the most basic fault of a file
     if detector_head_trained(obj) is False:
         raise ValueError(
             f"{ckpt}: its YOLOX detection head was never trained (no detection weights: a Re-ID "
