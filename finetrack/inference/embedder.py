@@ -51,10 +51,4 @@ class Embedder:
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
         boxes_in = torch.from_numpy(boxes * np.float32(ratio)).to(self.device)
-        emb = self.model.extract(tensor[None].to(self.device), [boxes_in])
-        if not np.isfinite(emb).all():  # the tracker would read NaN costs as "no match"
-            raise FloatingPointError(
-                f"the Re-ID model produced non-finite embeddings for "
-                f"{int((~np.isfinite(emb).all(axis=1)).sum())} of {len(emb)} box(es)"
-            )
-        return emb
+        return self.model.extract(tensor[None].to(self.device), [boxes_in])
