@@ -37,6 +37,13 @@ class ConfigError(ValueError):
 # --------------------------------------------------------------------------------------------
 # schema
 # --------------------------------------------------------------------------------------------
+def selection_label(select_on: str, select_frac: float) -> str:
+    """What selected best.pth, as metrics.json names it: ``train_tail_10pct`` or ``final_epoch``."""
+    if select_on == "final_epoch":
+        return "final_epoch"
+    return f"train_tail_{select_frac * 100:g}pct"
+
+
 @dataclass
 class AugmentConfig:
     """Re-ID training augmentations (finetrack/data/reid_augment.py); zeros = the paper's recipe."""
@@ -162,9 +169,7 @@ class ReIDEvalConfig:
     @property
     def selected_on(self) -> str:
         """metrics.json label of the selection slice: ``train_tail_10pct`` or ``final_epoch``."""
-        if self.select_on == "final_epoch":
-            return "final_epoch"
-        return f"train_tail_{self.select_frac * 100:g}pct"
+        return selection_label(self.select_on, self.select_frac)
 
 
 @dataclass

@@ -142,7 +142,6 @@ def track_and_score(cache, seq_name: str, half: str, mode: str, cfg: Config, res
     import dataclasses
 
     from finetrack.data.mot import write_results
-    from finetrack.eval.evaluator import evaluate
     from finetrack.inference.build import tracker_kwargs
     from finetrack.inference.cache import track_frames
     from finetrack.tracker import Tracker
@@ -152,10 +151,7 @@ def track_and_score(cache, seq_name: str, half: str, mode: str, cfg: Config, res
     rows = track_frames(cache, tracker, use_embeddings=mode != "byte")
     res_dir.mkdir(parents=True, exist_ok=True)
     write_results(res_dir / f"{seq_name}.txt", rows[:, 0], rows[:, 1], rows[:, 2:6], rows[:, 6])
-    rep = evaluate(SCENES_ROOT / "train", res_dir, [seq_name],
-                   "val_half" if half == "val" else "full", ("trackeval",))
-    m = rep.per_sequence["trackeval"][seq_name]
-    out = {k: m[k] for k in ("HOTA", "IDF1", "AssA", "MOTA", "IDs")}
+    out = score_folder(res_dir, seq_name, half)
     if mode == "robust":
         st = tracker.calibrator.state
         out["robust_stats"] = dict(tracker.robust_stats, n_pos=st.n_pos, n_neg=st.n_neg,

@@ -60,6 +60,13 @@ def add_progress(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def add_run_flags(p: argparse.ArgumentParser) -> None:
+    """``--no-progress``, ``--device`` and ``-v/--verbose``: what every command that runs a model takes."""
+    add_progress(p)
+    add_device(p)
+    add_verbose(p)
+
+
 def add_verbose(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 

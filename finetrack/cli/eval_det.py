@@ -37,9 +37,7 @@ def parse_args(argv=None):
     p.add_argument("-c", "--config", required=True, help="detector config (configs/det_*.yaml)")
     p.add_argument("--json", "--out", dest="out", default=None,
                    help="also write the metrics JSON to this file (--out: old spelling)")
-    common.add_progress(p)
-    common.add_device(p)
-    common.add_verbose(p)
+    common.add_run_flags(p)
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.device=cpu")
     return p.parse_args(argv)
 

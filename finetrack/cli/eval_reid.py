@@ -36,9 +36,7 @@ def parse_args(argv=None):
     p.add_argument("-c", "--config", default=None, help="YAML config (default: the checkpoint's)")
     p.add_argument("--json", type=Path, default=None, help="also write the result here")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. data.val_seqs=[A]")
-    common.add_progress(p)
-    common.add_device(p)
-    common.add_verbose(p)
+    common.add_run_flags(p)
     return p.parse_args(argv)
 
 

@@ -69,9 +69,7 @@ def parse_args(argv=None):
                     help="drop public detections below this")
     ap.add_argument("--submission", choices=["mot17"], default=None,
                     help="also write the 21 MOT17 files + zip in <out>/submission")
-    common.add_progress(ap)
-    common.add_device(ap)
-    common.add_verbose(ap)
+    common.add_run_flags(ap)
     ap.add_argument("overrides", nargs="*", help="config key=value overrides")
     args = ap.parse_args(argv)
     if args.det is None:

@@ -31,9 +31,7 @@ def parse_args(argv=None):
     p = common.parser("finetrack train-reid", __doc__, EXAMPLE)
     p.add_argument("-c", "--config", required=True, help="YAML config (configs/*.yaml)")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=2")
-    common.add_progress(p)
-    common.add_device(p)
-    common.add_verbose(p)
+    common.add_run_flags(p)
     return p.parse_args(argv)
 
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Literal, Optional, get_args
 
-from finetrack.config import NON_NEGATIVE, POSITIVE, RANGES, UNIT, ConfigError, DetectorName, _guarded_setattr
+from finetrack.config import (NON_NEGATIVE, POSITIVE, RANGES, UNIT, ConfigError, DetectorName,
+                              _guarded_setattr, selection_label)
 
 #: Source formats understood by :mod:`finetrack.detection.datasets`.
 SourceFormat = Literal["mot", "crowdhuman"]
@@ -128,9 +129,7 @@ class DetTrainConfig:
     @property
     def selected_on(self) -> str:
         """metrics.json label of the selection slice: ``train_tail_10pct`` or ``final_epoch``."""
-        if self.select_on == "final_epoch":
-            return "final_epoch"
-        return f"train_tail_{self.select_frac * 100:g}pct"
+        return selection_label(self.select_on, self.select_frac)
 
 
 @dataclass
