@@ -99,11 +99,11 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     common.setup_logging(args.verbose)
     from finetrack.data.reid_dataset import gt_filter_from_kwargs
-    from finetrack.models.detector import load_checkpoint_file
-    from finetrack.models.reid_head import FineTrackModel
+    from finetrack.engine.checkpoint import load_checkpoint
+    from finetrack.models.build import model_from_checkpoint
 
-    obj = load_checkpoint_file(args.ckpt)
-    model = FineTrackModel.from_checkpoint(args.ckpt, obj=obj).eval()
+    obj = load_checkpoint(args.ckpt)
+    model = model_from_checkpoint(args.ckpt, obj=obj).eval()
     seq = MOTSequence(args.seq)
     data = (obj.get("config") or {}).get("data", {})  # the GT filter the model was trained with
     keys = ("classes", "min_visibility", "drop_zero_flag", "min_box_size")

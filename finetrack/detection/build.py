@@ -11,21 +11,15 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from finetrack.config import ConfigError, git_revision, save_config, to_dict
+from finetrack.config import ConfigError
 from finetrack.data.mot import GTFilter
 from finetrack.detection.coco_eval import evaluate_detector, format_ap
 from finetrack.detection.config import SOURCE_FORMATS, DetConfig, DetSourceConfig
 from finetrack.detection.datasets import DetRecord, crowdhuman_records, mot_records
 from finetrack.detection.trainer import BEST, LAST, DetTrainer, write_metrics
 from finetrack.detection.transforms import build_train_dataset
-from finetrack.engine.checkpoint import prepare_run_dir
-from finetrack.engine.logger import ScalarWriter, add_file_handler, remove_handler
-from finetrack.engine.runner import (
-    resolve_data_root,
-    resolve_device,
-    seed_everything,
-    setup_distributed,
-)
+from finetrack.engine.context import RunContext, resolve_device, run_context
+from finetrack.engine.runner import resolve_data_root
 from finetrack.models.detector import YOLOXDetector, build_detector
 
 logger = logging.getLogger(__name__)
@@ -130,92 +124,75 @@ def detector_description(cfg: DetConfig) -> Dict[str, Any]:
 
 def train_from_config(cfg: DetConfig) -> Dict[str, Any]:
     """Train as configured; returns the metrics written to ``<run_dir>/metrics.json``."""
-    device = resolve_device(cfg.train.device)
-    rank, world_size, local_rank = setup_distributed(device)
-    if device.type == "cuda" and world_size > 1:
-        device = torch.device("cuda", local_rank)
-    is_main = rank == 0
-    run_dir = cfg.run_dir
-    seed_everything(cfg.seed + rank)
-    handler = writer = None
-    # before anything is written: a refused run leaves the folder (config.yaml too) untouched
-    resume_from = prepare_run_dir(run_dir, to_dict(cfg), cfg.resume or cfg.train.resume,
-                                  cfg.overwrite, is_main)
-    if is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        handler = add_file_handler(run_dir / "train.log")
-        save_config(cfg, run_dir)
-        writer = ScalarWriter(run_dir / "tb")
-    try:
-        records = train_records(cfg)
-        a = cfg.aug
-        dataset = build_train_dataset(
-            records, tuple(cfg.model.input_size), mosaic=a.mosaic, mosaic_prob=a.mosaic_prob,
-            mixup=a.mixup, mixup_prob=a.mixup_prob, degrees=a.degrees, translate=a.translate,
-            mosaic_scale=a.mosaic_scale, mixup_scale=a.mixup_scale, shear=a.shear,
-            hsv_prob=a.hsv_prob, flip_prob=a.flip_prob, max_labels=a.max_labels,
-        )
-        # best.pth is chosen on the selection slice; data.val is read after training only
-        val = selection_records(cfg) if is_main else []
-        t = cfg.train
-        desc = detector_description(cfg)
-        trainer = DetTrainer(
-            build_det(cfg), dataset, run_dir, val_records=val, epochs=t.epochs,
-            batch_size=t.batch_size, basic_lr_per_img=t.basic_lr_per_img, optimizer=t.optimizer,
-            momentum=t.momentum, weight_decay=t.weight_decay, scheduler=t.scheduler,
-            warmup_epochs=t.warmup_epochs, warmup_lr=t.warmup_lr, min_lr_ratio=t.min_lr_ratio,
-            no_aug_epochs=a.no_aug_epochs, ema=t.ema, ema_decay=t.ema_decay,
-            random_size=a.random_size, resize_every=a.resize_every, device=device, amp=t.amp,
-            num_workers=cfg.data.num_workers, seed=cfg.seed, log_every=t.log_every,
-            eval_every=t.eval_every, eval_batch_size=cfg.eval.batch_size,
-            max_iters_per_epoch=t.max_iters_per_epoch, best_metric=t.best_metric,
-            max_train_seconds=t.max_train_seconds,
-            extra_state={"config": to_dict(cfg), "git_revision": git_revision(), **desc},
-            writer=writer, is_main=is_main, world_size=world_size, progress=t.progress,
-        )
-        if resume_from is not None:
-            trainer.resume(resume_from, config=to_dict(cfg))
-        elif cfg.resume or t.resume:
-            logger.warning("resume requested but %s does not exist: starting from scratch",
-                           run_dir / LAST)
-        result = trainer.train()
-        if not is_main:
-            return {}
-        best = result["best"]
-        metrics: Dict[str, Any] = {
-            "selected_on": t.selected_on,
-            "AP50": None,
-            "AP": None,
-            "epoch": best["epoch"],
-            "selection": {"on": t.selected_on, "metric": t.best_metric, "epoch": best["epoch"],
-                          "AP50": best.get("AP50"), "AP": best.get("AP"),
-                          "images": len(val)},
-            "train_seconds": round(result["train_seconds"], 1),
-            "eval": "none (train.final_full_eval=false or no data.val)",
-            **desc,
-        }
-        if t.final_full_eval and cfg.data.val is not None and (run_dir / BEST).is_file():
-            # the evaluation split, read once: the selected checkpoint (top-level AP50/AP, what
-            # tools/track.py gets as best.pth) and the final epoch
-            full = evaluate_checkpoint(cfg, run_dir / BEST, device=device)
-            metrics.update({"AP50": full["AP50"], "AP": full["AP"], "AP75": full["AP75"],
-                            "eval": f"full val split, selected checkpoint ({t.selected_on})",
-                            "eval_images": full["num_images"]})
-            final = full
-            if best["epoch"] != result["epochs_done"]:
-                final = evaluate_checkpoint(cfg, run_dir / LAST, device=device)
-            metrics["final"] = {"label": "final epoch", "epoch": result["epochs_done"],
-                                **{k: final[k] for k in ("AP50", "AP", "AP75")}}
-        metrics["epochs_done"] = result["epochs_done"]
-        metrics["history"] = result["history"]
-        write_metrics(run_dir, metrics)
-        logger.info("metrics: AP50 %s AP %s (epoch %s), %s s", metrics["AP50"], metrics["AP"],
-                    metrics["epoch"], metrics["train_seconds"])
-        return metrics
-    finally:
-        if writer is not None:
-            writer.close()
-        remove_handler(handler)
+    with run_context(cfg) as run:
+        return _train(cfg, run)
+
+
+def _train(cfg: DetConfig, run: RunContext) -> Dict[str, Any]:
+    records = train_records(cfg)
+    a = cfg.aug
+    dataset = build_train_dataset(
+        records, tuple(cfg.model.input_size), mosaic=a.mosaic, mosaic_prob=a.mosaic_prob,
+        mixup=a.mixup, mixup_prob=a.mixup_prob, degrees=a.degrees, translate=a.translate,
+        mosaic_scale=a.mosaic_scale, mixup_scale=a.mixup_scale, shear=a.shear,
+        hsv_prob=a.hsv_prob, flip_prob=a.flip_prob, max_labels=a.max_labels,
+    )
+    # best.pth is chosen on the selection slice; data.val is read after training only
+    val = selection_records(cfg) if run.is_main else []
+    t = cfg.train
+    desc = detector_description(cfg)
+    run_dir = run.out_dir
+    trainer = DetTrainer(
+        build_det(cfg), dataset, run_dir, val_records=val, epochs=t.epochs,
+        batch_size=t.batch_size, basic_lr_per_img=t.basic_lr_per_img, optimizer=t.optimizer,
+        momentum=t.momentum, weight_decay=t.weight_decay, scheduler=t.scheduler,
+        warmup_epochs=t.warmup_epochs, warmup_lr=t.warmup_lr, min_lr_ratio=t.min_lr_ratio,
+        no_aug_epochs=a.no_aug_epochs, ema=t.ema, ema_decay=t.ema_decay,
+        random_size=a.random_size, resize_every=a.resize_every, device=run.device, amp=t.amp,
+        num_workers=cfg.data.num_workers, seed=cfg.seed, log_every=t.log_every,
+        eval_every=t.eval_every, eval_batch_size=cfg.eval.batch_size,
+        max_iters_per_epoch=t.max_iters_per_epoch, best_metric=t.best_metric,
+        max_train_seconds=t.max_train_seconds,
+        extra_state={**run.checkpoint_info(), **desc},
+        writer=run.writer, is_main=run.is_main, world_size=run.world_size, progress=t.progress,
+    )
+    if run.resume_from is not None:
+        trainer.resume(run.resume_from, config=run.config)
+    run.log_resume(run.resume_from is not None)
+    result = trainer.train()
+    if not run.is_main:
+        return {}
+    best = result["best"]
+    metrics: Dict[str, Any] = {
+        "selected_on": t.selected_on,
+        "AP50": None,
+        "AP": None,
+        "epoch": best["epoch"],
+        "selection": {"on": t.selected_on, "metric": t.best_metric, "epoch": best["epoch"],
+                      "AP50": best.get("AP50"), "AP": best.get("AP"),
+                      "images": len(val)},
+        "train_seconds": round(result["train_seconds"], 1),
+        "eval": "none (train.final_full_eval=false or no data.val)",
+        **desc,
+    }
+    if t.final_full_eval and cfg.data.val is not None and (run_dir / BEST).is_file():
+        # the evaluation split, read once: the selected checkpoint (top-level AP50/AP, what
+        # tools/track.py gets as best.pth) and the final epoch
+        full = evaluate_checkpoint(cfg, run_dir / BEST, device=run.device)
+        metrics.update({"AP50": full["AP50"], "AP": full["AP"], "AP75": full["AP75"],
+                        "eval": f"full val split, selected checkpoint ({t.selected_on})",
+                        "eval_images": full["num_images"]})
+        final = full
+        if best["epoch"] != result["epochs_done"]:
+            final = evaluate_checkpoint(cfg, run_dir / LAST, device=run.device)
+        metrics["final"] = {"label": "final epoch", "epoch": result["epochs_done"],
+                            **{k: final[k] for k in ("AP50", "AP", "AP75")}}
+    metrics["epochs_done"] = result["epochs_done"]
+    metrics["history"] = result["history"]
+    write_metrics(run_dir, metrics)
+    logger.info("metrics: AP50 %s AP %s (epoch %s), %s s", metrics["AP50"], metrics["AP"],
+                metrics["epoch"], metrics["train_seconds"])
+    return metrics
 
 
 def evaluate_public(cfg: DetConfig) -> Dict[str, float]:

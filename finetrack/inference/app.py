@@ -54,14 +54,15 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
     features come from ONE backbone pass (``joint``) unless ``--det-ckpt`` holds other detector
     weights (or ``two_networks``): then two networks run per frame (``two-networks``).
     """
-    from finetrack.models.detector import detector_head_trained, load_checkpoint_file
+    from finetrack.engine.checkpoint import load_checkpoint
+    from finetrack.models.detector import detector_head_trained
 
     model = reid_obj = None
     if reid_ckpt is not None and (mode != "byte" or (det == "yolox" and det_ckpt is None)):
-        from finetrack.models.reid_head import FineTrackModel
+        from finetrack.models.build import model_from_checkpoint
 
-        reid_obj = load_checkpoint_file(reid_ckpt, device)
-        model = FineTrackModel.from_checkpoint(reid_ckpt, map_location=device, obj=reid_obj)
+        reid_obj = load_checkpoint(reid_ckpt, device)
+        model = model_from_checkpoint(reid_ckpt, map_location=device, obj=reid_obj)
     embedder = None
     if model is not None and mode != "byte":
         from finetrack.inference.embedder import Embedder

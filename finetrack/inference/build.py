@@ -74,11 +74,11 @@ def build_detector_from_config(cfg: Config, ckpt: str, device: str = "cpu"):
         build_detector,
         checkpoint_detector_spec,
         detector_head_trained,
-        load_checkpoint_file,
     )
+    from finetrack.engine.checkpoint import load_checkpoint
 
     m = cfg.model
-    obj = load_checkpoint_file(ckpt)
+    obj = load_checkpoint(ckpt)
     state = obj.get("model") if isinstance(obj, dict) else None
     if isinstance(state, dict):
         from finetrack.engine.checkpoint import check_finite_state
