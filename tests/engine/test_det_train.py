@@ -9,8 +9,8 @@ import torch
 import yaml
 
 from finetrack.config import ConfigError, freeze, load_config
-from finetrack.detection.build import train_from_config
-from finetrack.detection.config import DetConfig
+from finetrack.engine.det_build import train_from_config
+from finetrack.det_config import DetConfig
 from finetrack.models.detector import build_detector
 
 REPO = Path(__file__).resolve().parents[2]
@@ -138,7 +138,7 @@ def test_every_det_config_loads_and_builds_overrides():
 
 
 def test_selection_slice_is_the_training_tail_never_the_val_split(tmp_path, synthetic_root):
-    from finetrack.detection.build import selection_records, train_records, val_records
+    from finetrack.engine.det_build import selection_records, train_records, val_records
 
     cfg = _config(tmp_path, synthetic_root)
     train = {(r.seq_dir.name, r.frame) for r in train_records(cfg)}
@@ -157,7 +157,7 @@ def test_selection_slice_is_the_training_tail_never_the_val_split(tmp_path, synt
 
 
 def test_tail_selection_needs_a_mot_source(tmp_path):
-    from finetrack.detection.build import selection_records
+    from finetrack.engine.det_build import selection_records
 
     path = tmp_path / "ch.yaml"
     path.write_text(yaml.safe_dump({"data": {"train": [{"root": str(tmp_path), "format": "crowdhuman"}]}}))

@@ -1,6 +1,6 @@
-"""Turn a :class:`~finetrack.detection.config.DetConfig` into records, datasets, detector, trainer.
+"""Turn a :class:`~finetrack.det_config.DetConfig` into records, datasets, detector, trainer.
 
-The only module of :mod:`finetrack.detection` that reads a config (used by ``tools/train_det.py``
+The only detector-training module that reads a config (used by ``tools/train_det.py``
 and ``tools/eval_det.py``); the library classes get plain keyword arguments.
 """
 from __future__ import annotations
@@ -13,11 +13,11 @@ import torch
 
 from finetrack.config import ConfigError
 from finetrack.data.mot import GTFilter
-from finetrack.detection.coco_eval import evaluate_detector, format_ap
-from finetrack.detection.config import SOURCE_FORMATS, DetConfig, DetSourceConfig
-from finetrack.detection.datasets import DetRecord, crowdhuman_records, mot_records
-from finetrack.detection.trainer import BEST, LAST, DetTrainer, write_metrics
-from finetrack.detection.transforms import build_train_dataset
+from finetrack.eval.coco_ap import evaluate_detector, format_ap
+from finetrack.det_config import SOURCE_FORMATS, DetConfig, DetSourceConfig
+from finetrack.data.det_dataset import DetRecord, crowdhuman_records, mot_records
+from finetrack.engine.det_trainer import BEST, LAST, DetTrainer, write_metrics
+from finetrack.data.det_transforms import build_train_dataset
 from finetrack.engine.context import RunContext, resolve_device, run_context
 from finetrack.engine.runner import resolve_data_root
 from finetrack.models.detector import YOLOXDetector, build_detector
@@ -197,7 +197,7 @@ def _train(cfg: DetConfig, run: RunContext) -> Dict[str, Any]:
 
 def evaluate_public(cfg: DetConfig) -> Dict[str, float]:
     """AP of the validation sequences' own det/det.txt (the reference the MOT data ships)."""
-    from finetrack.detection.coco_eval import coco_ap, public_detections
+    from finetrack.eval.coco_ap import coco_ap, public_detections
 
     records = val_records(cfg, full=True)
     if not records:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from yolox.data import MosaicDetection, TrainTransform
 
-from finetrack.detection.datasets import DetDataset, DetRecord
+from finetrack.data.det_dataset import DetDataset, DetRecord
 from finetrack.data.letterbox import normalize_chw  # noqa: F401  (re-exported)
 
 #: yolox's input sizes are multiples of the largest stride.

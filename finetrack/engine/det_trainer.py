@@ -26,9 +26,9 @@ from torch.utils.data import DataLoader, RandomSampler
 from yolox.data import MosaicDetection
 from yolox.utils import LRScheduler, ModelEMA
 
-from finetrack.detection.coco_eval import evaluate_detector, format_ap
-from finetrack.detection.datasets import DetRecord
-from finetrack.detection.transforms import (
+from finetrack.eval.coco_ap import evaluate_detector, format_ap
+from finetrack.data.det_dataset import DetRecord
+from finetrack.data.det_transforms import (
     make_generator,
     random_input_size,
     resize_batch,
@@ -105,7 +105,7 @@ class DetTrainer(BaseTrainer):
     Args:
         detector: the detector; its ``model`` (yolox ``YOLOX``) is trained.
         dataset: yolox ``MosaicDetection`` (see
-            :func:`~finetrack.detection.transforms.build_train_dataset`).
+            :func:`~finetrack.data.det_transforms.build_train_dataset`).
         out_dir: run directory.
         val_records: validation images; None or empty = no validation (best = last epoch).
         epochs: total epochs.
