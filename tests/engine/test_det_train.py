@@ -27,7 +27,7 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def synthetic_root(tmp_path_factory) -> Path:
-    from finetrack.data.synthetic import TINY, SyntheticConfig, generate_dataset
+    from finetrack.synthetic.generate import TINY, SyntheticConfig, generate_dataset
 
     root = tmp_path_factory.mktemp("syn")
     generate_dataset(SyntheticConfig(**TINY), root)
