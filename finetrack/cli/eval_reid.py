@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     common.setup_logging(args.verbose, fmt=LOG_FORMAT)
     log = logging.getLogger("finetrack.tools.eval_reid")
     from finetrack.engine.checkpoint import load_checkpoint
-    from finetrack.engine.runner import evaluate_checkpoint
+    from finetrack.engine.reid_build import evaluate_checkpoint
 
     overrides = common.config_overrides(args)
     ckpt = None  # the checkpoint is read once (here when it gives the config, else below)

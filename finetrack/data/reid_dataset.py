@@ -279,18 +279,3 @@ def collate_frames(items: List[Dict[str, object]]) -> Dict[str, object]:
         "frames": [(it["seq_index"], it["frame"]) for it in items],
         "ratios": [it["ratio"] for it in items],
     }
-
-
-def gt_filter_from_kwargs(
-    classes: Sequence[int] = (1,),
-    min_visibility: float = 0.1,
-    drop_zero_flag: bool = True,
-    min_box_size: float = 1.0,
-) -> GTFilter:
-    """A :class:`GTFilter` from the ``data.*`` config values."""
-    return GTFilter(
-        classes=tuple(int(c) for c in classes),
-        min_visibility=float(min_visibility),
-        drop_zero_flag=bool(drop_zero_flag),
-        min_size=float(min_box_size),
-    )

@@ -35,6 +35,19 @@ from finetrack.engine.logger import ScalarWriter, add_file_handler, remove_handl
 
 logger = logging.getLogger(__name__)
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def resolve_data_root(root: str) -> Path:
+    """Relative roots are relative to the repository root (configs), else to the cwd."""
+    p = Path(root)
+    if p.is_absolute():
+        return p
+    repo_rel = REPO_ROOT / p
+    if repo_rel.exists() or not p.exists():
+        return repo_rel
+    return p.resolve()
+
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> CUDA when present, else CPU; ``cuda*`` without CUDA is an error."""

@@ -18,8 +18,7 @@ from finetrack.det_config import SOURCE_FORMATS, DetConfig, DetSourceConfig
 from finetrack.data.det_dataset import DetRecord, crowdhuman_records, mot_records
 from finetrack.engine.det_trainer import BEST, LAST, DetTrainer, write_metrics
 from finetrack.data.det_transforms import build_train_dataset
-from finetrack.engine.context import RunContext, resolve_device, run_context
-from finetrack.engine.runner import resolve_data_root
+from finetrack.engine.context import RunContext, resolve_data_root, resolve_device, run_context
 from finetrack.models.detector import YOLOXDetector, build_detector
 
 logger = logging.getLogger(__name__)
@@ -27,8 +26,7 @@ logger = logging.getLogger(__name__)
 
 def gt_filter(cfg: DetConfig) -> GTFilter:
     d = cfg.data
-    return GTFilter(classes=tuple(d.classes), min_visibility=d.min_visibility,
-                    drop_zero_flag=True, min_size=d.min_box_size)
+    return GTFilter(d.classes, d.min_visibility, drop_zero_flag=True, min_box_size=d.min_box_size)
 
 
 def source_records(
@@ -94,15 +92,10 @@ def val_records(cfg: DetConfig, full: bool = False) -> List[DetRecord]:
     return source_records(cfg.data.val, cfg, frame_step=step)
 
 
-def variant_name(detector: str) -> str:
-    """``yolox_nano`` -> ``nano`` (the Re-ID config's spelling -> the wrapper's)."""
-    return detector[len("yolox_"):] if detector.startswith("yolox_") else detector
-
-
 def build_det(cfg: DetConfig) -> YOLOXDetector:
     """The detector of ``cfg.model`` (random init, or ``model.init_ckpt``)."""
     m = cfg.model
-    det = build_detector(variant_name(m.detector), num_classes=m.num_classes,
+    det = build_detector(m.detector, num_classes=m.num_classes,
                          input_size=tuple(m.input_size), conf_thresh=m.conf_thresh,
                          nms_thresh=m.nms_thresh)
     if m.init_ckpt:
@@ -211,7 +204,7 @@ def evaluate_checkpoint(cfg: DetConfig, ckpt: Path, device: Optional[torch.devic
                         progress: bool = False) -> Dict[str, float]:
     """AP of a detector checkpoint on every frame of the configured validation split."""
     device = device or resolve_device(cfg.train.device)
-    det = build_detector(variant_name(cfg.model.detector), num_classes=cfg.model.num_classes,
+    det = build_detector(cfg.model.detector, num_classes=cfg.model.num_classes,
                          input_size=tuple(cfg.model.input_size), conf_thresh=cfg.model.conf_thresh,
                          nms_thresh=cfg.model.nms_thresh)
     det.load_checkpoint(str(ckpt))

@@ -12,17 +12,10 @@ import numpy as np
 from finetrack.config import Config, TrackerConfig
 from finetrack.data.mot import MOTSequence, list_sequences, write_results
 from finetrack.inference.build import build_detector_from_config, build_source, tracker_kwargs
-from finetrack.inference.runner import StageTimer, track_sequence
+from finetrack.engine.context import resolve_device
+from finetrack.inference.track_loop import StageTimer, track_sequence
 
 logger = logging.getLogger(__name__)
-
-
-def _device(name: str) -> str:
-    if name != "auto":
-        return name
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 #: The ways detections and Re-ID features are produced (``track_summary.json`` ``pipeline``).
@@ -165,7 +158,7 @@ def run_tracking(
     mode = mode or cfg.tracker.mode
     if mode in ("finetrack", "jde", "robust") and reid_ckpt is None:
         raise ValueError(f"mode {mode!r} uses appearance: give --reid-ckpt (a train_reid.py best.pth)")
-    device = _device(cfg.train.device)
+    device = str(resolve_device(cfg.train.device))
     if source is not None:
         readers = [open_source(source, fps)]
         if det != "yolox" and not isinstance(readers[0], MOTFrames):

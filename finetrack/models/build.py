@@ -20,6 +20,7 @@ from finetrack.models.detector import (
     YOLOX_VARIANTS,
     YOLOXDetector,
     build_detector,
+    canonical_variant,
     match_state_dict,
 )
 from finetrack.models.fafpn import NECKS
@@ -98,6 +99,7 @@ def build_model(
     if "depth" not in det_kwargs and "width" not in det_kwargs:
         det_kwargs.setdefault("variant", DEFAULT_VARIANT)
     if "variant" in det_kwargs:
+        det_kwargs["variant"] = canonical_variant(det_kwargs["variant"])  # recorded as "nano"
         _check_name("YOLOX variant", det_kwargs["variant"], YOLOX_VARIANTS)
         det = build_detector(**det_kwargs)
     else:

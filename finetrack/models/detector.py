@@ -80,11 +80,17 @@ _YOLOX_BN_MOMENTUM: float = 0.03
 _YOLOX_PRIOR_PROB: float = 1e-2
 
 
+def canonical_variant(name: str) -> str:
+    """``yolox_nano`` (the configs' ``model.detector`` spelling) or ``nano`` -> ``nano``."""
+    return name[len("yolox_"):] if name.startswith("yolox_") else name
+
+
 def resolve_variant(variant: str) -> Tuple[float, float, bool]:
     """Look a YOLOX variant up.
 
     Args:
-        variant: one of :data:`YOLOX_VARIANTS` (``nano``, ``tiny``, ``s``, ``m``, ``l``, ``x``).
+        variant: one of :data:`YOLOX_VARIANTS` (``nano``, ``tiny``, ``s``, ``m``, ``l``, ``x``),
+            with or without the configs' ``yolox_`` prefix.
 
     Returns:
         ``(depth, width, depthwise)``.
@@ -92,6 +98,7 @@ def resolve_variant(variant: str) -> Tuple[float, float, bool]:
     Raises:
         KeyError: unknown name; the message lists the valid ones.
     """
+    variant = canonical_variant(variant)
     if variant not in YOLOX_VARIANTS:
         raise KeyError(
             f"unknown YOLOX variant {variant!r}; valid variants: {sorted(YOLOX_VARIANTS)}"
@@ -347,6 +354,7 @@ class YOLOXDetector(nn.Module):
         if variant is None and depth is None and width is None:
             variant = DEFAULT_VARIANT
         if variant is not None:
+            variant = canonical_variant(variant)
             if depth is not None or width is not None:
                 raise ValueError("give either variant or depth/width, not both")
             depth, width, variant_dw = resolve_variant(variant)
@@ -550,8 +558,8 @@ def build_detector(variant: str = DEFAULT_VARIANT, **kwargs) -> YOLOXDetector:
     """Build a :class:`YOLOXDetector` by variant name (fails listing the valid names).
 
     Args:
-        variant: one of :data:`YOLOX_VARIANTS`.
+        variant: one of :data:`YOLOX_VARIANTS` (``yolox_`` prefix allowed: the config spelling).
         **kwargs: any other :class:`YOLOXDetector` keyword.
     """
     resolve_variant(variant)
-    return YOLOXDetector(variant=variant, **kwargs)
+    return YOLOXDetector(variant=canonical_variant(variant), **kwargs)

@@ -44,7 +44,7 @@ class _Line(BaseTrainer):
     def evaluate_epoch(self, epoch):
         if self.scores is not None:
             return {"score": self.scores[epoch]}
-        return {"score": -abs(float(self.model.weight) - 3.0)}
+        return {"score": -abs(float(self.model.weight.detach()) - 3.0)}
 
 
 def test_loop_selects_best_and_writes_both_checkpoints(tmp_path):

@@ -17,14 +17,6 @@ REPO = Path(__file__).resolve().parents[2]
 INPUT_HW = [96, 128]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def synthetic_root(tmp_path_factory) -> Path:
     from finetrack.synthetic.generate import TINY, SyntheticConfig, generate_dataset
@@ -132,7 +124,7 @@ def test_every_det_config_loads_and_builds_overrides():
         assert cfg.seed == 5 and str(cfg.run_dir) == "/tmp/x"
         h, w = cfg.model.input_size
         assert h % 32 == 0 and w % 32 == 0, path
-        build_detector(cfg.model.detector.replace("yolox_", ""), input_size=(h, w))
+        build_detector(cfg.model.detector, input_size=(h, w))
     with pytest.raises(ConfigError):
         load_config(DetConfig, paths[0], ["train.epoch=3"])
 

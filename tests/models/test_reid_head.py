@@ -10,14 +10,6 @@ from finetrack.models.fafpn import neck_flow_convs
 from finetrack.models.reid_head import FineTrackModel, ReIDHead
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """2 cores shared with other test runs: intra-op threads only add contention here."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 IN_CH, STRIDES, IMG = (8, 16, 32), (4, 8, 16), (64, 96)
 
 

@@ -27,7 +27,7 @@ from finetrack.data.mot import MOTFormatError, SeqInfo, read_image, write_seqinf
 from finetrack.utils.cli import CheckpointError, run_cli
 from finetrack.utils.io import DirLock, atomic_open, atomic_path, atomic_write_text, staged_dir
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
 
 

@@ -17,18 +17,17 @@ import torch
 from torch.utils.data import DataLoader
 
 from finetrack.config import Config, ConfigError
-from finetrack.data.mot import IdentityTable, list_sequences
-from finetrack.data.reid_dataset import ReIDFrameDataset, collate_frames, gt_filter_from_kwargs
+from finetrack.data.mot import GTFilter, IdentityTable, list_sequences
+from finetrack.data.reid_dataset import ReIDFrameDataset, collate_frames
 from finetrack.data.samplers import build_batch_sampler
 from finetrack.engine.checkpoint import load_checkpoint
-from finetrack.engine.context import resolve_device, run_context
+from finetrack.engine.context import resolve_data_root, resolve_device, run_context
 from finetrack.engine.evaluator import evaluate_gt_reid
 from finetrack.engine.trainer import ReIDTrainer
 from finetrack.eval.reid_metrics import ReIDResult, evaluate_reid, summary_line
 
 logger = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 #: ``data.split`` -> (half of the training sequences, half of the validation sequences)
 SPLIT_HALVES: Dict[str, Tuple[str, str]] = {"half": ("train", "val"), "full": ("all", "all")}
 
@@ -36,28 +35,12 @@ SPLIT_HALVES: Dict[str, Tuple[str, str]] = {"half": ("train", "val"), "full": ("
 # --------------------------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------------------------
-def resolve_data_root(root: str) -> Path:
-    """Relative roots are relative to the repository root (configs), else to the cwd."""
-    p = Path(root)
-    if p.is_absolute():
-        return p
-    repo_rel = REPO_ROOT / p
-    if repo_rel.exists() or not p.exists():
-        return repo_rel
-    return p.resolve()
-
-
-def detector_variant(name: str) -> str:
-    """``yolox_s`` / ``s`` -> ``s`` (the detector module's variant names)."""
-    return name[len("yolox_") :] if name.startswith("yolox_") else name
-
-
 def model_kwargs(cfg: Config, num_classes: int) -> Dict[str, Any]:
     """:func:`finetrack.models.build.build_model` keywords from ``cfg.model``."""
     m = cfg.model
     return {
         "detector": {
-            "variant": detector_variant(m.detector),
+            "variant": m.detector,
             "input_size": tuple(m.input_size),
             "conf_thresh": m.conf_thresh,
             "nms_thresh": m.nms_thresh,
@@ -101,7 +84,7 @@ def build_reid_datasets(
     if d.split not in SPLIT_HALVES:
         raise ValueError(f"data.split must be one of {sorted(SPLIT_HALVES)}, got {d.split!r}")
     train_half, val_half = SPLIT_HALVES[d.split]
-    gt_filter = gt_filter_from_kwargs(d.classes, d.min_visibility, d.drop_zero_flag, d.min_box_size)
+    gt_filter = GTFilter(d.classes, d.min_visibility, d.drop_zero_flag, d.min_box_size)
     size = (int(cfg.model.input_size[0]), int(cfg.model.input_size[1]))
     train_dirs = _seq_dirs(cfg, d.train_split, d.train_seqs)
     val_names = d.val_seqs if d.val_seqs is not None else d.train_seqs
@@ -148,7 +131,7 @@ def build_selection_dataset(cfg: Config) -> Optional[ReIDFrameDataset]:
     if e.select_on == "final_epoch":
         return None
     train_half, _ = SPLIT_HALVES[d.split]
-    gt_filter = gt_filter_from_kwargs(d.classes, d.min_visibility, d.drop_zero_flag, d.min_box_size)
+    gt_filter = GTFilter(d.classes, d.min_visibility, d.drop_zero_flag, d.min_box_size)
     return ReIDFrameDataset(
         _seq_dirs(cfg, d.train_split, d.train_seqs),
         train_half,
