@@ -14,7 +14,12 @@ def test_every_case_has_a_golden_digest():
     assert sorted(_GOLD) == sorted(CASES)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+#: the benchmark's crowd (300 frames x 80 people, 1024-d embeddings drawn): a few seconds
+SLOW = {"bench_crowd_byte"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+                                  for n in sorted(CASES)])
 def test_result_file_identical_to_golden(name, tmp_path):
     if CASES[name][0] == "pets" and not PETS09_DET.is_file():
         pytest.skip(f"real data absent: {PETS09_DET}")
