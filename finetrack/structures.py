@@ -78,12 +78,13 @@ def box_iou_xyxy(a, b) -> np.ndarray:
         return np.zeros((len(a), len(b)), dtype=np.float64)
     # np.clip(x, 0, None) is np.maximum(x, 0), at a higher call cost (the tracker calls this
     # several times a frame on a few boxes: the number of numpy calls is the cost)
-    wh = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh -= np.maximum(a[:, None, :2], b[None, :, :2])
+    a3 = a[:, None, :]
+    wh = np.minimum(a3[..., 2:], b[:, 2:])  # (N, M, 2) right-bottom of the intersection
+    wh -= np.maximum(a3[..., :2], b[:, :2])  # minus its left-top
     np.maximum(wh, 0.0, out=wh)
     inter = wh[..., 0] * wh[..., 1]
     wh_a = np.maximum(a[:, 2:] - a[:, :2], 0.0)
     wh_b = np.maximum(b[:, 2:] - b[:, :2], 0.0)
-    union = (wh_a[:, 0] * wh_a[:, 1])[:, None] + (wh_b[:, 0] * wh_b[:, 1])[None, :]
+    union = (wh_a[:, 0] * wh_a[:, 1])[:, None] + wh_b[:, 0] * wh_b[:, 1]
     union -= inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)

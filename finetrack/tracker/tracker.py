@@ -436,15 +436,20 @@ class Tracker:
                                scores=np.zeros(0), det_indices=np.zeros(0, dtype=np.int64))
         out = [tracks[i] for i in act]
         boxes = boxes[act]
-        w = boxes[:, 2] - boxes[:, 0]
-        h = boxes[:, 3] - boxes[:, 1]
-        keep = np.ones(len(out), dtype=bool)
-        if self.min_box_area is not None:
-            keep &= w * h > self.min_box_area
-        if self.max_aspect_ratio is not None:
-            keep &= ~(w / np.maximum(h, 1e-12) > self.max_aspect_ratio)
-        idx = keep.nonzero()[0]
-        sel = [out[i] for i in idx.tolist()]
+        keep = None
+        if self.min_box_area is not None or self.max_aspect_ratio is not None:
+            w = boxes[:, 2] - boxes[:, 0]
+            h = boxes[:, 3] - boxes[:, 1]
+            if self.min_box_area is not None:
+                keep = w * h > self.min_box_area
+            if self.max_aspect_ratio is not None:
+                ok = ~(w / np.maximum(h, 1e-12) > self.max_aspect_ratio)
+                keep = ok if keep is None else keep & ok
+        if keep is None or keep.all():
+            idx, sel = slice(None), out
+        else:
+            idx = keep.nonzero()[0]
+            sel = [out[i] for i in idx.tolist()]
         return TrackOutput(
             ids=np.array([t.track_id for t in sel], dtype=np.int64),
             xyxy=boxes[idx].reshape(-1, 4),
