@@ -62,7 +62,8 @@ def load_frames(source: str, n_frames: Optional[int], targets: int, seed: int):
     return frames, embs, fps
 
 
-def time_pass(step: Callable[[int], None], n: int, reset: Callable[[], None]) -> Tuple[float, float]:
+def time_pass(step: Callable[[int], None], n: int,
+              reset: Callable[[], None]) -> Tuple[float, float]:
     """(wall, cpu) mean ms per frame of one pass over the ``n`` frames (after ``reset``).
 
     The CPU time (``time.process_time``, this process only) leaves out the time spent waiting

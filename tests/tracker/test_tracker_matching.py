@@ -62,7 +62,7 @@ def test_finetrack_distance_edges():
 
 def test_linear_assignment_shortcut_equals_lapjv_on_the_whole_matrix():
     """Isolated candidate pairs are taken directly and lapjv runs on the competing rest: the same
-    answer as one lapjv call on the whole matrix (IoU-like matrices, mostly 1 and a few overlaps)."""
+    answer as one lapjv call on the whole matrix (IoU-like matrices: mostly 1, a few overlaps)."""
     import lap
 
     rng = np.random.default_rng(0)
