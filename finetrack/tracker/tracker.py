@@ -429,7 +429,7 @@ class Tracker:
                 [t for i, t in enumerate(lost) if i not in dup_b])
 
     def _output(self, tracks: List[Track], boxes: np.ndarray) -> TrackOutput:
-        """The activated ``tracks`` (their (N, 4) xyxy ``boxes`` given) passing the output filters."""
+        """The activated ``tracks`` (xyxy ``boxes`` (N, 4) given) that pass the output filters."""
         act = [i for i, t in enumerate(tracks) if t.is_activated]
         if len(act) == 0:
             return TrackOutput(ids=np.zeros(0, dtype=np.int64), xyxy=np.zeros((0, 4)),
