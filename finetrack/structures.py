@@ -1,4 +1,4 @@
-"""Box format converters: the only place that converts between xyxy, tlwh, xyah and cxcywh.
+"""Box format converters: the only place that converts between xyxy, tlwh and xyah.
 
 All functions take and return float numpy arrays of shape (N, 4) (or (4,)) and never modify
 their input in place.
@@ -59,15 +59,6 @@ def xyah_to_xyxy(xyah) -> np.ndarray:
     b[:, :2] -= b[:, 2:] / 2.0
     b[:, 2:] += b[:, :2]
     return b
-
-
-def xyxy_to_cxcywh(xyxy) -> np.ndarray:
-    """(N, 4) xyxy -> (N, 4) [cx, cy, w, h]."""
-    b = _as2d(xyxy)
-    out = np.empty_like(b)
-    out[:, :2] = (b[:, :2] + b[:, 2:]) / 2.0
-    out[:, 2:] = b[:, 2:] - b[:, :2]
-    return out
 
 
 def box_iou_xyxy(a, b) -> np.ndarray:
