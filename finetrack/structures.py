@@ -44,13 +44,21 @@ def xyah_to_tlwh(xyah) -> np.ndarray:
 
 
 def xyxy_to_xyah(xyxy) -> np.ndarray:
-    """(N, 4) xyxy -> (N, 4) [cx, cy, a, h]."""
-    return tlwh_to_xyah(xyxy_to_tlwh(xyxy))
+    """(N, 4) xyxy -> (N, 4) [cx, cy, a, h] (``tlwh_to_xyah(xyxy_to_tlwh(.))`` with one copy)."""
+    b = _as2d(xyxy).copy()
+    b[:, 2:] -= b[:, :2]
+    b[:, :2] += b[:, 2:] / 2.0
+    b[:, 2] /= np.maximum(b[:, 3], 1e-12)
+    return b
 
 
 def xyah_to_xyxy(xyah) -> np.ndarray:
-    """(N, 4) [cx, cy, a, h] -> (N, 4) xyxy."""
-    return tlwh_to_xyxy(xyah_to_tlwh(xyah))
+    """(N, 4) [cx, cy, a, h] -> (N, 4) xyxy (``tlwh_to_xyxy(xyah_to_tlwh(.))`` with one copy)."""
+    b = _as2d(xyah).copy()
+    b[:, 2] *= b[:, 3]
+    b[:, :2] -= b[:, 2:] / 2.0
+    b[:, 2:] += b[:, :2]
+    return b
 
 
 def box_iou_xyxy(a, b) -> np.ndarray:
@@ -59,11 +67,15 @@ def box_iou_xyxy(a, b) -> np.ndarray:
     b = _as2d(b)
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)), dtype=np.float64)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = np.clip(rb - lt, 0.0, None)
+    # np.clip(x, 0, None) is np.maximum(x, 0), at a higher call cost (the tracker calls this
+    # several times a frame on a few boxes: the number of numpy calls is the cost)
+    a3 = a[:, None, :]
+    wh = np.minimum(a3[..., 2:], b[:, 2:])  # (N, M, 2) right-bottom of the intersection
+    wh -= np.maximum(a3[..., :2], b[:, :2])  # minus its left-top
+    np.maximum(wh, 0.0, out=wh)
     inter = wh[..., 0] * wh[..., 1]
-    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    union = area_a[:, None] + area_b[None, :] - inter
+    wh_a = np.maximum(a[:, 2:] - a[:, :2], 0.0)
+    wh_b = np.maximum(b[:, 2:] - b[:, :2], 0.0)
+    union = (wh_a[:, 0] * wh_a[:, 1])[:, None] + wh_b[:, 0] * wh_b[:, 1]
+    union -= inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)

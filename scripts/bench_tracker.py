@@ -6,7 +6,10 @@ L2-normalised embeddings of dimension 256 + 6 * 128 (FineTrack's global + 6 part
 crowd (``--source crowd``, ~``--targets`` boxes per frame) with per-identity embeddings of the same
 dimension. Everything is prepared before timing; only the ``update`` calls are timed. boxmot's
 ByteTrack (if ``import boxmot`` works in this python) gets the same detections, as float32 (N, 6)
-rows, in the same process.
+rows, in the same process. The trackers run interleaved (``--repeat`` rounds, each running every
+tracker over the whole sequence in a rotated order); the table gives the median pass (CPU time of
+this process, and wall time), and the boxmot/byte ratio is the median of the per-round ratios
+(robust to other jobs' load).
 
 Usage:
     python scripts/bench_tracker.py [--json OUT] [--frames N] [--source pets|crowd] [--repeat R]
@@ -20,7 +23,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -59,27 +62,44 @@ def load_frames(source: str, n_frames: Optional[int], targets: int, seed: int):
     return frames, embs, fps
 
 
-def time_run(step: Callable[[int], None], n: int, repeat: int, reset: Callable[[], None]) -> float:
-    """Median over ``repeat`` passes of the mean ms per frame."""
-    per_pass = []
-    for _ in range(repeat):
-        reset()
-        t = 0.0
-        for i in range(n):
-            t0 = time.perf_counter()
-            step(i)
-            t += time.perf_counter() - t0
-        per_pass.append(1000.0 * t / max(n, 1))
-    return float(np.median(per_pass))
+def time_pass(step: Callable[[int], None], n: int,
+              reset: Callable[[], None]) -> Tuple[float, float]:
+    """(wall, cpu) mean ms per frame of one pass over the ``n`` frames (after ``reset``).
+
+    The CPU time (``time.process_time``, this process only) leaves out the time spent waiting
+    while other jobs hold the cores; the wall time does not.
+    """
+    reset()
+    c0, t0 = time.process_time(), time.perf_counter()
+    for i in range(n):
+        step(i)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return 1000.0 * wall / max(n, 1), 1000.0 * cpu / max(n, 1)
+
+
+def time_interleaved(runners: Dict[str, tuple], n: int, repeat: int) -> Dict[str, list]:
+    """``repeat`` rounds; each round runs every tracker once, in an order rotated per round, so
+    that a change of machine load (other jobs on shared cores) hits all of them alike.
+
+    Returns:
+        name -> list of per-pass (wall, cpu) ms/frame, one per round.
+    """
+    names = list(runners)
+    out = {k: [] for k in names}
+    for r in range(repeat):
+        for k in names[r % len(names):] + names[:r % len(names)]:
+            reset, step = runners[k]
+            out[k].append(time_pass(step, n, reset))
+    return out
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--json", default=None, help="write {mode: ms/frame} here")
+    p.add_argument("--json", default=None, help="write the per-tracker medians and passes here")
     p.add_argument("--frames", type=int, default=None, help="limit the number of frames")
     p.add_argument("--source", choices=("pets", "crowd"), default=None)
     p.add_argument("--targets", type=int, default=80, help="crowd: identities per frame")
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-boxmot", action="store_true")
     args = p.parse_args(argv)
@@ -91,7 +111,7 @@ def main(argv=None) -> int:
     logger.info("source %s: %d frames, %.1f boxes/frame, %d-d embeddings, %.0f fps, repeat %d",
                 source, n, boxes_per_frame, EMB_DIM, fps, args.repeat)
 
-    results: Dict[str, float] = {}
+    runners: Dict[str, tuple] = {}
     for mode in MODES:
         tr = Tracker(mode=mode, frame_rate=fps)
         use_emb = mode != "byte"
@@ -99,7 +119,7 @@ def main(argv=None) -> int:
         def step(i, tr=tr, use_emb=use_emb):
             tr.update(frames[i][:, :4], frames[i][:, 4], embs[i] if use_emb else None)
 
-        results[mode] = time_run(step, n, args.repeat, tr.reset)
+        runners[mode] = (tr.reset, step)
 
     boxmot_version = None
     if not args.no_boxmot:
@@ -110,6 +130,7 @@ def main(argv=None) -> int:
             logger.info("boxmot not importable from %s: skipped", sys.executable)
         else:
             boxmot_version = boxmot.__version__
+            logging.getLogger("boxmot").setLevel(logging.WARNING)
             rows = []
             for d in frames:
                 r = np.zeros((len(d), 6), dtype=np.float32)
@@ -124,19 +145,35 @@ def main(argv=None) -> int:
             def step_bm(i):
                 holder["t"].update(rows[i], None)
 
-            results["boxmot_bytetrack"] = time_run(step_bm, n, args.repeat, reset_bm)
+            runners["boxmot_bytetrack"] = (reset_bm, step_bm)
 
-    base = results["byte"]
-    logger.info("%-18s %10s %12s", "tracker", "ms/frame", "x byte")
-    for k, v in results.items():
-        logger.info("%-18s %10.3f %12.2f", k, v, v / base)
-    if "boxmot_bytetrack" in results:
-        logger.info("boxmot ByteTrack / our byte: %.2fx", results["boxmot_bytetrack"] / base)
+    load_before = os.getloadavg()
+    passes = time_interleaved(runners, n, args.repeat)
+    load_after = os.getloadavg()
+    wall = {k: float(np.median([p[0] for p in v])) for k, v in passes.items()}
+    cpu = {k: float(np.median([p[1] for p in v])) for k, v in passes.items()}
+    logger.info("%-18s %12s %12s %10s %10s", "tracker", "cpu ms/frame", "wall ms/frame", "frames/s",
+                "x byte")
+    for k in passes:
+        logger.info("%-18s %12.3f %12.3f %10.0f %10.2f", k, cpu[k], wall[k], 1000.0 / cpu[k],
+                    cpu[k] / cpu["byte"])
+    ratio = {}
+    if "boxmot_bytetrack" in passes:
+        # per round, both ran under the same load: the median of the per-round ratios
+        for j, clock in enumerate(("wall", "cpu")):
+            ratio[clock] = float(np.median([b[j] / o[j] for b, o in
+                                            zip(passes["boxmot_bytetrack"], passes["byte"])]))
+        logger.info("boxmot ByteTrack / our byte: %.2fx cpu, %.2fx wall (median of %d interleaved "
+                    "rounds)", ratio["cpu"], ratio["wall"], args.repeat)
+    logger.info("load average (1 min) %.2f before, %.2f after, %d cpus", load_before[0],
+                load_after[0], os.cpu_count() or 0)
     if args.json:
-        out = dict(results)
+        out = {"cpu_ms_per_frame": cpu, "wall_ms_per_frame": wall, "passes": passes}
+        out["boxmot_over_byte"] = ratio
         out["meta"] = {"source": source, "frames": n, "boxes_per_frame": boxes_per_frame,
                        "emb_dim": EMB_DIM, "repeat": args.repeat, "python": sys.executable,
-                       "boxmot": boxmot_version, "cpu_count": os.cpu_count()}
+                       "boxmot": boxmot_version, "cpu_count": os.cpu_count(),
+                       "loadavg_before": load_before, "loadavg_after": load_after}
         atomic_write_text(args.json, json.dumps(out, indent=2) + "\n")
     return 0
 

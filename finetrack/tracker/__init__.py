@@ -1,5 +1,5 @@
 """Tracking: Kalman filter, pure matching functions, tracklets and the ByteTrack-style tracker."""
-from finetrack.tracker.byte_reid import MODES, Tracker, TrackOutput
+from finetrack.tracker.tracker import MODES, Tracker, TrackOutput
 from finetrack.tracker.interpolate import gaussian_smooth_tracks, gsi_tracks, interpolate_tracks
 from finetrack.tracker.kalman import CHI2INV95, KalmanFilter
 from finetrack.tracker.track import Track, TrackState

@@ -17,6 +17,14 @@ from typing import Tuple
 
 import numpy as np
 
+try:  # the gufunc behind np.linalg.solve, without its per-call wrapper (same LAPACK call, same bits)
+    from numpy.linalg import _umath_linalg
+
+    def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return _umath_linalg.solve(a, b, signature="dd->d")
+except (ImportError, AttributeError):  # pragma: no cover - other numpy layouts
+    _solve = np.linalg.solve
+
 logger = logging.getLogger(__name__)
 
 #: 0.95 quantile of the chi-square distribution with N degrees of freedom (MATLAB/Octave chi2inv),
@@ -62,6 +70,15 @@ class KalmanFilter:
         self.motion_mat = np.eye(2 * NDIM)
         self.motion_mat[:NDIM, NDIM:] = dt * np.eye(NDIM)
         self.update_mat = np.eye(NDIM, 2 * NDIM)
+        self._motion_mat_t = self.motion_mat.T.copy()
+        wp, wv = self.std_weight_position, self.std_weight_velocity
+        #: process noise: height-relative stds and squared aspect stds (see _hvar)
+        self._q_w = np.array([wp, wp, 0.0, wp, wv, wv, 0.0, wv])
+        sa, sav, sam = self.std_aspect, self.std_aspect_velocity, self.std_aspect_measurement
+        self._q_c = np.array([0, 0, sa * sa, 0, 0, 0, sav * sav, 0])
+        #: measurement noise, the same way
+        self._r_w = np.array([wp, wp, 0.0, wp])
+        self._r_c = np.array([0, 0, sam * sam, 0])
 
     # ------------------------------------------------------------------ helpers
     def _hstd(self, h: np.ndarray, w_pos: float, aspect: float) -> np.ndarray:
@@ -79,6 +96,19 @@ class KalmanFilter:
         idx = np.arange(d)
         out[:, idx, idx] = var
         return out
+
+    @staticmethod
+    def _hvar(h: np.ndarray, weights: np.ndarray, const: np.ndarray) -> np.ndarray:
+        """(N,) heights -> (N, D) variances ``(weights * h)^2 + const``.
+
+        ``weights`` holds the height-relative stds (0 at the aspect-ratio slots), ``const`` the
+        squared aspect-ratio stds (0 elsewhere): the same floating-point values as
+        ``np.square(_hstd(...))``, in three numpy calls.
+        """
+        var = np.multiply.outer(h, weights)
+        var *= var
+        var += const
+        return var
 
     # ------------------------------------------------------------------ API
     def initiate(self, measurements: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -111,13 +141,12 @@ class KalmanFilter:
         """
         mean = np.asarray(mean, dtype=np.float64).reshape(-1, 2 * NDIM)
         covariance = np.asarray(covariance, dtype=np.float64).reshape(-1, 2 * NDIM, 2 * NDIM)
-        h = mean[:, 3]
-        std_pos = self._hstd(h, self.std_weight_position, self.std_aspect)
-        std_vel = self._hstd(h, self.std_weight_velocity, self.std_aspect_velocity)
-        motion_cov = self._diag(np.square(np.concatenate([std_pos, std_vel], axis=1)))
-        f = self.motion_mat
-        new_mean = mean @ f.T
-        new_cov = f @ covariance @ f.T + motion_cov
+        new_mean = mean @ self._motion_mat_t
+        new_cov = self.motion_mat @ covariance @ self._motion_mat_t
+        # + diag(var) (the off-diagonal zeros add nothing): every 9th entry of the flat 8x8 (a
+        # view: matmul's result is C-contiguous)
+        new_cov.reshape(-1, 4 * NDIM * NDIM)[:, ::2 * NDIM + 1] += self._hvar(
+            mean[:, 3], self._q_w, self._q_c)
         return new_mean, new_cov
 
     multi_predict = predict
@@ -134,11 +163,11 @@ class KalmanFilter:
         """
         mean = np.asarray(mean, dtype=np.float64).reshape(-1, 2 * NDIM)
         covariance = np.asarray(covariance, dtype=np.float64).reshape(-1, 2 * NDIM, 2 * NDIM)
-        std = self._hstd(mean[:, 3], self.std_weight_position, self.std_aspect_measurement)
-        hmat = self.update_mat
-        proj_mean = mean @ hmat.T
-        proj_cov = hmat @ covariance @ hmat.T + self._diag(np.square(std))
-        return proj_mean, proj_cov
+        proj_cov = covariance[:, :NDIM, :NDIM].copy()  # H P H^T: H selects (cx, cy, a, h)
+        # + diag(R) on the flat 4x4 (a view: the copy is C-contiguous)
+        proj_cov.reshape(-1, NDIM * NDIM)[:, ::NDIM + 1] += self._hvar(mean[:, 3], self._r_w,
+                                                                       self._r_c)
+        return mean[:, :NDIM].copy(), proj_cov
 
     def update(
         self, mean: np.ndarray, covariance: np.ndarray, measurements: np.ndarray
@@ -160,8 +189,8 @@ class KalmanFilter:
             return mean.copy(), covariance.copy()
         proj_mean, proj_cov = self.project(mean, covariance)
         # K = P H^T S^-1  <=>  K^T = S^-1 (H P) since P and S are symmetric.
-        ph_t = covariance @ self.update_mat.T  # (N, 8, 4)
-        gain = np.linalg.solve(proj_cov, np.swapaxes(ph_t, 1, 2))  # (N, 4, 8) = K^T
+        ph_t = covariance[:, :, :NDIM]  # P H^T (N, 8, 4): H selects (cx, cy, a, h)
+        gain = _solve(proj_cov, np.swapaxes(ph_t, 1, 2))  # (N, 4, 8) = K^T
         gain = np.swapaxes(gain, 1, 2)  # (N, 8, 4)
         innovation = z - proj_mean  # (N, 4)
         new_mean = mean + np.einsum("nij,nj->ni", gain, innovation)

@@ -33,6 +33,14 @@ def linear_assignment(
     its cost is below ``thresh`` (leaving both unmatched costs ``thresh``). Non-finite costs (gated
     pairs) are replaced by ``thresh + 1`` so they can never be matched.
 
+    Only the pairs below ``thresh`` (candidates) can be in the optimum, and a candidate that is the
+    only one of its row and of its column is in every optimum: such pairs are taken directly. The
+    rows and columns that compete are solved by enumerating their matchings when they have at most
+    ``_MAX_ENUM_EDGES`` candidates, else by ``lapjv`` (whose fixed cost per call is most of a
+    frame's on a few boxes). The result is ``lapjv``'s on the whole matrix whenever the optimum is
+    unique (a near-tie goes to ``lapjv``); a pair costing exactly ``thresh`` (a tie with leaving
+    it unmatched) sends the whole matrix to ``lapjv``.
+
     Args:
         cost: (N, M) cost matrix.
         thresh: Maximum cost of a match.
@@ -43,17 +51,98 @@ def linear_assignment(
     """
     cost = np.asarray(cost, dtype=np.float64)
     n, m = cost.shape
+    thresh = float(thresh)
     if cost.size == 0:
         return (np.empty((0, 2), dtype=np.int64), np.arange(n, dtype=np.int64),
                 np.arange(m, dtype=np.int64))
-    if not np.isfinite(cost).all():
-        cost = np.where(np.isfinite(cost), cost, float(thresh) + 1.0)
-    _, x, y = lap.lapjv(cost, extend_cost=True, cost_limit=float(thresh))
-    x = np.asarray(x, dtype=np.int64)
-    y = np.asarray(y, dtype=np.int64)
-    rows = np.flatnonzero(x >= 0)
-    matches = np.stack([rows, x[rows]], axis=1).astype(np.int64).reshape(-1, 2)
-    return matches, np.flatnonzero(x < 0).astype(np.int64), np.flatnonzero(y < 0).astype(np.int64)
+    rows, cols = (cost <= thresh).nonzero()  # candidates (and ties); inf and nan are never
+    if len(rows) == 0:
+        return (np.empty((0, 2), dtype=np.int64), np.arange(n, dtype=np.int64),
+                np.arange(m, dtype=np.int64))
+    rows, cols = rows.tolist(), cols.tolist()  # row-major: rows ascending
+    vals = cost[rows, cols].tolist()
+    x = [-1] * n
+    y = [-1] * m
+    if thresh in vals or -np.inf in vals:  # a tie, or a -inf lapjv would not see as is: no shortcut
+        _solve_lapjv(cost, np.arange(n), np.arange(m), thresh, x, y)
+    else:
+        row_n = [0] * n
+        col_n = [0] * m
+        for r, c in zip(rows, cols):
+            row_n[r] += 1
+            col_n[c] += 1
+        sub_r, sub_c = set(), set()
+        for r, c in zip(rows, cols):
+            if row_n[r] == 1 and col_n[c] == 1:
+                x[r], y[c] = c, r
+            else:
+                sub_r.add(r)
+                sub_c.add(c)
+        if sub_r:  # competing candidates: enumerated when few, else lapjv on their rows/cols
+            edges = [(r, c, v - thresh) for r, c, v in zip(rows, cols, vals)
+                     if r in sub_r or c in sub_c]
+            best = _best_matching(edges) if len(edges) <= _MAX_ENUM_EDGES else None
+            if best is None:
+                _solve_lapjv(cost, np.array(sorted(sub_r)), np.array(sorted(sub_c)), thresh, x, y)
+            else:
+                for r, c in best:
+                    x[r], y[c] = c, r
+    matches = [(r, c) for r, c in enumerate(x) if c >= 0]
+    return (np.array(matches, dtype=np.int64).reshape(-1, 2),
+            np.array([r for r, c in enumerate(x) if c < 0], dtype=np.int64),
+            np.array([c for c, r in enumerate(y) if r < 0], dtype=np.int64))
+
+
+#: competing candidate pairs up to this many are solved by enumeration instead of lapjv
+_MAX_ENUM_EDGES = 10
+#: enumeration answers only when its optimum beats every other matching by this much (else lapjv)
+_ENUM_MARGIN = 1e-9
+
+
+def _best_matching(edges: list):
+    """Exact minimum-cost matching over a few candidate ``(row, col, cost - thresh)`` edges (all
+    negative: each one saves its amount over leaving its row and column unmatched).
+
+    Returns:
+        The list of (row, col) pairs of the optimum, or None when another matching comes within
+        ``_ENUM_MARGIN`` of it (near-ties are left to lapjv, whose choice is then the reference).
+    """
+    by_row: dict = {}
+    for r, c, v in edges:
+        by_row.setdefault(r, []).append((c, v))
+    order = sorted(by_row)
+    totals = []  # (total, pairs) of every matching
+
+    def walk(k: int, used: frozenset, total: float, pairs: tuple) -> None:
+        if k == len(order):
+            totals.append((total, pairs))
+            return
+        r = order[k]
+        walk(k + 1, used, total, pairs)  # row r unmatched
+        for c, v in by_row[r]:
+            if c not in used:
+                walk(k + 1, used | {c}, total + v, pairs + ((r, c),))
+
+    walk(0, frozenset(), 0.0, ())
+    totals.sort(key=lambda tp: tp[0])
+    if len(totals) > 1 and totals[1][0] - totals[0][0] < _ENUM_MARGIN:
+        return None
+    return list(totals[0][1])
+
+
+def _solve_lapjv(cost: np.ndarray, sub_r: np.ndarray, sub_c: np.ndarray, thresh: float,
+                 x: list, y: list) -> None:
+    """Solve the sub-problem ``cost[sub_r][:, sub_c]`` with ``lap.lapjv`` (non-finite costs
+    become ``thresh + 1``) and write its matches into the row->col list ``x`` and col->row ``y``."""
+    sub = cost[np.ix_(sub_r, sub_c)]
+    finite = np.isfinite(sub)
+    if not finite.all():
+        sub = np.where(finite, sub, thresh + 1.0)
+    _, sx, _ = lap.lapjv(sub, extend_cost=True, cost_limit=thresh)
+    for i, j in enumerate(np.asarray(sx).tolist()):
+        if j >= 0:
+            r, c = int(sub_r[i]), int(sub_c[j])
+            x[r], y[c] = c, r
 
 
 def iou_distance(
@@ -114,22 +203,6 @@ def fuse_score(cost: np.ndarray, det_scores: np.ndarray) -> np.ndarray:
     if cost.size == 0:
         return cost.copy()
     return 1.0 - (1.0 - cost) * np.asarray(det_scores, dtype=np.float64)[None, :]
-
-
-def fuse_iou(emb_cost: np.ndarray, iou_cost: np.ndarray) -> np.ndarray:
-    """ByteTrack/FairMOT's ``fuse_iou``: ``1 - (1 - emb_cost) * (1 + (1 - iou_cost)) / 2``.
-
-    Args:
-        emb_cost: (N, M) embedding distance.
-        iou_cost: (N, M) IoU distance.
-
-    Returns:
-        (N, M) fused cost.
-    """
-    emb_cost = np.asarray(emb_cost, dtype=np.float64)
-    if emb_cost.size == 0:
-        return emb_cost.copy()
-    return 1.0 - (1.0 - emb_cost) * (1.0 + (1.0 - np.asarray(iou_cost))) / 2.0
 
 
 def fuse_motion(

@@ -30,7 +30,8 @@ class TrackState(enum.IntEnum):
 def l2_normalize(x: np.ndarray) -> np.ndarray:
     """Return ``x / ||x||`` along the last axis as a new float64 array ((D,) or (N, D))."""
     x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), _EPS)
+    # np.linalg.norm(x, axis=-1, keepdims=True) for real x, without its per-call wrapper
+    return x / np.maximum(np.sqrt(np.add.reduce(x * x, axis=-1, keepdims=True)), _EPS)
 
 
 class Track:
@@ -145,8 +146,8 @@ class Track:
             reactivate: True for a lost track found again (resets ``tracklet_len``).
             feature_alpha: EMA weight for this feature (None: ``ema_alpha``).
         """
-        self.mean = np.array(mean, dtype=np.float64)
-        self.covariance = np.array(covariance, dtype=np.float64)
+        self.mean = np.asarray(mean, dtype=np.float64)  # taken, not copied: the tracker's
+        self.covariance = np.asarray(covariance, dtype=np.float64)  # arrays are never written to
         self.tracklet_len = 0 if reactivate else self.tracklet_len + 1
         self.state = TrackState.TRACKED
         self.is_activated = True

@@ -58,3 +58,28 @@ def test_finetrack_distance_edges():
     m, ua, ub = matching.linear_assignment(matching.finetrack_distance(
         np.array([[0.0]]), np.array([[1.0]])), 0.5)
     assert len(m) == 0 and ua.tolist() == [0] and ub.tolist() == [0]
+
+
+def test_linear_assignment_shortcut_equals_lapjv_on_the_whole_matrix():
+    """Isolated candidate pairs are taken directly and lapjv runs on the competing rest: the same
+    answer as one lapjv call on the whole matrix (IoU-like matrices: mostly 1, a few overlaps)."""
+    import lap
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        n, m = rng.integers(0, 12, size=2)
+        cost = np.ones((n, m))
+        k = int(rng.integers(0, max(n * m, 1) + 1) * rng.uniform(0, 0.4))
+        cost.flat[rng.choice(n * m, size=min(k, n * m), replace=False)] = rng.uniform(0, 1, k)
+        if trial % 7 == 0 and cost.size:
+            cost.flat[rng.integers(0, cost.size)] = np.inf
+        got = matching.linear_assignment(cost, 0.8)
+        if cost.size == 0:
+            assert got[0].shape == (0, 2)
+            continue
+        _, x, y = lap.lapjv(np.where(np.isfinite(cost), cost, 1.8), extend_cost=True,
+                            cost_limit=0.8)
+        rows = np.flatnonzero(x >= 0)
+        assert got[0].tolist() == np.stack([rows, x[rows]], axis=1).tolist()
+        assert got[1].tolist() == np.flatnonzero(x < 0).tolist()
+        assert got[2].tolist() == np.flatnonzero(y < 0).tolist()

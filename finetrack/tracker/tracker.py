@@ -32,6 +32,9 @@ Numpy in, numpy out, no model inside. Three association modes share ByteTrack's 
 
 Matched tracks update their EMA feature (lambda 0.9, L2-renormalised) whenever embeddings are given.
 
+Everything that differs between the modes is decided once, in :data:`MODE_TABLE` and the
+:class:`ModePolicy` the tracker builds from it; ``update`` runs the stages the policy names.
+
 ByteTrack quirk kept for parity: a lost track removed at frame t (after more than ``max_time_lost``
 frames without a match) is filtered out of the lost list only at frame t + 1, so it can still be
 found again (same id) at frame t + 1. The effective buffer is ``max_time_lost + 1`` frames.
@@ -54,11 +57,79 @@ from finetrack.tracker.track import Track, TrackState, l2_normalize
 
 logger = logging.getLogger(__name__)
 
-MODES = ("byte", "finetrack", "jde", "robust")
+MODES = ("byte", "finetrack", "jde", "robust")  # the keys of MODE_TABLE
 #: ByteTrack starts a track only above ``track_thresh + NEW_TRACK_MARGIN``.
 NEW_TRACK_MARGIN = 0.1
 #: Track buffers are given for this frame rate and scaled by ``frame_rate / REFERENCE_FRAME_RATE``.
 REFERENCE_FRAME_RATE = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ModePolicy:
+    """What one association mode does at each stage (built once per tracker, :func:`mode_policy`).
+
+    Attributes:
+        mode: the mode's name.
+        first_stage: stage-1 cost: ``"iou"`` (IoU distance, fused with the score unless mot20),
+            ``"fused"`` (FineTrack's sqrt(d_feat~ * d_iou)), ``"motion"`` (embedding + Mahalanobis,
+            FairMOT) or ``"robust"`` (IoU reweighted by calibrated appearance, then recovery).
+        first_thresh: stage-1 threshold.
+        needs_embeddings: ``update`` refuses a frame without embeddings.
+        center_embeddings: embeddings are centred on the sequence's running mean (robust).
+        low_stage: stage 2 matches the remaining tracked tracks with the *low* detections; False
+            (jde): with the high detections stage 1 left, and low detections are ignored.
+        fuse_score_iou: IoU costs of the IoU stages (stage 1 of byte/robust, finetrack's extra IoU
+            stage) are fused with the detection score.
+        fuse_score_unconfirmed: the unconfirmed stage's IoU cost is fused with the score.
+        iou_stage_after_first: finetrack_iou_stage: an IoU stage on what the fused stage left.
+        feature_alpha: per-detection EMA weights skip occluded and low-score boxes (robust).
+    """
+
+    mode: str
+    first_stage: str
+    first_thresh: float
+    needs_embeddings: bool
+    center_embeddings: bool
+    low_stage: bool
+    fuse_score_iou: bool
+    fuse_score_unconfirmed: bool
+    iou_stage_after_first: bool
+    feature_alpha: bool
+
+
+#: mode -> (stage-1 cost, Tracker attribute holding its threshold, stage 2 on low detections,
+#: score fused into the unconfirmed stage's IoU)
+MODE_TABLE = {
+    "byte": ("iou", "match_thresh", True, True),
+    "finetrack": ("fused", "fused_match_thresh", True, True),
+    "jde": ("motion", "jde_match_thresh", False, False),
+    "robust": ("robust", "match_thresh", True, True),
+}
+
+
+def mode_policy(mode: str, thresholds: dict, mot20: bool, finetrack_iou_stage: bool,
+                center: bool) -> ModePolicy:
+    """The :class:`ModePolicy` of ``mode``.
+
+    Args:
+        mode: one of :data:`MODES`. thresholds: the Tracker attributes named in
+            :data:`MODE_TABLE` (``match_thresh``, ``fused_match_thresh``, ``jde_match_thresh``).
+        mot20: no score fusion anywhere (ByteTrack's ``mot20``).
+        finetrack_iou_stage: finetrack's extra IoU stage. center: robust's embedding centring.
+    """
+    if mode not in MODE_TABLE:
+        raise ValueError(f"unknown tracker mode {mode!r}; valid modes: {', '.join(MODES)}")
+    first, thresh_key, low_stage, fuse_unconfirmed = MODE_TABLE[mode]
+    return ModePolicy(
+        mode=mode, first_stage=first, first_thresh=float(thresholds[thresh_key]),
+        needs_embeddings=mode != "byte", center_embeddings=mode == "robust" and bool(center),
+        low_stage=low_stage, fuse_score_iou=not mot20,
+        fuse_score_unconfirmed=fuse_unconfirmed and not mot20,
+        iou_stage_after_first=mode == "finetrack" and bool(finetrack_iou_stage),
+        feature_alpha=mode == "robust")
+
+
+_NO_DETS = np.zeros(0, dtype=np.int64)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,10 +193,10 @@ def _sub(a: Sequence[Track], ids: set) -> List[Track]:
 
 
 class Tracker:
-    """ByteTrack-style tracker; see the module docstring for the three modes.
+    """ByteTrack-style tracker; see the module docstring for the four modes.
 
     Args:
-        mode: ``"byte"``, ``"finetrack"`` or ``"jde"``.
+        mode: ``"byte"``, ``"finetrack"``, ``"jde"`` or ``"robust"`` (:data:`MODE_TABLE`).
         track_thresh: High/low score split; high detections have score > track_thresh.
         low_thresh: Low detections have low_thresh < score <= track_thresh; lower ones are dropped.
         new_track_thresh: Minimum score to start a track (None: track_thresh + 0.1).
@@ -175,8 +246,6 @@ class Tracker:
         kalman_filter: Optional[KalmanFilter] = None,
         robust: Optional[RobustParams] = None,
     ) -> None:
-        if mode not in MODES:
-            raise ValueError(f"unknown tracker mode {mode!r}; valid modes: {', '.join(MODES)}")
         self.mode = mode
         self.track_thresh = float(track_thresh)
         self.low_thresh = float(low_thresh)
@@ -186,8 +255,6 @@ class Tracker:
         self.fused_match_thresh = float(fused_match_thresh)
         self.finetrack_iou_stage = bool(finetrack_iou_stage)
         self.jde_match_thresh = float(jde_match_thresh)
-        self.first_match_thresh = {"byte": self.match_thresh, "finetrack": self.fused_match_thresh,
-                                   "jde": self.jde_match_thresh, "robust": self.match_thresh}[mode]
         self.second_match_thresh = float(second_match_thresh)
         self.unconfirmed_match_thresh = float(unconfirmed_match_thresh)
         self.track_buffer = int(track_buffer)
@@ -202,6 +269,14 @@ class Tracker:
         self.fuse_motion_lambda = float(fuse_motion_lambda)
         self.kf = kalman_filter if kalman_filter is not None else KalmanFilter()
         self.robust = robust if robust is not None else RobustParams()
+        self.policy = mode_policy(
+            mode, {"match_thresh": self.match_thresh, "fused_match_thresh": self.fused_match_thresh,
+                   "jde_match_thresh": self.jde_match_thresh},
+            self.mot20, self.finetrack_iou_stage, self.robust.center)
+        self.first_match_thresh = self.policy.first_thresh
+        self._first_stage = {"iou": self._iou_first_stage, "fused": self._fused_first_stage,
+                             "motion": self._motion_first_stage,
+                             "robust": self._robust_first_stage}[self.policy.first_stage]
         self.calibrator = SimilarityCalibrator(self.robust.window, self.robust.min_samples,
                                                self.robust.min_separation)
         self.centering = FeatureCentering(self.robust.center_momentum)
@@ -234,24 +309,37 @@ class Tracker:
         """(N, 4) current xyxy boxes of ``tracks``."""
         if not tracks:
             return np.zeros((0, 4), dtype=np.float64)
-        return xyah_to_xyxy(np.stack([t.mean[:4] for t in tracks]))
+        return xyah_to_xyxy(np.array([t.mean[:4] for t in tracks]))
+
+    @staticmethod
+    def _stack(tracks: Sequence[Track]) -> Tuple[np.ndarray, np.ndarray]:
+        """(N, 8) means and (N, 8, 8) covariances of ``tracks``."""
+        if not tracks:
+            return np.zeros((0, 8)), np.zeros((0, 8, 8))
+        return np.array([t.mean for t in tracks]), np.array([t.covariance for t in tracks])
 
     @staticmethod
     def _feats(tracks: Sequence[Track]) -> np.ndarray:
         """(N, D) EMA features of ``tracks``."""
         return np.stack([t.smooth_feat for t in tracks])
 
-    def _predict(self, tracks: Sequence[Track]) -> None:
-        """Batched Kalman prediction; non-tracked tracks get zero height velocity first."""
+    def _predict(self, tracks: Sequence[Track]) -> Tuple[np.ndarray, np.ndarray]:
+        """Batched Kalman prediction; non-tracked tracks get zero height velocity first.
+
+        Returns:
+            The predicted (N, 8) means and (N, 8, 8) covariances; each track's ``mean`` and
+            ``covariance`` become views of their rows.
+        """
+        means, covs = self._stack(tracks)
         if not tracks:
-            return
-        means = np.stack([t.mean for t in tracks])
-        covs = np.stack([t.covariance for t in tracks])
-        not_tracked = np.array([t.state != TrackState.TRACKED for t in tracks])
-        means[not_tracked, 7] = 0.0
+            return means, covs
+        for i, t in enumerate(tracks):
+            if t.state != TrackState.TRACKED:
+                means[i, 7] = 0.0
         means, covs = self.kf.predict(means, covs)
         for t, m, c in zip(tracks, means, covs):
             t.mean, t.covariance = m, c
+        return means, covs
 
     def apply_camera_motion(self, warp: np.ndarray) -> None:
         """Move every live track (tracked, unconfirmed and lost) by a camera motion.
@@ -263,14 +351,15 @@ class Tracker:
         tracks = self.tracked_tracks + self.lost_tracks
         if not tracks:
             return
-        means, covs = self.kf.warp_affine(np.stack([t.mean for t in tracks]),
-                                          np.stack([t.covariance for t in tracks]), warp)
+        means, covs = self.kf.warp_affine(*self._stack(tracks), warp)
         for t, m, c in zip(tracks, means, covs):
             t.mean, t.covariance = m, c
 
     def _apply_matches(
         self,
         tracks: Sequence[Track],
+        means: np.ndarray,
+        covs: np.ndarray,
         det_ids: np.ndarray,
         matches: np.ndarray,
         xyxy: np.ndarray,
@@ -283,19 +372,20 @@ class Tracker:
         """Batched Kalman update of matched tracks with their detections.
 
         Args:
-            tracks: Track list the match rows index. det_ids: (M',) global detection indices the
-            match columns index. matches: (K, 2) [row, col]. xyxy/scores/emb: this frame's input.
+            tracks: Track list the match rows index; means (N, 8) / covs (N, 8, 8): their states
+            (:meth:`_stack`). det_ids: (M',) global detection indices the match columns index.
+            matches: (K, 2) [row, col]. xyxy/scores/emb: this frame's input.
             feat_alpha: optional (N,) EMA weight per detection of the frame (1 = keep the track's
                 feature: the detection's feature is not used).
         """
         if len(matches) == 0:
             return
-        sel = [tracks[i] for i in matches[:, 0]]
+        rows = matches[:, 0]
         dets = det_ids[matches[:, 1]]
-        means, covs = self.kf.update(np.stack([t.mean for t in sel]),
-                                     np.stack([t.covariance for t in sel]),
-                                     xyxy_to_xyah(xyxy[dets]))
-        for t, d, m, c in zip(sel, dets, means, covs):
+        new_means, new_covs = self.kf.update(means[rows], covs[rows], xyxy_to_xyah(xyxy[dets]))
+        frame_id = self.frame_id
+        for i, d, m, c in zip(rows.tolist(), dets.tolist(), new_means, new_covs):
+            t = tracks[i]
             was_tracked = t.state == TrackState.TRACKED
             feat, alpha = (None if emb is None else emb[d]), None
             if feat is not None and feat_alpha is not None:
@@ -303,46 +393,68 @@ class Tracker:
                 if alpha >= 1.0:
                     feat, alpha = None, None
                     self.robust_stats["ema_skipped"] += 1
-            t.apply_update(m, c, scores[d], self.frame_id, feature=feat, det_index=int(d),
+            t.apply_update(m, c, scores[d], frame_id, feature=feat, det_index=d,
                            reactivate=not was_tracked, feature_alpha=alpha)
             (activated if was_tracked else refound).append(t)
 
     def _remove_duplicates(
-        self, tracked: List[Track], lost: List[Track]
-    ) -> Tuple[List[Track], List[Track]]:
-        """ByteTrack ``remove_duplicate_stracks``: keep the older of two overlapping tracks."""
+        self, tracked: List[Track], tracked_boxes: np.ndarray, lost: List[Track],
+        lost_boxes: np.ndarray,
+    ) -> Tuple[List[Track], np.ndarray, List[Track]]:
+        """ByteTrack ``remove_duplicate_stracks``: keep the older of two overlapping tracks.
+
+        Args:
+            tracked: tracked tracks, tracked_boxes: their (N, 4) xyxy boxes; lost: lost tracks,
+            lost_boxes: theirs.
+
+        Returns:
+            The tracked tracks kept, their boxes, the lost tracks kept.
+        """
         if not tracked or not lost:
-            return tracked, lost
-        pdist = matching.iou_distance(self._boxes(tracked), self._boxes(lost),
-                                      self.iou_pixel_offset)
+            return tracked, tracked_boxes, lost
+        pdist = matching.iou_distance(tracked_boxes, lost_boxes, self.iou_pixel_offset)
+        pairs_p, pairs_q = (pdist < self.duplicate_thresh).nonzero()
+        if len(pairs_p) == 0:
+            return tracked, tracked_boxes, lost
         dup_a, dup_b = set(), set()
-        for p, q in zip(*np.where(pdist < self.duplicate_thresh)):
+        for p, q in zip(pairs_p.tolist(), pairs_q.tolist()):
             age_p = tracked[p].frame_id - tracked[p].start_frame
             age_q = lost[q].frame_id - lost[q].start_frame
             if age_p > age_q:
                 dup_b.add(q)
             else:
                 dup_a.add(p)
-        return ([t for i, t in enumerate(tracked) if i not in dup_a],
+        keep = [i for i in range(len(tracked)) if i not in dup_a]
+        return ([tracked[i] for i in keep], tracked_boxes[keep],
                 [t for i, t in enumerate(lost) if i not in dup_b])
 
-    def _output(self) -> TrackOutput:
-        out = [t for t in self.tracked_tracks if t.is_activated]
-        boxes = self._boxes(out)
-        keep = np.ones(len(out), dtype=bool)
-        if len(out):
+    def _output(self, tracks: List[Track], boxes: np.ndarray) -> TrackOutput:
+        """The activated ``tracks`` (xyxy ``boxes`` (N, 4) given) that pass the output filters."""
+        act = [i for i, t in enumerate(tracks) if t.is_activated]
+        if len(act) == 0:
+            return TrackOutput(ids=np.zeros(0, dtype=np.int64), xyxy=np.zeros((0, 4)),
+                               scores=np.zeros(0), det_indices=np.zeros(0, dtype=np.int64))
+        out = [tracks[i] for i in act]
+        boxes = boxes[act]
+        keep = None
+        if self.min_box_area is not None or self.max_aspect_ratio is not None:
             w = boxes[:, 2] - boxes[:, 0]
             h = boxes[:, 3] - boxes[:, 1]
             if self.min_box_area is not None:
-                keep &= w * h > self.min_box_area
+                keep = w * h > self.min_box_area
             if self.max_aspect_ratio is not None:
-                keep &= ~(w / np.maximum(h, 1e-12) > self.max_aspect_ratio)
-        idx = np.flatnonzero(keep)
+                ok = ~(w / np.maximum(h, 1e-12) > self.max_aspect_ratio)
+                keep = ok if keep is None else keep & ok
+        if keep is None or keep.all():
+            idx, sel = slice(None), out
+        else:
+            idx = keep.nonzero()[0]
+            sel = [out[i] for i in idx.tolist()]
         return TrackOutput(
-            ids=np.array([out[i].track_id for i in idx], dtype=np.int64),
+            ids=np.array([t.track_id for t in sel], dtype=np.int64),
             xyxy=boxes[idx].reshape(-1, 4),
-            scores=np.array([out[i].score for i in idx], dtype=np.float64),
-            det_indices=np.array([out[i].det_index for i in idx], dtype=np.int64),
+            scores=np.array([t.score for t in sel], dtype=np.float64),
+            det_indices=np.array([t.det_index for t in sel], dtype=np.int64),
         )
 
     # ------------------------------------------------------------------ robust mode
@@ -368,6 +480,8 @@ class Tracker:
     def _robust_first_stage(
         self,
         pool: List[Track],
+        pool_mean: np.ndarray,
+        pool_cov: np.ndarray,
         pool_boxes: np.ndarray,
         high: np.ndarray,
         xyxy: np.ndarray,
@@ -388,8 +502,8 @@ class Tracker:
         n, m = len(pool), len(high)
         if n == 0 or m == 0:
             matches, u_track, u_det = matching.linear_assignment(dists, self.match_thresh)
-            self._apply_matches(pool, high, matches, xyxy, scores, emb, activated, refound,
-                                feat_alpha)
+            self._apply_matches(pool, pool_mean, pool_cov, high, matches, xyxy, scores, emb,
+                                activated, refound, feat_alpha)
             return u_track, high[u_det]
         sims = np.clip(1.0 - matching.embedding_distance(self._feats(pool), emb[high]), -1.0, 1.0)
         llr = self.calibrator.llr(sims)
@@ -434,7 +548,8 @@ class Tracker:
         else:
             matches, u_track, u_det = matching.linear_assignment(dists, self.match_thresh)
         self._robust_calibrate(byte_matches, d_iou, sims, det_iou, clean_det)
-        self._apply_matches(pool, high, matches, xyxy, scores, emb, activated, refound, feat_alpha)
+        self._apply_matches(pool, pool_mean, pool_cov, high, matches, xyxy, scores, emb, activated,
+                            refound, feat_alpha)
 
         # Stage 1b: recovery on appearance inside the motion gate.
         if p.recovery and self.calibrator.ready and len(u_track) and len(u_det):
@@ -451,8 +566,8 @@ class Tracker:
                 if len(rec):
                     self.robust_stats["recoveries"] += int(len(rec))
                     rec_global = np.stack([u_track[rec[:, 0]], u_det[rec[:, 1]]], axis=1)
-                    self._apply_matches(pool, high, rec_global, xyxy, scores, emb, activated,
-                                        refound, feat_alpha)
+                    self._apply_matches(pool, pool_mean, pool_cov, high, rec_global, xyxy, scores,
+                                        emb, activated, refound, feat_alpha)
                     u_track, u_det = u_track[u_r], u_det[u_c]
         return u_track, high[u_det]
 
@@ -477,6 +592,61 @@ class Tracker:
         neg_sims = np.where(others, sims[rows], -np.inf).max(axis=1)
         self.calibrator.add(pos, neg_sims[np.isfinite(neg_sims)])
 
+    # ------------------------------------------------------------------ stage 1 per mode
+    def _iou_first_stage(self, pool, pool_mean, pool_cov, pool_boxes, high, xyxy, scores, emb,
+                         activated, refound, feat_alpha):
+        """``byte``: IoU distance (fused with the score unless mot20) at ``match_thresh``.
+
+        All ``*_first_stage`` methods take the Kalman-predicted pool (tracks, (N, 8) means,
+        (N, 8, 8) covariances, (N, 4) xyxy boxes), the (K,) high detection indices and the frame's
+        input, apply their matches and return (unmatched pool rows, unmatched high detections).
+        """
+        if not pool or not len(high):
+            return np.arange(len(pool)), high
+        dists = matching.iou_distance(pool_boxes, xyxy[high], self.iou_pixel_offset)
+        if self.policy.fuse_score_iou:
+            dists = matching.fuse_score(dists, scores[high])
+        matches, u_track, u_det = matching.linear_assignment(dists, self.policy.first_thresh)
+        self._apply_matches(pool, pool_mean, pool_cov, high, matches, xyxy, scores, emb, activated,
+                            refound)
+        return u_track, high[u_det]
+
+    def _fused_first_stage(self, pool, pool_mean, pool_cov, pool_boxes, high, xyxy, scores, emb,
+                           activated, refound, feat_alpha):
+        """``finetrack``: sqrt(d_feat~ * d_iou) at ``fused_match_thresh``, then optionally byte's
+        IoU cost on what it left (``finetrack_iou_stage``)."""
+        d_iou = matching.iou_distance(pool_boxes, xyxy[high], self.iou_pixel_offset)
+        d_feat = (matching.embedding_distance(self._feats(pool), emb[high])
+                  if pool and len(high) else np.ones_like(d_iou))
+        dists = matching.finetrack_distance(d_feat, d_iou)
+        matches, u_track, u_det = matching.linear_assignment(dists, self.policy.first_thresh)
+        self._apply_matches(pool, pool_mean, pool_cov, high, matches, xyxy, scores, emb, activated,
+                            refound)
+        if self.policy.iou_stage_after_first and len(u_track) and len(u_det):
+            d2 = matching.iou_distance(pool_boxes[u_track], xyxy[high[u_det]],
+                                       self.iou_pixel_offset)
+            if self.policy.fuse_score_iou:
+                d2 = matching.fuse_score(d2, scores[high[u_det]])
+            m2, u_t2, u_d2 = matching.linear_assignment(d2, self.match_thresh)
+            self._apply_matches([pool[i] for i in u_track], pool_mean[u_track], pool_cov[u_track],
+                                high[u_det], m2, xyxy, scores, emb, activated, refound)
+            u_track, u_det = u_track[u_t2], u_det[u_d2]
+        return u_track, high[u_det]
+
+    def _motion_first_stage(self, pool, pool_mean, pool_cov, pool_boxes, high, xyxy, scores, emb,
+                            activated, refound, feat_alpha):
+        """``jde``: embedding distance fused with the gated Mahalanobis distance (FairMOT)."""
+        if pool and len(high):
+            dists = matching.embedding_distance(self._feats(pool), emb[high])
+            dists = matching.fuse_motion(self.kf, dists, pool_mean, pool_cov,
+                                         xyxy_to_xyah(xyxy[high]), lambda_=self.fuse_motion_lambda)
+        else:
+            dists = np.zeros((len(pool), len(high)))
+        matches, u_track, u_det = matching.linear_assignment(dists, self.policy.first_thresh)
+        self._apply_matches(pool, pool_mean, pool_cov, high, matches, xyxy, scores, emb, activated,
+                            refound)
+        return u_track, high[u_det]
+
     # ------------------------------------------------------------------ main
     def update(
         self,
@@ -490,7 +660,7 @@ class Tracker:
         Args:
             xyxy: (N, 4) detection boxes ``(x1, y1, x2, y2)`` in original-image pixels.
             scores: (N,) detection scores (obj * cls for YOLOX).
-            embeddings: (N, D) appearance features (required by ``finetrack`` and ``jde``; they
+            embeddings: (N, D) appearance features (required by every mode but ``byte``; they
                 are L2-normalised here on a copy).
             warp: (2, 3) camera motion from the previous frame to this one (affine on pixels,
                 :mod:`finetrack.tracker.cmc`), applied to every track after the Kalman
@@ -499,8 +669,9 @@ class Tracker:
         Returns:
             :class:`TrackOutput` of the activated tracks after the output filters.
         """
-        xyxy = np.array(xyxy, dtype=np.float64).reshape(-1, 4)
-        scores = np.array(scores, dtype=np.float64).reshape(-1)
+        policy = self.policy
+        xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)  # never written to
+        scores = np.asarray(scores, dtype=np.float64).reshape(-1)
         if len(scores) != len(xyxy):
             raise ValueError(f"got {len(xyxy)} boxes but {len(scores)} scores")
         emb = None
@@ -509,106 +680,82 @@ class Tracker:
             if emb.ndim != 2 or len(emb) != len(xyxy):
                 raise ValueError(f"embeddings must be (N, D) with N={len(xyxy)}, got {emb.shape}")
             emb = l2_normalize(emb)
-            if self.mode == "robust" and self.robust.center:
+            if policy.center_embeddings:
                 emb = self.centering(emb)
-        elif self.mode != "byte":
+        elif policy.needs_embeddings:
             raise ValueError(f"mode {self.mode!r} needs embeddings")
 
         self.frame_id += 1
         activated: List[Track] = []
         refound: List[Track] = []
-        lost_now: List[Track] = []
         removed_now: List[Track] = []
 
         high = np.flatnonzero(scores > self.track_thresh)
-        if self.mode == "jde":
-            low = np.zeros(0, dtype=np.int64)
-        else:
-            low = np.flatnonzero((scores > self.low_thresh) & (scores <= self.track_thresh))
+        low = (np.flatnonzero((scores > self.low_thresh) & (scores <= self.track_thresh))
+               if policy.low_stage else _NO_DETS)
 
-        unconfirmed = [t for t in self.tracked_tracks if not t.is_activated]
-        confirmed = [t for t in self.tracked_tracks if t.is_activated]
+        unconfirmed, confirmed = [], []
+        for t in self.tracked_tracks:
+            (confirmed if t.is_activated else unconfirmed).append(t)
 
         # Stage 1: (tracked + lost) pool, Kalman-predicted, with high detections.
         pool = _joint(confirmed, self.lost_tracks)
-        self._predict(pool)
+        pool_mean, pool_cov = self._predict(pool)
         if warp is not None:
             self.apply_camera_motion(warp)
-        pool_boxes = self._boxes(pool)
-        feat_alpha = None
-        if self.mode == "robust":
-            feat_alpha = self._robust_feature_alpha(xyxy, scores)
-            u_track, high_left = self._robust_first_stage(pool, pool_boxes, high, xyxy, scores, emb,
-                                                          activated, refound, feat_alpha)
-        elif self.mode == "byte":
-            dists = matching.iou_distance(pool_boxes, xyxy[high], self.iou_pixel_offset)
-            if not self.mot20:
-                dists = matching.fuse_score(dists, scores[high])
-        elif self.mode == "finetrack":
-            d_iou = matching.iou_distance(pool_boxes, xyxy[high], self.iou_pixel_offset)
-            d_feat = (matching.embedding_distance(self._feats(pool), emb[high])
-                      if pool and len(high) else np.ones_like(d_iou))
-            dists = matching.finetrack_distance(d_feat, d_iou)
-        else:  # jde
-            if pool and len(high):
-                dists = matching.embedding_distance(self._feats(pool), emb[high])
-                dists = matching.fuse_motion(
-                    self.kf, dists, np.stack([t.mean for t in pool]),
-                    np.stack([t.covariance for t in pool]), xyxy_to_xyah(xyxy[high]),
-                    lambda_=self.fuse_motion_lambda)
-            else:
-                dists = np.zeros((len(pool), len(high)))
-        if self.mode != "robust":
-            matches, u_track, u_det = matching.linear_assignment(dists, self.first_match_thresh)
-            self._apply_matches(pool, high, matches, xyxy, scores, emb, activated, refound)
-            if self.mode == "finetrack" and self.finetrack_iou_stage and len(u_track) and len(u_det):
-                sub = [pool[i] for i in u_track]
-                d2 = matching.iou_distance(self._boxes(sub), xyxy[high[u_det]], self.iou_pixel_offset)
-                if not self.mot20:
-                    d2 = matching.fuse_score(d2, scores[high[u_det]])
-                m2, u_t2, u_d2 = matching.linear_assignment(d2, self.match_thresh)
-                self._apply_matches(sub, high[u_det], m2, xyxy, scores, emb, activated, refound)
-                u_track, u_det = u_track[u_t2], u_det[u_d2]
-            high_left = high[u_det]
+            pool_mean, pool_cov = self._stack(pool)
+        pool_boxes = (xyah_to_xyxy(pool_mean[:, :4]) if len(pool)
+                      else np.zeros((0, 4), dtype=np.float64))
+        pool_row = {t.track_id: i for i, t in enumerate(pool)}
+        feat_alpha = self._robust_feature_alpha(xyxy, scores) if policy.feature_alpha else None
+        u_track, high_left = self._first_stage(pool, pool_mean, pool_cov, pool_boxes, high, xyxy,
+                                               scores, emb, activated, refound, feat_alpha)
 
         # Stage 2: remaining tracked tracks with low detections (jde: remaining high ones), IoU.
-        r_tracked = [pool[i] for i in u_track if pool[i].state == TrackState.TRACKED]
-        second = high_left if self.mode == "jde" else low
-        dists = matching.iou_distance(self._boxes(r_tracked), xyxy[second], self.iou_pixel_offset)
-        matches, u_track2, u_det2 = matching.linear_assignment(dists, self.second_match_thresh)
-        self._apply_matches(r_tracked, second, matches, xyxy, scores, emb, activated, refound,
-                            feat_alpha)
-        if self.mode == "jde":
-            high_left = second[u_det2]
-        for i in u_track2:
-            t = r_tracked[i]
-            if t.state != TrackState.LOST:
-                t.mark_lost()
-                lost_now.append(t)
+        rows = [i for i in u_track.tolist() if pool[i].state == TrackState.TRACKED]
+        r_tracked = [pool[i] for i in rows]
+        second = low if policy.low_stage else high_left
+        if rows and len(second):
+            dists = matching.iou_distance(pool_boxes[rows], xyxy[second], self.iou_pixel_offset)
+            matches, u_track2, u_det2 = matching.linear_assignment(dists, self.second_match_thresh)
+            self._apply_matches(r_tracked, pool_mean[rows], pool_cov[rows], second, matches, xyxy,
+                                scores, emb, activated, refound, feat_alpha)
+            if not policy.low_stage:
+                high_left = second[u_det2]
+            lost_now = [r_tracked[i] for i in u_track2.tolist()]  # all TRACKED (rows above)
+        else:
+            lost_now = r_tracked
+        for t in lost_now:
+            t.mark_lost()
 
         # Stage 3: unconfirmed tracks (not predicted, as in ByteTrack) with remaining high dets.
-        dists = matching.iou_distance(self._boxes(unconfirmed), xyxy[high_left],
-                                      self.iou_pixel_offset)
-        if self.mode != "jde" and not self.mot20:
-            dists = matching.fuse_score(dists, scores[high_left])
-        matches, u_unconf, u_det3 = matching.linear_assignment(dists,
-                                                               self.unconfirmed_match_thresh)
-        self._apply_matches(unconfirmed, high_left, matches, xyxy, scores, emb, activated,
-                            refound, feat_alpha)
-        for i in u_unconf:
-            unconfirmed[i].mark_removed()
-            removed_now.append(unconfirmed[i])
+        if unconfirmed and len(high_left):
+            u_mean, u_cov = self._stack(unconfirmed)
+            dists = matching.iou_distance(xyah_to_xyxy(u_mean[:, :4]), xyxy[high_left],
+                                          self.iou_pixel_offset)
+            if policy.fuse_score_unconfirmed:
+                dists = matching.fuse_score(dists, scores[high_left])
+            matches, u_unconf, u_det3 = matching.linear_assignment(dists,
+                                                                   self.unconfirmed_match_thresh)
+            self._apply_matches(unconfirmed, u_mean, u_cov, high_left, matches, xyxy, scores, emb,
+                                activated, refound, feat_alpha)
+            high_left = high_left[u_det3]
+            unconfirmed = [unconfirmed[i] for i in u_unconf.tolist()]
+        for t in unconfirmed:
+            t.mark_removed()
+        removed_now.extend(unconfirmed)
 
         # Stage 4: new tracks.
-        new_dets = high_left[u_det3]
+        new_dets = high_left
         new_dets = new_dets[scores[new_dets] >= self.new_track_thresh]
         if len(new_dets):
             means, covs = self.kf.initiate(xyxy_to_xyah(xyxy[new_dets]))
-            for d, m, c in zip(new_dets, means, covs):
+            first = self.frame_id == 1
+            for d, m, c in zip(new_dets.tolist(), means, covs):
                 activated.append(Track(
                     self._new_id(), m, c, scores[d], self.frame_id,
                     feature=None if emb is None else emb[d], ema_alpha=self.ema_alpha,
-                    det_index=int(d), activated=self.frame_id == 1))
+                    det_index=d, activated=first))
 
         # Stage 5: lost tracks past the buffer are removed.
         for t in self.lost_tracks:
@@ -623,5 +770,10 @@ class Tracker:
         lost.extend(lost_now)
         lost = _sub(lost, self._removed_ids)  # this frame's removals are filtered next frame
         self._removed_ids.update(t.track_id for t in removed_now)
-        self.tracked_tracks, self.lost_tracks = self._remove_duplicates(tracked, lost)
-        return self._output()
+        # every lost track is a pool track that no stage updated: its box is still its pool box
+        lost_boxes = (pool_boxes[[pool_row[t.track_id] for t in lost]] if tracked and lost
+                      else None)
+        tracked, boxes, self.lost_tracks = self._remove_duplicates(tracked, self._boxes(tracked),
+                                                                   lost, lost_boxes)
+        self.tracked_tracks = tracked
+        return self._output(tracked, boxes)
