@@ -227,6 +227,7 @@ def run_tracking(
             rows = np.column_stack([res.frames, res.ids, res.tlwh, res.scores]) if len(res.ids) else np.zeros((0, 7))
             rows = postprocess_tracks(rows, cfg.tracker)
             txt = out / f"{reader.name}.txt"
+            t_write = time.perf_counter()
             write_results(txt, rows[:, 0], rows[:, 1], rows[:, 2:6], rows[:, 6])
             summary["files"].append(str(txt))
             if writer is not None:
@@ -234,6 +235,7 @@ def run_tracking(
                 writer = None
                 if written is not None:
                     summary["files"].append(str(written))
+            res.timer.add("write", time.perf_counter() - t_write)
         finally:
             if writer is not None:  # an error or a second Ctrl-C: no half-written video
                 writer.abort()
