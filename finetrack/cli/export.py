@@ -48,9 +48,9 @@ def parse_args(argv=None):
 
 def load_model(ckpt: Path, config=None):
     """``(model, kind)``: a FineTrackModel (``"finetrack"``) or a YOLOXDetector (``"detector"``)."""
-    from finetrack.models.detector import load_checkpoint_file
+    from finetrack.engine.checkpoint import load_checkpoint
 
-    obj = load_checkpoint_file(ckpt)
+    obj = load_checkpoint(ckpt)
     if isinstance(obj, dict) and "model_args" in obj:
         from finetrack.models.reid_head import FineTrackModel
 
