@@ -142,7 +142,7 @@ def model_settings(config: Optional[str]) -> dict:
         return {"variant": "s", "input_size": FRAME_HW, "head": {}, "own": None,
                 "levels": ("dark2", "dark3", "dark4")}
     from finetrack.config import Config, freeze, load_config
-    from finetrack.engine.runner import model_kwargs
+    from finetrack.engine.reid_build import model_kwargs
 
     cfg = freeze(load_config(Config, config, []))
     kw = model_kwargs(cfg, 0)

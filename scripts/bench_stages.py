@@ -45,7 +45,8 @@ RUNS = (("byte", "torch"), ("finetrack", "torch"), ("byte", "onnx"), ("finetrack
 def random_checkpoints(config: str, frames, boxes: int, out: Path):
     """(reid.pth holding a responding random detector, det.pth with the same detector, the
     ``model.conf_thresh`` that gives about ``boxes`` detections per frame)."""
-    from finetrack.engine.runner import model_kwargs
+    from finetrack.engine.checkpoint import write_checkpoint
+    from finetrack.engine.reid_build import model_kwargs
     from finetrack.models.build import build_model
     from finetrack.models.detector import DETECTOR_STATE_KEY
     from finetrack.models.random_detector import make_detector_respond
@@ -74,10 +75,10 @@ def random_checkpoints(config: str, frames, boxes: int, out: Path):
     model.detector.conf_thresh = 0.1
     state = model.checkpoint_state()
     state[DETECTOR_STATE_KEY] = {"head_trained": True, "checkpoint": "random (benchmark)"}
-    torch.save(state, out / "reid.pth")
+    write_checkpoint(out / "reid.pth", state)
     sd = {k: v.detach().cpu() for k, v in model.detector.model.state_dict().items()}
     spec = {"detector": cfg.model.detector, "input_size": list(cfg.model.input_size)}
-    torch.save({"model": sd, **spec}, out / "det.pth")
+    write_checkpoint(out / "det.pth", {"model": sd, **spec})
     return out / "reid.pth", out / "det.pth", thresh
 
 

@@ -52,9 +52,9 @@ def load_model(ckpt: Path, config=None):
 
     obj = load_checkpoint(ckpt)
     if isinstance(obj, dict) and "model_args" in obj:
-        from finetrack.models.reid_head import FineTrackModel
+        from finetrack.models.build import model_from_checkpoint
 
-        return FineTrackModel.from_checkpoint(ckpt, obj=obj).eval(), "finetrack"
+        return model_from_checkpoint(ckpt, obj=obj).eval(), "finetrack"
     from finetrack.config import Config, freeze, load_config
     from finetrack.inference.build import build_detector_from_config
 
