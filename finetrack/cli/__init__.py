@@ -20,6 +20,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "eval": ("eval", "HOTA / CLEAR / Identity of result folders against GT"),
     "eval-reid": ("eval_reid", "Re-ID Rank-1 / mAP of a checkpoint with GT boxes"),
     "eval-det": ("eval_det", "AP50 / AP of a detector checkpoint"),
+    "export": ("export", "write the detector and the Re-ID head as ONNX (onnxruntime)"),
     "make-synthetic": ("make_synthetic", "write synthetic MOTChallenge sequences"),
     "prepare-data": ("prepare_data", "write the half-split GT files of a dataset"),
     "vis-masks": ("vis_masks", "draw the MPMG part masks of a checkpoint on GT crops"),

@@ -58,6 +58,9 @@ def parse_args(argv=None):
     ap.add_argument("--two-networks", action="store_true",
                     help="run the detector and the Re-ID model separately even when one pass "
                     "could do")
+    ap.add_argument("--runtime", default="torch", choices=["torch", "onnx"],
+                    help="run the detector + Re-ID head in PyTorch or in onnxruntime (CPU; "
+                    "exported in memory at start, as `finetrack export` writes them)")
     ap.add_argument("--out", required=True, help="output folder (replaced as a whole at the end)")
     ap.add_argument("--overwrite", action="store_true",
                     help="replace a non-empty --out (default: refuse it)")
@@ -97,7 +100,7 @@ def main(argv=None) -> int:
                     seqs=args.seqs, half=args.half, det_ckpt=args.det_ckpt,
                     reid_ckpt=args.reid_ckpt, video=args.video, min_score=args.min_score,
                     progress=not args.no_progress, source=args.source, fps=args.fps,
-                    two_networks=args.two_networks,
+                    two_networks=args.two_networks, runtime=args.runtime,
                 )
             save_config(cfg, work, "track_config.yaml")  # only once the input was read and tracked
             write_summary(summary, str(work))
@@ -115,7 +118,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted (Ctrl-C): the staging folder was removed, earlier results kept", file=sys.stderr)
         return common.EXIT_INTERRUPTED
-    print(f"[{summary['mode']}/{summary['det']}, {summary['pipeline']}] {summary['timing_line']}")
+    print(f"[{summary['mode']}/{summary['det']}, {summary['pipeline']}, {summary['runtime']}] "
+          f"{summary['timing_line']}")
     common.print_files(files)
     if "interrupted" in summary:
         it = summary["interrupted"]

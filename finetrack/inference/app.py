@@ -107,6 +107,26 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
     return None, detector, embedder, "two-networks"
 
 
+def _onnx_models(joint_model, detector, embedder, pipeline: str, device: str):
+    """``(joint_model, detector)`` with their networks run by onnxruntime (CPU)."""
+    from finetrack.inference.onnx_export import OnnxDetector, OnnxJointModel
+
+    if device != "cpu":
+        raise ValueError(f"--runtime onnx runs on the CPU (onnxruntime CPU); got device {device}: "
+                         "add --device cpu")
+    if pipeline == "joint":
+        logger.info("runtime: onnxruntime runs the detector and the Re-ID head (one pass)")
+        return OnnxJointModel(joint_model), None
+    if pipeline == "detector" and embedder is None:
+        logger.info("runtime: onnxruntime runs the detector")
+        return None, OnnxDetector(detector)
+    raise ValueError(
+        f"--runtime onnx has an ONNX form for the joint pipeline and for a detector alone; this "
+        f"run's pipeline is {pipeline!r} (drop --two-networks, or use --det yolox with a Re-ID "
+        "checkpoint that holds the detector)"
+    )
+
+
 def run_tracking(
     cfg: Config,
     data_root: Optional[str],
@@ -124,6 +144,7 @@ def run_tracking(
     source: Optional[str] = None,
     fps: Optional[float] = None,
     two_networks: bool = False,
+    runtime: str = "torch",
 ) -> dict:
     """Track the sequences (or one ``source``), write ``<out_dir>/<NAME>.txt``; return a summary.
 
@@ -143,6 +164,9 @@ def run_tracking(
         fps: frame rate of a source that records none (image folders; default 30).
         two_networks: run the detector and the Re-ID model as separate networks even when the
             Re-ID checkpoint's detector could give the boxes.
+        runtime: ``torch`` or ``onnx``: onnxruntime runs the detector and the Re-ID head (exported
+            in memory at start, :mod:`finetrack.inference.onnx_export`); the joint pipeline and
+            the detector alone (mode ``byte``) have an ONNX form, the other pipelines do not.
 
     ``tracker.cmc`` other than ``none`` compensates camera motion (MOTChallenge sequences), with
     the warps cached in ``<out_dir>/cmc/<SEQ>.<method>.txt`` (reused by later runs into the same
@@ -177,11 +201,15 @@ def run_tracking(
     joint_model, detector, embedder, pipeline = _models(
         cfg, det, mode, det_ckpt, reid_ckpt, device, two_networks
     )
+    if runtime not in ("torch", "onnx"):
+        raise ValueError(f"unknown runtime {runtime!r}; valid: torch, onnx")
+    if runtime == "onnx":
+        joint_model, detector = _onnx_models(joint_model, detector, embedder, pipeline, device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     total = StageTimer()
-    summary = {"mode": mode, "det": det, "half": half, "pipeline": pipeline, "sequences": {},
-               "files": []}
+    summary = {"mode": mode, "det": det, "half": half, "pipeline": pipeline, "runtime": runtime,
+               "sequences": {}, "files": []}
     if source is not None:
         summary["source"] = str(source)
     t_start = time.perf_counter()
@@ -221,6 +249,7 @@ def run_tracking(
             rows = np.column_stack([res.frames, res.ids, res.tlwh, res.scores]) if len(res.ids) else np.zeros((0, 7))
             rows = postprocess_tracks(rows, cfg.tracker)
             txt = out / f"{reader.name}.txt"
+            t_write = time.perf_counter()
             write_results(txt, rows[:, 0], rows[:, 1], rows[:, 2:6], rows[:, 6])
             summary["files"].append(str(txt))
             if writer is not None:
@@ -228,6 +257,7 @@ def run_tracking(
                 writer = None
                 if written is not None:
                     summary["files"].append(str(written))
+            res.timer.add("write", time.perf_counter() - t_write)
         finally:
             if writer is not None:  # an error or a second Ctrl-C: no half-written video
                 writer.abort()

@@ -14,12 +14,14 @@ class Embedder:
     """Wraps a :class:`finetrack.models.reid_head.FineTrackModel` for tracking.
 
     Args:
-        model: the model (put in eval mode here).
+        model: the model (put in eval mode and its head in inference form here:
+            :meth:`finetrack.models.reid_head.ReIDHead.fuse`).
         device: torch device string.
     """
 
     def __init__(self, model, device: str = "cpu"):
         self.model = model.to(device).eval()
+        self.model.head.fuse()
         self.device = device
 
     @classmethod
@@ -32,7 +34,7 @@ class Embedder:
     def dim(self) -> int:
         return int(self.model.head.embedding_dim)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def __call__(self, image_bgr: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
         """Embeddings of boxes in one frame.
 

@@ -20,7 +20,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class StageTimer:
-    """Accumulated seconds per named stage and the number of frames."""
+    """Accumulated seconds per named stage and the number of frames.
+
+    Stages of :func:`track_sequence`: ``decode`` (reading + decoding the frame image),
+    ``detector`` (letterbox, backbone, YOLOX head, NMS; or reading det.txt), ``reid`` (ROIAlign +
+    Re-ID head), ``cmc`` (camera motion), ``association`` (the tracker update) and ``write``
+    (drawing and encoding the video frame; the caller adds the result file's writing).
+    """
 
     seconds: Dict[str, float] = field(default_factory=dict)
     frames: int = 0
@@ -127,7 +133,7 @@ def track_sequence(
             except StopIteration:
                 break
             if need_image:
-                timer.add("read", time.perf_counter() - t0)
+                timer.add("decode", time.perf_counter() - t0)
             t0 = time.perf_counter()
             dets = source(frame, image)
             dt = time.perf_counter() - t0
@@ -160,7 +166,9 @@ def track_sequence(
                 rows_box.append(xyxy_to_tlwh(out.xyxy))
                 rows_s.append(np.asarray(out.scores, dtype=np.float64))
             if on_frame is not None:
+                t0 = time.perf_counter()
                 on_frame(written, image, out)
+                timer.add("write", time.perf_counter() - t0)
             timer.frames += 1
             if bar is not None:
                 bar.update(1)

@@ -12,6 +12,7 @@ with zero flow equals the RBFPN merge exactly.
 """
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Callable, Dict, List, Sequence, Tuple, Type
 
@@ -263,3 +264,46 @@ def build_neck(
 def neck_flow_convs(neck: nn.Module) -> List[nn.Conv2d]:
     """The flow convs of every FAM in a neck (empty for necks without FAM)."""
     return [m.flow_conv for m in neck.modules() if isinstance(m, FlowAlignModule)]
+
+
+# --------------------------------------------------------------------------------------------
+# inference: BatchNorm folded into the convolutions
+# --------------------------------------------------------------------------------------------
+def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """A new conv computing ``bn(conv(x))`` with ``bn``'s running statistics (eval mode).
+
+    ``W' = W * g / sqrt(var + eps)`` per output channel and
+    ``b' = (b - mean) * g / sqrt(var + eps) + beta`` (b = 0 for a conv without bias).
+    """
+    if conv.out_channels != bn.num_features:
+        raise ValueError(f"conv gives {conv.out_channels} channels, BN has {bn.num_features}")
+    fused = nn.Conv2d(
+        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+        conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode,
+    ).to(device=conv.weight.device, dtype=conv.weight.dtype)
+    with torch.no_grad():
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        fused.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
+        bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+        fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias)
+    fused.requires_grad_(False)
+    return fused
+
+
+def fuse_conv_bn(module: nn.Module) -> nn.Module:
+    """A deep copy of ``module`` (eval mode) with every Conv2d -> BatchNorm2d pair folded.
+
+    Pairs are found inside ``nn.Sequential`` containers (how :class:`ResBlock` and the conv
+    heads are built); the BN is replaced by ``nn.Identity``. The copy computes the same function
+    as ``module.eval()`` up to float rounding; the original is left untouched.
+    """
+    fused = copy.deepcopy(module).eval()
+    for seq in [m for m in fused.modules() if isinstance(m, nn.Sequential)]:
+        names = list(seq._modules)
+        for a, b in zip(names, names[1:]):
+            conv, bn = seq._modules[a], seq._modules[b]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                seq._modules[a] = fold_bn(conv, bn)
+                seq._modules[b] = nn.Identity()
+    fused.requires_grad_(False)
+    return fused

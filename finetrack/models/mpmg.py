@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -105,6 +105,83 @@ class MPMG(nn.Module):
         part_masks = torch.cat([pmg(b) for pmg, b in zip(self.branches, blocks)], dim=1)
         global_mask = part_masks.max(dim=1, keepdim=True).values
         return part_masks, global_mask
+
+
+class BatchedMPMG(nn.Module):
+    """Inference form of :class:`MPMG`: the K branches as ONE attention call (same outputs).
+
+    Branch k's 1x1 convs become blocks of dense matrices over all C channels: q, k and v of every
+    branch are computed by one (3 K D, C) matrix (D = the widest inner width; narrower branches
+    are zero-padded, which changes no dot product and no output), the K attentions run as one
+    (N, K, L, D) batch, and the output and mask convs are block-structured (C, K D) and (K, C)
+    matrices. The 1 / sqrt(d_k) scale of each branch is folded into its query rows. Built by
+    :meth:`from_mpmg` from a trained MPMG (weights copied; no gradients).
+
+    Args:
+        sizes: the K channel block sizes (:func:`split_sizes`).
+        inner: the K inner widths d_k.
+    """
+
+    def __init__(self, sizes: Sequence[int], inner: Sequence[int]) -> None:
+        super().__init__()
+        if len(sizes) != len(inner) or not sizes:
+            raise ValueError(f"{len(sizes)} channel blocks for {len(inner)} inner widths")
+        self.sizes = tuple(int(c) for c in sizes)
+        self.inner = tuple(int(d) for d in inner)
+        k, c, d = len(self.sizes), sum(self.sizes), max(self.inner)
+        self.width = d
+        self.qkv = nn.Linear(c, 3 * k * d)
+        self.out = nn.Linear(k * d, c)
+        self.mask = nn.Linear(c, k)
+        for lin in (self.qkv, self.out, self.mask):
+            nn.init.zeros_(lin.weight)
+            nn.init.zeros_(lin.bias)
+        self.requires_grad_(False)
+
+    @property
+    def num_parts(self) -> int:
+        """K."""
+        return len(self.sizes)
+
+    @classmethod
+    def from_mpmg(cls, mpmg: MPMG) -> "BatchedMPMG":
+        """Copy the weights of ``mpmg``'s K :class:`PartMaskGenerator` branches."""
+        inner = [b.inner_channels for b in mpmg.branches]
+        ref = mpmg.branches[0].query.weight
+        fused = cls(mpmg.sizes, inner).to(device=ref.device, dtype=ref.dtype)
+        k_parts, d = len(inner), fused.width
+        with torch.no_grad():
+            start = 0
+            for k, (pmg, c, dk) in enumerate(zip(mpmg.branches, mpmg.sizes, inner)):
+                cols = slice(start, start + c)
+                scale = 1.0 / math.sqrt(dk)
+                for j, (conv, mult) in enumerate(
+                    ((pmg.query, scale), (pmg.key, 1.0), (pmg.value, 1.0))
+                ):
+                    rows = slice((j * k_parts + k) * d, (j * k_parts + k) * d + dk)
+                    fused.qkv.weight[rows, cols] = conv.weight[:, :, 0, 0] * mult
+                    fused.qkv.bias[rows] = conv.bias * mult
+                fused.out.weight[cols, k * d : k * d + dk] = pmg.out.weight[:, :, 0, 0]
+                fused.out.bias[cols] = pmg.out.bias
+                fused.mask.weight[k, cols] = pmg.mask.weight[0, :, 0, 0]
+                fused.mask.bias[k] = pmg.mask.bias[0]
+                start += c
+        return fused.eval()
+
+    def forward(self, f_mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Same contract as :meth:`MPMG.forward`: (N, C, h, w) -> ((N, K, h, w), (N, 1, h, w))."""
+        n, c, h, w = f_mask.shape
+        k, d = self.num_parts, self.width
+        x = f_mask.permute(0, 2, 3, 1).reshape(n, h * w, c)  # free for channels_last input
+        qkv = self.qkv(x).view(n, h * w, 3, k, d).permute(2, 0, 3, 1, 4)
+        # (N, K, L, D) each, queries pre-scaled by 1/sqrt(d_k): softmax(q k^T) v as ONE fused
+        # kernel call (contiguous: strided inputs send SDPA to its slow math path on CPU)
+        q, key, v = (t.contiguous() for t in qkv.unbind(0))
+        y = F.scaled_dot_product_attention(q, key, v, scale=1.0)
+        y = y.permute(0, 2, 1, 3).reshape(n, h * w, k * d)
+        z = self.out(y) + x
+        masks = torch.sigmoid(self.mask(z)).view(n, h, w, k).permute(0, 3, 1, 2)
+        return masks, masks.max(dim=1, keepdim=True).values
 
 
 def masked_pool(

@@ -36,8 +36,8 @@ import torch.nn.functional as F
 
 from finetrack.engine.checkpoint import write_checkpoint
 from finetrack.models.detector import YOLOXDetector
-from finetrack.models.fafpn import build_neck
-from finetrack.models.mpmg import MPMG, center_mask, center_pool, gap_pool, masked_pool
+from finetrack.models.fafpn import build_neck, fuse_conv_bn
+from finetrack.models.mpmg import MPMG, BatchedMPMG, center_mask, center_pool, gap_pool, masked_pool
 from finetrack.models.roi import MultiLevelRoIAlign
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,11 @@ PathLike = Union[str, os.PathLike]
 POOLINGS: Tuple[str, ...] = ("mpmg", "gap", "center")
 #: Epsilon of the L2 normalisations.
 L2_EPS: float = 1e-12
+
+
+def _unfuse_after_load(module: "ReIDHead", _incompatible_keys) -> None:
+    """``load_state_dict`` post-hook: new weights make the fused inference copies stale."""
+    module.unfuse()
 
 
 def _bn_neck(dim: int) -> nn.BatchNorm1d:
@@ -130,6 +135,49 @@ class ReIDHead(nn.Module):
                 nn.Linear(self.part_dim, self.num_classes, bias=False)
                 for _ in range(self.num_parts)
             )
+        # inference form (fuse()): plain attributes, so never in state_dict() nor trained
+        self.__dict__["_fused"] = None
+        self.register_load_state_dict_post_hook(_unfuse_after_load)
+
+    # ------------------------------------------------------------------ inference form
+    def fuse(self, channels_last: bool = True) -> "ReIDHead":
+        """Switch to the inference form (eval mode): same outputs, faster.
+
+        The neck's BatchNorms are folded into their convolutions (:func:`fuse_conv_bn`), the K
+        MPMG branches run as one batched attention (:class:`BatchedMPMG`), and with
+        ``channels_last`` the crops are laid out NHWC, which CPU convolutions and the MPMG's
+        per-pixel matrices prefer. The fused copies are built from the current weights on the
+        current device: call it after ``.to(device)`` and after loading weights. ``train()`` and
+        ``load_state_dict`` drop them (:meth:`unfuse`); the parameters are never changed.
+        """
+        self.eval()
+        neck = fuse_conv_bn(self.neck)
+        mpmg = BatchedMPMG.from_mpmg(self.mpmg) if self.mpmg is not None else None
+        if channels_last:
+            neck = neck.to(memory_format=torch.channels_last)
+        self.__dict__["_fused"] = {"neck": neck, "mpmg": mpmg, "channels_last": channels_last}
+        logger.info(
+            "Re-ID head in inference form: BN folded into the neck's convs, %s, %s",
+            f"{self.num_parts} MPMG branches in one attention call" if mpmg is not None
+            else "no MPMG", "channels_last" if channels_last else "NCHW",
+        )
+        return self
+
+    def unfuse(self) -> "ReIDHead":
+        """Drop the inference form (the training form runs again)."""
+        self.__dict__["_fused"] = None
+        return self
+
+    @property
+    def fused(self) -> bool:
+        """Whether :meth:`fuse` is in force."""
+        return self.__dict__.get("_fused") is not None
+
+    def train(self, mode: bool = True) -> "ReIDHead":
+        """Set the mode; training drops the inference form (its weights would go stale)."""
+        if mode:
+            self.unfuse()
+        return super().train(mode)
 
     @property
     def embedding_dim(self) -> int:
@@ -182,11 +230,15 @@ class ReIDHead(nn.Module):
         n = crops[0].shape[0]
         if n == 0:
             return self._empty(feats[0])
-        f_mask, f_reid = self.neck(crops)
+        fused = self.__dict__.get("_fused") if not self.training else None
+        neck, mpmg = (self.neck, self.mpmg) if fused is None else (fused["neck"], fused["mpmg"])
+        if fused is not None and fused["channels_last"]:
+            crops = [c.contiguous(memory_format=torch.channels_last) for c in crops]
+        f_mask, f_reid = neck(crops)
         h, w = f_reid.shape[-2:]
         k = self.num_parts
         if self.pooling == "mpmg":
-            part_masks, global_mask = self.mpmg(f_mask)
+            part_masks, global_mask = mpmg(f_mask)
             pooled = masked_pool(f_reid, torch.cat([global_mask, part_masks], dim=1))
             g, p = pooled[:, 0], pooled[:, 1:]
         else:
@@ -326,7 +378,7 @@ class FineTrackModel(nn.Module):
             self.train(was_training)
         return out["embedding"].float().cpu().numpy()
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def detect_and_embed(
         self,
         images: torch.Tensor,

@@ -1,0 +1,165 @@
+#!/usr/bin/env python
+"""Per-stage time of `byte` and `finetrack` tracking on PETS09-S2L1 frames, PyTorch and ONNX.
+
+    .venv/bin/python scripts/bench_stages.py [-c configs/pets09.yaml] [--frames 40] [--repeats 3]
+        [--det-ckpt DET --reid-ckpt REID] [--json OUT]
+
+Runs `finetrack track --source FRAMES` (an image folder of the first --frames PETS09-S2L1 frames,
+768x576) in one process, interleaved --repeats times: `byte` (the detector alone), `finetrack`
+(the joint pipeline: one backbone pass gives the boxes and the Re-ID features), each with
+`--runtime torch` and `--runtime onnx`, and reports each stage of track_summary.json's `timing`
+(decode, detector, reid, association, write) in ms per frame, the median over the repeats, and
+the ratio of finetrack's whole frame to byte's. One thread (torch and onnxruntime).
+
+Without --det-ckpt/--reid-ckpt the model is built from -c's `model` section (configs/pets09.yaml:
+YOLOX-nano at 384x512 + FAFPN/MPMG, C = 64) with RANDOM weights made to respond to the pixels
+(:func:`finetrack.models.random_detector.make_detector_respond`) and ``model.conf_thresh`` set
+so that about --boxes detections per frame remain (PETS09-S2L1 has about 5.5 people per frame):
+the numbers measure the speed of the pipeline at that box count, not tracking quality.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from finetrack.cli import track as track_cli  # noqa: E402
+from finetrack.config import Config, freeze, load_config  # noqa: E402
+from finetrack.utils.io import atomic_write_text  # noqa: E402
+
+PETS09 = REPO.parent / "shared" / "data" / "MOT15" / "train" / "PETS09-S2L1"
+STAGES = ("decode", "detector", "reid", "association", "write")
+RUNS = (("byte", "torch"), ("finetrack", "torch"), ("byte", "onnx"), ("finetrack", "onnx"))
+
+
+def random_checkpoints(config: str, frames, boxes: int, out: Path):
+    """(reid.pth holding a responding random detector, det.pth with the same detector, the
+    ``model.conf_thresh`` that gives about ``boxes`` detections per frame)."""
+    from finetrack.engine.checkpoint import write_checkpoint
+    from finetrack.engine.reid_build import model_kwargs
+    from finetrack.models.build import build_model
+    from finetrack.models.detector import DETECTOR_STATE_KEY
+    from finetrack.models.random_detector import make_detector_respond
+
+    cfg = freeze(load_config(Config, config, []))
+    torch.manual_seed(0)
+    model = build_model(**dict(model_kwargs(cfg, 0), detector_checkpoint=None)).eval()
+    calib = frames[:: max(1, len(frames) // 8)]
+    make_detector_respond(model.detector, calib, boxes)
+    # the score threshold that leaves about `boxes` detections per frame (bisection on the
+    # mean count over the calibration frames)
+    tensors = [(model.detector.preprocess(img), img.shape[:2]) for img in calib]
+
+    def mean_count(th: float) -> float:
+        model.detector.conf_thresh = th
+        return float(np.mean([len(model.detector.detect(t[None], [r], [hw])[0][1])
+                              for (t, r), hw in tensors]))
+
+    lo, hi = 1e-4, 0.999
+    for _ in range(14):
+        mid = float(np.sqrt(lo * hi))
+        lo, hi = (mid, hi) if mean_count(mid) > boxes else (lo, mid)
+    thresh = hi
+    print(f"model.conf_thresh={thresh:.4g}: {mean_count(thresh):.1f} detections per frame on "
+          f"{len(calib)} calibration frames")
+    model.detector.conf_thresh = 0.1
+    state = model.checkpoint_state()
+    state[DETECTOR_STATE_KEY] = {"head_trained": True, "checkpoint": "random (benchmark)"}
+    write_checkpoint(out / "reid.pth", state)
+    sd = {k: v.detach().cpu() for k, v in model.detector.model.state_dict().items()}
+    spec = {"detector": cfg.model.detector, "input_size": list(cfg.model.input_size)}
+    write_checkpoint(out / "det.pth", {"model": sd, **spec})
+    return out / "reid.pth", out / "det.pth", thresh
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("-c", "--config", default=str(REPO / "configs" / "pets09.yaml"))
+    p.add_argument("--frames", type=int, default=40)
+    p.add_argument("--boxes", type=int, default=8, help="detections per frame (random weights)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--det-ckpt", default=None)
+    p.add_argument("--reid-ckpt", default=None)
+    p.add_argument("--out", type=Path, default=Path("/tmp/bench_stages"))
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    if not (PETS09 / "img1").is_dir():
+        raise SystemExit(f"real data absent: {PETS09}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    src = args.out / "frames"
+    src.mkdir(exist_ok=True)
+    frames = []
+    for i in range(1, args.frames + 1):
+        name = f"{i:06d}.jpg"
+        if not (src / name).exists():
+            os.symlink(PETS09 / "img1" / name, src / name)
+        frames.append(cv2.imread(str(src / name)))
+    overrides = ["train.device=cpu"]
+    if args.reid_ckpt:
+        reid, det = Path(args.reid_ckpt), Path(args.det_ckpt or args.reid_ckpt)
+        weights = f"{reid} / {det}"
+    else:
+        reid, det, thresh = random_checkpoints(args.config, frames, args.boxes, args.out)
+        overrides.append(f"model.conf_thresh={thresh:.6g}")
+        weights = (f"random weights responding to the pixels (-c {args.config}), "
+                   f"model.conf_thresh={thresh:.3g} for about {args.boxes} boxes per frame")
+    per: dict = {f"{m}/{r}": [] for m, r in RUNS}
+    load = [os.getloadavg()[0]]
+    for rep in range(args.repeats):
+        for mode, runtime in RUNS:
+            out = args.out / f"{mode}_{runtime}"
+            # the same detector weights in both: finetrack runs them in the joint pipeline, with
+            # --det-ckpt's thresholds (model.conf_thresh)
+            extra = ["--reid-ckpt", str(reid)] if mode == "finetrack" else []
+            rc = track_cli.main(["--source", str(src), "--fps", "7", "--det-ckpt", str(det),
+                                 *extra, "--mode", mode, "--runtime", runtime, "--out", str(out),
+                                 "--overwrite", "--no-progress", *overrides])
+            if rc != 0:
+                raise SystemExit(f"{mode}/{runtime} failed with exit code {rc}")
+            s = json.loads((out / "track_summary.json").read_text())
+            ms = {k: 1000.0 * v / s["frames"] for k, v in s["timing"].items()}
+            ms["total"] = sum(ms.values())
+            ms["boxes"] = sum(v["detections"] for v in s["sequences"].values()) / s["frames"]
+            ms["pipeline"] = s["pipeline"]
+            per[f"{mode}/{runtime}"].append(ms)
+        load.append(os.getloadavg()[0])
+    med = {}
+    for key, runs in per.items():
+        med[key] = {k: statistics.median(r.get(k, 0.0) for r in runs)
+                    for k in (*STAGES, "total", "boxes")}
+        med[key]["pipeline"] = runs[0]["pipeline"]
+    cols = [f"{m}/{r}" for m, r in RUNS]
+    print(f"\nms per frame, median of {args.repeats} interleaved runs of {args.frames} PETS09-S2L1 "
+          f"frames (768x576); {weights}; 1 thread; load average "
+          f"{', '.join(f'{v:.1f}' for v in load)} (2 cores, shared)\n")
+    print("| stage | " + " | ".join(cols) + " |")
+    print("|" + " --- |" * (1 + len(cols)))
+    for stage in (*STAGES, "total"):
+        print(f"| {stage} | " + " | ".join(f"{med[c][stage]:.1f}" for c in cols) + " |")
+    print("| boxes / frame | " + " | ".join(f"{med[c]['boxes']:.1f}" for c in cols) + " |")
+    for runtime in ("torch", "onnx"):
+        ratio = med[f"finetrack/{runtime}"]["total"] / med[f"byte/{runtime}"]["total"]
+        print(f"\nfinetrack / byte whole frame ({runtime}): {ratio:.2f}x (goal <= 1.3x)", end="")
+    print(f"\nonnx / torch whole frame: byte {med['byte/onnx']['total'] / med['byte/torch']['total']:.2f}x, "
+          f"finetrack {med['finetrack/onnx']['total'] / med['finetrack/torch']['total']:.2f}x")
+    if args.json:
+        atomic_write_text(args.json, json.dumps({"median_ms_per_frame": med, "runs": per,
+                                                 "load_average": load, "weights": weights},
+                                                indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

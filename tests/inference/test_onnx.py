@@ -1,0 +1,213 @@
+"""ONNX export (`finetrack export`) and `finetrack track --runtime onnx`: parity with PyTorch.
+
+A tiny FineTrack model (YOLOX-nano at 64x96, a 12-channel FAFPN + MPMG head) with random weights
+made to respond to the pixels (:func:`make_detector_respond`, so that the maps, scores and boxes
+carry signal) is exported once per module; its BatchNorm statistics of the head are perturbed so
+that folding them is exercised.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from finetrack.cli import export as export_cli
+from finetrack.cli import track as track_cli
+from finetrack.data.mot import SeqInfo, read_results, write_seqinfo
+from finetrack.inference.onnx_export import (
+    DETECTOR_FILE, HEAD_FILE, META_FILE, OnnxDetector, OnnxHead, OnnxJointModel, export_onnx,
+    parity, synthetic_frame,
+)
+from finetrack.models.build import build_model
+from finetrack.models.detector import DETECTOR_STATE_KEY
+from finetrack.models.random_detector import make_detector_respond
+
+pytest.importorskip("onnxruntime", reason="onnxruntime is a pinned requirement (requirements.txt)")
+
+INPUT = (64, 96)
+TOL = 1e-4
+#: make_detector_respond multiplies the objectness logits by gain / std (~100x here), so float32
+#: rounding of the backbone reaches the scores amplified: they get a looser bound than the rest.
+SCORE_TOL = 5e-4
+REAL_FRAME = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "MOT15" / "train"
+              / "PETS09-S2L1" / "img1" / "000001.jpg")
+
+
+def _frames(n: int = 6, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for f in range(n):
+        img = rng.integers(60, 120, size=(96, 144, 3), dtype=np.uint8)
+        for k, col in enumerate(((30, 30, 220), (40, 200, 40))):
+            x = 10 + 9 * f + 50 * k
+            cv2.rectangle(img, (x, 20 + 10 * k), (x + 18, 70 + 10 * k), col, -1)
+        out.append(img)
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """(model, export folder, Re-ID checkpoint holding a trained detector, detector checkpoint)."""
+    d = tmp_path_factory.mktemp("onnx")
+    torch.manual_seed(0)
+    model = build_model(
+        {"variant": "nano", "input_size": INPUT, "conf_thresh": 0.1},
+        {"channels": 12, "num_parts": 2, "global_dim": 16, "part_dim": 8,
+         "roi_sizes": ((8, 4), (4, 2), (2, 1))},
+    )
+    make_detector_respond(model.detector, _frames(), boxes_per_image=12)
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for m in model.head.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.copy_(torch.rand(m.num_features, generator=gen) - 0.5)
+                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=gen))
+    model.eval()
+    state = model.checkpoint_state()
+    state[DETECTOR_STATE_KEY] = {"head_trained": True, "checkpoint": "test", "frozen": True}
+    torch.save(state, d / "reid.pth")
+    sd = {k: v.detach().cpu() for k, v in model.detector.model.state_dict().items()}
+    torch.save({"model": sd, "detector": "yolox_nano", "input_size": list(INPUT)}, d / "det.pth")
+    files = export_onnx(model, d / "export", checkpoint=str(d / "reid.pth"))
+    assert [p.name for p in files] == [DETECTOR_FILE, HEAD_FILE, META_FILE]
+    return model, d / "export", d / "reid.pth", d / "det.pth"
+
+
+def _check_frame(model, export_dir: Path, image: np.ndarray) -> None:
+    det = model.detector
+    tensor, ratio = det.preprocess(image)
+    with torch.inference_mode():
+        raw, feats = det(tensor[None])
+    onnx_det = OnnxDetector(det, export_dir / DETECTOR_FILE)
+    o_raw, o_feats = onnx_det.run(tensor[None])
+    assert len(o_feats) == 3
+    for a, b in zip(o_feats, feats):
+        assert a.shape == b.shape
+        assert float(b.abs().max()) > 1e-2  # the maps carry signal: the check is not vacuous
+        # deep maps reach tens: float32 rounding scales with them
+        assert float((a - b).abs().max()) < TOL * max(1.0, float(b.abs().max()))
+    # raw: boxes in pixels (relative to their magnitude), objectness and class scores (absolute)
+    box_scale = max(1.0, float(raw[..., :4].abs().max()))
+    assert float((o_raw[..., :4] - raw[..., :4]).abs().max()) < TOL * box_scale
+    assert float((o_raw[..., 4:] - raw[..., 4:]).abs().max()) < SCORE_TOL
+    ref_dets = det.postprocess(raw, [ratio], [image.shape[:2]])[0]
+    onnx_dets = onnx_det.detect(tensor[None], [ratio], [image.shape[:2]])[0]
+    np.testing.assert_allclose(onnx_dets[0], ref_dets[0], rtol=TOL, atol=1e-3)  # pixels
+    np.testing.assert_allclose(onnx_dets[1], ref_dets[1], atol=SCORE_TOL)
+    # 1, 5 and 9 boxes: the box axis is dynamic (the trace saw 3)
+    head = OnnxHead(model.head, det, export_dir / HEAD_FILE)
+    gen = torch.Generator().manual_seed(1)
+    for n in (1, 5, 9):
+        xy = torch.rand(n, 2, generator=gen) * torch.tensor([60.0, 30.0])
+        boxes = torch.cat([xy, xy + torch.tensor([12.0, 28.0])], dim=1)
+        with torch.inference_mode():
+            ref = model.head(feats, [boxes])["embedding"].numpy()
+        emb = head(feats, boxes.numpy())
+        assert emb.shape == (n, model.head.embedding_dim)
+        assert np.abs(emb - ref).max() < TOL
+    assert head(feats, np.zeros((0, 4), np.float32)).shape == (0, model.head.embedding_dim)
+
+
+def test_onnx_matches_torch_on_a_synthetic_frame(exported):
+    model, export_dir, _, _ = exported
+    _check_frame(model, export_dir, synthetic_frame(96, 144))
+    report = parity(model, export_dir, synthetic_frame(96, 144, seed=2))
+    assert report["boxes"] >= 4
+    assert report["max_abs_scores"] < SCORE_TOL, report
+    assert max(report[k] for k in ("max_rel_feats", "max_rel_boxes", "max_abs_embedding")) < TOL
+    assert report["max_abs_embedding"] < 1e-5, report
+
+
+def test_onnx_matches_torch_on_a_real_frame(exported):
+    if not REAL_FRAME.is_file():
+        pytest.skip(f"real data absent: {REAL_FRAME} (../shared/data beside the checkout)")
+    model, export_dir, _, _ = exported
+    _check_frame(model, export_dir, cv2.imread(str(REAL_FRAME)))
+
+
+def test_export_json_records_the_runtime_settings(exported):
+    model, export_dir, ckpt, _ = exported
+    meta = json.loads((export_dir / META_FILE).read_text())
+    assert meta["input_size"] == list(INPUT)
+    assert meta["feature_strides"] == [4, 8, 16]
+    assert meta["embedding_dim"] == 16 + 2 * 8
+    assert meta["opset"] == 17 and meta["checkpoint"] == str(ckpt)
+    # the joint runtime loads the folder and gives the torch detections and embeddings
+    joint = OnnxJointModel(model, export_dir)
+    image = _frames()[2]
+    tensor, ratio = model.detector.preprocess(image)
+    (xyxy, scores, emb), = joint.detect_and_embed(tensor[None], [ratio], [image.shape[:2]])
+    (r_xyxy, r_scores, r_emb), = model.detect_and_embed(tensor[None], [ratio], [image.shape[:2]])
+    assert len(xyxy) == len(r_xyxy) > 0
+    np.testing.assert_allclose(emb, r_emb, atol=TOL)
+    np.testing.assert_allclose(scores, r_scores, atol=SCORE_TOL)
+
+
+def test_export_cli_writes_both_graphs_and_checks_them(exported, tmp_path, capsys):
+    _, _, ckpt, det_ckpt = exported
+    # the CLI checks on a 576x768 synthetic frame, where the amplified scores differ up to ~1e-3
+    assert export_cli.main(["--ckpt", str(ckpt), "--out", str(tmp_path / "a"),
+                            "--tolerance", "2e-3"]) == 0
+    out = capsys.readouterr().out
+    assert "detector + Re-ID head" in out and "max_abs_embedding" in out
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(
+        [DETECTOR_FILE, HEAD_FILE, META_FILE])
+    # a detector checkpoint: the detector graph only
+    assert export_cli.main(["--ckpt", str(det_ckpt), "--out", str(tmp_path / "b"),
+                            "--tolerance", "2e-3"]) == 0
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [DETECTOR_FILE, META_FILE]
+    capsys.readouterr()
+    # a difference above --tolerance fails with exit 3 and says by how much
+    assert export_cli.main(["--ckpt", str(det_ckpt), "--out", str(tmp_path / "b2"),
+                            "--tolerance", "1e-12"]) == export_cli.EXIT_MISMATCH
+    assert "> --tolerance 1e-12" in capsys.readouterr().err
+    assert export_cli.main(["--ckpt", str(tmp_path / "none.pth"), "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "none.pth" in err
+    assert export_cli.main(["--ckpt", str(ckpt), "--out", str(tmp_path / "d"), "--opset", "13"]) == 2
+    assert "opset" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+def _mot_seq(root: Path, frames) -> Path:
+    d = root / "SEQ-01"
+    (d / "img1").mkdir(parents=True)
+    for i, img in enumerate(frames, 1):
+        cv2.imwrite(str(d / "img1" / f"{i:06d}.png"), img)
+    write_seqinfo(d, SeqInfo("SEQ-01", d, "img1", 10, len(frames), 144, 96, ".png"))
+    return d
+
+
+def test_track_runtime_onnx_gives_the_torch_results(exported, tmp_path, capsys):
+    _, _, ckpt, det_ckpt = exported
+    seq = _mot_seq(tmp_path / "data", _frames())
+    rows = {}
+    for runtime in ("torch", "onnx"):
+        out = tmp_path / runtime
+        rc = track_cli.main(["--source", str(seq), "--reid-ckpt", str(ckpt), "--mode", "finetrack",
+                             "--out", str(out), "--runtime", runtime, "--no-progress",
+                             "tracker.min_box_area=0", "train.device=cpu"])
+        assert rc == 0
+        summary = json.loads((out / "track_summary.json").read_text())
+        assert summary["runtime"] == runtime and summary["pipeline"] == "joint"
+        assert summary["frames"] == 6
+        assert {"decode", "detector", "reid", "association", "write"} <= set(summary["timing"])
+        rows[runtime] = read_results(out / "SEQ-01.txt")
+    assert len(rows["torch"]) > 0
+    o, t = rows["onnx"], rows["torch"]
+    np.testing.assert_array_equal(o.frames, t.frames)
+    np.testing.assert_array_equal(o.ids, t.ids)
+    np.testing.assert_allclose(o.tlwh, t.tlwh, atol=0.02)  # written with 2 decimals
+    np.testing.assert_allclose(o.scores, t.scores, atol=2e-3)
+    capsys.readouterr()
+    # the two-network pipeline has no ONNX form: one line, exit 2
+    rc = track_cli.main(["--source", str(seq), "--det-ckpt", str(det_ckpt), "--reid-ckpt",
+                         str(ckpt), "--mode", "finetrack", "--two-networks", "--runtime", "onnx",
+                         "--out", str(tmp_path / "two"), "--no-progress", "train.device=cpu"])
+    assert rc == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # log lines may precede it
+    assert last.startswith("error: --runtime onnx") and "'two-networks'" in last
