@@ -85,6 +85,7 @@ class ModelConfig:
     input_size: List[int] = field(default_factory=lambda: [608, 1088])  #: network input (H, W)
     conf_thresh: float = 0.01
     nms_thresh: float = 0.7
+    max_det: int = 1000  #: most detections kept per frame (highest scores); guards the Re-ID head's memory
     freeze_detector: bool = True
     feature_levels: List[str] = field(default_factory=lambda: ["dark2", "dark3", "dark4"])
     roi_sizes: List[List[int]] = field(default_factory=lambda: [[32, 16], [16, 8], [8, 4]])
@@ -275,7 +276,7 @@ NON_NEGATIVE = "non_negative"
 RANGES: Dict[type, Dict[str, str]] = {
     DataConfig: {"min_visibility": UNIT, "min_box_size": NON_NEGATIVE, "group_size": POSITIVE,
                  "num_workers": NON_NEGATIVE},
-    ModelConfig: {"input_size": POSITIVE, "conf_thresh": UNIT, "nms_thresh": UNIT,
+    ModelConfig: {"input_size": POSITIVE, "conf_thresh": UNIT, "nms_thresh": UNIT, "max_det": POSITIVE,
                   "roi_sizes": POSITIVE, "channels": POSITIVE, "num_parts": POSITIVE,
                   "global_dim": POSITIVE, "part_dim": POSITIVE},
     LossConfig: {"alpha": NON_NEGATIVE, "beta": NON_NEGATIVE, "gamma": NON_NEGATIVE},

@@ -44,6 +44,7 @@ def model_kwargs(cfg: Config, num_classes: int) -> Dict[str, Any]:
             "input_size": tuple(m.input_size),
             "conf_thresh": m.conf_thresh,
             "nms_thresh": m.nms_thresh,
+            "max_det": m.max_det,
             "feature_levels": tuple(m.feature_levels),
         },
         "reid_head": {

@@ -90,6 +90,7 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
         if detector is not None:  # the thresholds --det-ckpt would have run with (cfg.model)
             model.detector.conf_thresh = detector.conf_thresh
             model.detector.nms_thresh = detector.nms_thresh
+            model.detector.max_det = detector.max_det
         logger.info(
             "pipeline: joint - ONE backbone pass per frame gives the boxes and the Re-ID features "
             "(YOLOX-%s at input %s from %s)",

@@ -103,6 +103,7 @@ def build_detector_from_config(cfg: Config, ckpt: str, device: str = "cpu"):
         input_size=size,
         conf_thresh=m.conf_thresh,
         nms_thresh=m.nms_thresh,
+        max_det=m.max_det,
         feature_levels=tuple(m.feature_levels),
     )
     det.load_checkpoint(ckpt, obj=obj)

@@ -114,6 +114,7 @@ def postprocess_detections(
     conf_thresh: float = 0.1,
     nms_thresh: float = 0.7,
     clip_boxes: bool = True,
+    max_det: Optional[int] = None,
 ) -> List[Tuple[np.ndarray, np.ndarray]]:
     """yolox ``postprocess`` semantics, then map boxes back to the original images.
 
@@ -130,6 +131,9 @@ def postprocess_detections(
         conf_thresh: minimum obj * cls score (inclusive, as yolox).
         nms_thresh: NMS IoU threshold.
         clip_boxes: clip the boxes (ByteTrack itself does not clip).
+        max_det: keep at most this many boxes per image (the highest scores after NMS); None =
+            all. A badly trained or random detector at 800x1440 passes thousands of boxes, and
+            the Re-ID head on all of them needs tens of GiB.
 
     Returns:
         B tuples ``(boxes_xyxy (N, 4) float32 in original pixels, scores (N,) float32)``, sorted by
@@ -152,6 +156,8 @@ def postprocess_detections(
         boxes, scores, class_pred = boxes[keep], scores[keep], class_pred[keep]
         if boxes.shape[0]:
             order = torchvision.ops.batched_nms(boxes, scores, class_pred, nms_thresh)
+            if max_det is not None:  # batched_nms returns decreasing scores
+                order = order[: int(max_det)]
             boxes, scores = boxes[order], scores[order]
         boxes = boxes / float(ratios[i])
         if clip_boxes and image_sizes is not None:
@@ -330,6 +336,8 @@ class YOLOXDetector(nn.Module):
             but its tracker discards every score <= 0.1 and greedy NMS never lets a lower box remove
             a higher one, so 0.1 yields the same tracks with fewer boxes to embed.
         nms_thresh: NMS IoU threshold (ByteTrack: 0.7).
+        max_det: most boxes kept per frame (highest scores); a warning names the frame count
+            where more passed (a detector that is not trained for this data).
         feature_levels: CSPDarknet outputs returned as Re-ID features, finest first; any of
             :data:`BACKBONE_LEVEL_STRIDES`.
         act: activation of the YOLOX blocks.
@@ -346,6 +354,7 @@ class YOLOXDetector(nn.Module):
         input_size: Tuple[int, int] = (608, 1088),
         conf_thresh: float = 0.1,
         nms_thresh: float = 0.7,
+        max_det: int = 1000,
         feature_levels: Sequence[str] = ("dark2", "dark3", "dark4"),
         act: str = "silu",
         clip_boxes: bool = True,
@@ -379,6 +388,10 @@ class YOLOXDetector(nn.Module):
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.conf_thresh = float(conf_thresh)
         self.nms_thresh = float(nms_thresh)
+        if int(max_det) < 1:
+            raise ValueError(f"max_det must be >= 1, got {max_det}")
+        self.max_det = int(max_det)
+        self.capped_frames = 0  #: frames where more than max_det boxes passed (warned once)
         self.feature_levels = tuple(feature_levels)
         self.clip_boxes = bool(clip_boxes)
 
@@ -475,15 +488,29 @@ class YOLOXDetector(nn.Module):
         ratios: Sequence[float],
         image_sizes: Optional[Sequence[Tuple[int, int]]] = None,
     ) -> List[Tuple[np.ndarray, np.ndarray]]:
-        """:func:`postprocess_detections` with this detector's thresholds."""
-        return postprocess_detections(
+        """:func:`postprocess_detections` with this detector's thresholds and ``max_det`` cap."""
+        out = postprocess_detections(
             raw_outputs,
             ratios,
             image_sizes,
             conf_thresh=self.conf_thresh,
             nms_thresh=self.nms_thresh,
             clip_boxes=self.clip_boxes,
+            max_det=self.max_det + 1,
         )
+        capped = []
+        for boxes, scores in out:
+            if len(scores) > self.max_det:
+                self.capped_frames += 1
+                if self.capped_frames == 1:
+                    logger.warning(
+                        "the detector passed more than max_det=%d boxes on a frame (conf_thresh %g); "
+                        "keeping the %d highest. Is it trained for this data? (warned once)",
+                        self.max_det, self.conf_thresh, self.max_det,
+                    )
+                boxes, scores = boxes[: self.max_det], scores[: self.max_det]
+            capped.append((boxes, scores))
+        return capped
 
     @torch.no_grad()
     def detect(

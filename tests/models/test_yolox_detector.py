@@ -83,6 +83,27 @@ def test_postprocess_empty():
     assert xyxy.shape == (0, 4) and scores.shape == (0,)
 
 
+def test_max_det_keeps_the_highest_scores_and_warns_once(caplog):
+    # four disjoint boxes, scores 0.9 / 0.5 / 0.7 / 0.3: the cap of 2 keeps 0.9 and 0.7
+    boxes = np.array([[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10], [60, 0, 70, 10]], float)
+    raw = _raw(boxes, obj=[0.9, 0.5, 0.7, 0.3], cls=[1.0, 1.0, 1.0, 1.0])
+    (xyxy, scores), = postprocess_detections(raw, [1.0], [(100, 100)], conf_thresh=0.1, max_det=2)
+    assert np.allclose(scores, [0.9, 0.7]) and np.allclose(xyxy, boxes[[0, 2]])
+    (_, scores_all), = postprocess_detections(raw, [1.0], [(100, 100)], conf_thresh=0.1)
+    assert len(scores_all) == 4  # no cap by default in the function
+    det = YOLOXDetector(variant="nano", input_size=SMALL, max_det=3)
+    with caplog.at_level("WARNING", logger="finetrack.models.detector"):
+        for _ in range(2):
+            (xyxy, scores), = det.postprocess(raw.clone(), [1.0], [(100, 100)])
+            assert np.allclose(scores, [0.9, 0.7, 0.5])
+    assert det.capped_frames == 2
+    assert sum("max_det=3" in r.getMessage() for r in caplog.records) == 1  # warned once
+    (_, scores), = det.postprocess(raw[:, :3].clone(), [1.0], [(100, 100)])
+    assert len(scores) == 3 and det.capped_frames == 2  # at the cap: nothing dropped
+    with pytest.raises(ValueError, match="max_det"):
+        YOLOXDetector(variant="nano", input_size=SMALL, max_det=0)
+
+
 def test_forward_features_and_detect(nano):
     x = torch.randn(2, 3, *SMALL)
     raw, feats = nano(x)
