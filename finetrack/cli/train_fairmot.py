@@ -2,7 +2,8 @@
 MOTChallenge-layout data, or score a checkpoint's detection AP.
 
     finetrack train-fairmot -c configs/fairmot_pets09.yaml [key=value ...]
-    finetrack train-fairmot -c configs/fairmot_pets09.yaml --eval-ckpt outputs/fairmot_pets09/best.pth
+    finetrack train-fairmot -c configs/fairmot_pets09.yaml \
+        --eval-ckpt outputs/fairmot_pets09/best.pth
 
 Writes to ``outputs/<name>/`` (or ``out_dir=DIR``): config.yaml, train.log, tb/ (TensorBoard),
 last.pth, best.pth (``{"kind": "fairmot", "model", "model_args", ...}``; track with

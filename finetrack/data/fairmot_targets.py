@@ -126,7 +126,8 @@ def build_targets(
     return {"hm": hm, "wh": wh, "reg": reg, "ind": ind, "mask": mask, "ids": out_ids}
 
 
-def render_dense(targets: Dict[str, np.ndarray], output_hw: Tuple[int, int]) -> Dict[str, np.ndarray]:
+def render_dense(targets: Dict[str, np.ndarray],
+                 output_hw: Tuple[int, int]) -> Dict[str, np.ndarray]:
     """Scatter the per-object ``wh``/``reg`` rows onto (C, h, w) maps (what a perfect network
     would output; tests decode it back to the boxes)."""
     h, w = output_hw

@@ -69,7 +69,7 @@ class FairMOTModelConfig:
     input_size: List[int] = field(default_factory=lambda: [608, 1088])  #: (H, W), multiples of 32
     conf_thresh: float = 0.4  #: tracking: centre score kept (FairMOT's conf_thres)
     max_objs: int = 500  #: top-K centres per image
-    init_ckpt: Optional[str] = None  #: start from a FairMOT checkpoint (identity classifier skipped)
+    init_ckpt: Optional[str] = None  #: start from a FairMOT checkpoint's network weights
 
     def __post_init__(self) -> None:
         if len(self.input_size) != 2 or any(int(s) % 32 for s in self.input_size):

@@ -210,7 +210,11 @@ class FairMOTTrainer:
         return {k: v / max(n, 1) for k, v in sums.items()}
 
     def train(self) -> Dict[str, Any]:
-        """Run the remaining epochs; returns ``{"best", "history", "train_seconds", "epochs_done"}``."""
+        """Run the remaining epochs.
+
+        Returns:
+            ``{"best", "history", "train_seconds", "epochs_done"}``.
+        """
         self.out_dir.mkdir(parents=True, exist_ok=True)
         logger.info("training %d epochs x %d iterations, batch %d, %d images", self.epochs,
                     self.iters_per_epoch, self.batch_size, len(self.dataset))

@@ -83,8 +83,8 @@ class Tree(nn.Module):
         else:
             self.tree1 = Tree(levels - 1, in_channels, out_channels, stride, root_dim=0,
                               root_residual=root_residual)
-            self.tree2 = Tree(levels - 1, out_channels, out_channels, root_dim=root_dim + out_channels,
-                              root_residual=root_residual)
+            self.tree2 = Tree(levels - 1, out_channels, out_channels,
+                              root_dim=root_dim + out_channels, root_residual=root_residual)
         if levels == 1:
             self.root = Root(root_dim, out_channels, root_residual)
         self.level_root = level_root

@@ -16,7 +16,8 @@ def test_gaussian_radius_hand_values():
     r3 = (-42 + math.sqrt(2436.0)) / 2
     assert r3 == pytest.approx(3.6780, abs=1e-4)
     assert gaussian_radius((20, 10)) == pytest.approx(r3, rel=1e-9)
-    # r1 = (30 + sqrt(900 - 4 * 200 * 0.3 / 1.7)) / 2 and r2 = (60 + sqrt(3600 - 16 * 60)) / 2 are larger
+    # r1 = (30 + sqrt(900 - 4 * 200 * 0.3 / 1.7)) / 2 and r2 = (60 + sqrt(3600 - 16 * 60)) / 2
+    # are larger
     assert (30 + math.sqrt(900 - 4 * 200 * 0.3 / 1.7)) / 2 > r3
     assert (60 + math.sqrt(3600 - 16 * 60)) / 2 > r3
 

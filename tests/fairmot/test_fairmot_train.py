@@ -3,8 +3,6 @@ and the checkpoint tracks through ``tools/track.py --det fairmot --mode jde``.""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -19,9 +17,10 @@ from finetrack.data.mot import GTFilter, SeqInfo, read_results, write_seqinfo
 from finetrack.fairmot.config import FairMOTConfig
 from finetrack.fairmot.trainer import FairMOTTrainer
 from finetrack.losses.fairmot import FairMOTLoss
+from finetrack.cli.track import main as track_main
 from finetrack.models.fairmot import FairMOT
+from finetrack.utils.cli import run_cli
 
-REPO = Path(__file__).resolve().parents[2]
 TINY_MODEL = {"backbone": "yolox_nano", "neck_channels": 16, "head_conv": 16, "emb_dim": 16,
               "input_size": [96, 128]}
 TERMS = ("hm", "wh", "off", "id")
@@ -117,7 +116,7 @@ def _config(tmp_path: Path, walkers: Path, overrides=()) -> FairMOTConfig:
     return freeze(load_config(FairMOTConfig, path, list(overrides)))
 
 
-def test_train_resume_and_track_with_jde(tmp_path, walkers):
+def test_train_resume_and_track_with_jde(tmp_path, walkers, capsys):
     from finetrack.fairmot.build import train_from_config
 
     full = tmp_path / "full"
@@ -130,8 +129,9 @@ def test_train_resume_and_track_with_jde(tmp_path, walkers):
     assert saved["model"]["backbone"] == "yolox_nano"
 
     part = tmp_path / "part"
-    train_from_config(_config(tmp_path, walkers, [f"out_dir={part}", "train.epochs=1"]))
-    train_from_config(_config(tmp_path, walkers, [f"out_dir={part}", "resume=true"]))
+    quick = [f"out_dir={part}", "train.final_full_eval=false"]
+    train_from_config(_config(tmp_path, walkers, quick + ["train.epochs=1"]))
+    train_from_config(_config(tmp_path, walkers, quick + ["resume=true"]))
     a = torch.load(full / "last.pth", weights_only=False)
     b = torch.load(part / "last.pth", weights_only=False)
     assert a["epoch"] == b["epoch"] == 2 and a["iter"] == b["iter"] == 4
@@ -141,28 +141,34 @@ def test_train_resume_and_track_with_jde(tmp_path, walkers):
     assert b["optimizer"]["param_groups"][0]["lr"] == pytest.approx(2e-4)  # x0.1 after epoch 1
 
     with pytest.raises(ConfigError, match="already holds"):
-        train_from_config(_config(tmp_path, walkers, [f"out_dir={part}"]))
+        train_from_config(_config(tmp_path, walkers, quick))
 
     out = tmp_path / "track"
-    r = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "track.py"), "--data-root", str(walkers),
-         "--split", "train", "--half", "val", "--det", "fairmot", "--det-ckpt",
-         str(full / "best.pth"), "--mode", "jde", "--out", str(out), "--no-progress",
-         "tracker.track_thresh=0.4", "tracker.new_track_thresh=0.4", "tracker.min_box_area=0"],
-        capture_output=True, text=True, cwd=REPO)
-    assert r.returncode == 0, r.stderr
-    assert "[jde/fairmot, joint]" in r.stdout
+    code = run_cli(track_main, [
+        "--data-root", str(walkers), "--split", "train", "--half", "val", "--det", "fairmot",
+        "--det-ckpt", str(full / "best.pth"), "--mode", "jde", "--out", str(out), "--no-progress",
+        "tracker.track_thresh=0.4", "tracker.new_track_thresh=0.4", "tracker.min_box_area=0"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "[jde/fairmot, joint]" in printed.out
     res = read_results(out / "SEQ-A.txt")  # parses (possibly empty: the model is barely trained)
     assert len(res) == 0 or res.frames.max() <= 10
     summary = json.loads((out / "track_summary.json").read_text())
     assert summary["pipeline"] == "joint" and summary["sequences"]["SEQ-A"]["frames"] == 10
 
-    bad = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "track.py"), "--data-root", str(walkers),
-         "--split", "train", "--det", "fairmot", "--mode", "jde", "--out", str(tmp_path / "x"),
-         "--no-progress"], capture_output=True, text=True, cwd=REPO)
-    assert bad.returncode == 2 and "--det fairmot needs --det-ckpt" in bad.stderr
-    assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    code = run_cli(track_main, ["--data-root", str(walkers), "--split", "train", "--det",
+                                "fairmot", "--mode", "jde", "--out", str(tmp_path / "x"),
+                                "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--det fairmot needs --det-ckpt" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    yolox_like = tmp_path / "yolox.pth"
+    torch.save({"model": {}}, yolox_like)
+    code = run_cli(track_main, ["--data-root", str(walkers), "--split", "train", "--det",
+                                "fairmot", "--det-ckpt", str(yolox_like), "--mode", "jde",
+                                "--out", str(tmp_path / "y"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "not a FairMOT checkpoint" in err and str(yolox_like) in err
 
 
 def test_from_checkpoint_refuses_other_files(tmp_path):
