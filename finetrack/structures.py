@@ -1,4 +1,4 @@
-"""Box format converters: the only place that converts between xyxy, tlwh, xyah and cxcywh.
+"""Box format converters: the only place that converts between xyxy, tlwh and xyah.
 
 All functions take and return float numpy arrays of shape (N, 4) (or (4,)) and never modify
 their input in place.
@@ -51,15 +51,6 @@ def xyxy_to_xyah(xyxy) -> np.ndarray:
 def xyah_to_xyxy(xyah) -> np.ndarray:
     """(N, 4) [cx, cy, a, h] -> (N, 4) xyxy."""
     return tlwh_to_xyxy(xyah_to_tlwh(xyah))
-
-
-def xyxy_to_cxcywh(xyxy) -> np.ndarray:
-    """(N, 4) xyxy -> (N, 4) [cx, cy, w, h]."""
-    b = _as2d(xyxy)
-    out = np.empty_like(b)
-    out[:, :2] = (b[:, :2] + b[:, 2:]) / 2.0
-    out[:, 2:] = b[:, 2:] - b[:, :2]
-    return out
 
 
 def box_iou_xyxy(a, b) -> np.ndarray:

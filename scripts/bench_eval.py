@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 import _path  # noqa: E402,F401
 
-from finetrack.eval.synthetic import write_synthetic_set  # noqa: E402
+from finetrack.synthetic.eval_sets import write_synthetic_set  # noqa: E402
 
 BUDGET_S = 60.0  # issue 3: a MOT17-sized set must evaluate in under a minute
 

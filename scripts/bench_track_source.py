@@ -28,7 +28,8 @@ sys.path.insert(0, str(REPO))
 
 from finetrack.cli import track as track_cli  # noqa: E402
 from finetrack.config import Config, freeze, load_config  # noqa: E402
-from finetrack.engine.runner import model_kwargs  # noqa: E402
+from finetrack.engine.checkpoint import write_checkpoint  # noqa: E402
+from finetrack.engine.reid_build import model_kwargs  # noqa: E402
 from finetrack.models.build import build_model  # noqa: E402
 from finetrack.models.detector import DETECTOR_STATE_KEY  # noqa: E402
 from finetrack.models.random_detector import make_detector_respond  # noqa: E402
@@ -66,10 +67,10 @@ def main(argv=None) -> int:
     print(f"calibrated: {_count(model.detector, frames[:5]):.1f} detections per frame")
     state = model.checkpoint_state()
     state[DETECTOR_STATE_KEY] = {"head_trained": True, "checkpoint": "random (benchmark)"}
-    torch.save(state, args.out / "reid.pth")
+    write_checkpoint(args.out / "reid.pth", state)
     sd = {k: v.detach().cpu() for k, v in model.detector.model.state_dict().items()}
     spec = {"detector": cfg.model.detector, "input_size": list(cfg.model.input_size)}
-    torch.save({"model": sd, **spec}, args.out / "det.pth")
+    write_checkpoint(args.out / "det.pth", {"model": sd, **spec})
     load = os.getloadavg()
     rows = {}
     for name, extra in (("joint", []), ("two-networks", ["--two-networks"])):

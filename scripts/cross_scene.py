@@ -174,7 +174,7 @@ def score_folder(res_dir: Path, seq_name: str, half: str) -> Optional[dict]:
 
 def retrieval(ckpt: Path) -> dict:
     from finetrack.engine.checkpoint import load_checkpoint
-    from finetrack.engine.runner import evaluate_checkpoint
+    from finetrack.engine.reid_build import evaluate_checkpoint
 
     size = load_checkpoint(ckpt)["model_args"]["detector"]["input_size"]
     overrides = [f"model.input_size=[{size[0]},{size[1]}]", f"data.root={SCENES_ROOT}", "data.val_split=mini",

@@ -34,7 +34,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from finetrack.data.samplers import sampler_positives
-    from finetrack.engine.runner import build_reid_datasets
+    from finetrack.engine.reid_build import build_reid_datasets
 
     try:
         cfg = load_config(Config, args.config, args.overrides)

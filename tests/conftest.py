@@ -18,6 +18,17 @@ PETS09 = SHARED_DATA / "MOT15" / "train" / "PETS09-S2L1"
 MOT17_MINI = SHARED_DATA / "MOT17-mini" / "train"
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Every test runs on one intra-op thread; a test that changes it cannot leak the change."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture
 def pets09_dir() -> Path:
     if not (PETS09 / "seqinfo.ini").is_file():

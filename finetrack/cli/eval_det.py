@@ -46,12 +46,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     common.setup_logging(args.verbose, fmt=LOG_FORMAT)
     log = logging.getLogger("finetrack.tools.eval_det")
-    from finetrack.detection.config import DetConfig
+    from finetrack.det_config import DetConfig
 
     try:
         overrides = common.config_overrides(args, args.overrides)
         cfg = freeze(load_config(DetConfig, args.config, overrides))
-        from finetrack.detection.build import evaluate_checkpoint, evaluate_public
+        from finetrack.engine.det_build import evaluate_checkpoint, evaluate_public
 
         if args.public:
             metrics = evaluate_public(cfg)

@@ -45,14 +45,16 @@ def main(argv=None) -> int:
     common.setup_logging(args.verbose, fmt=LOG_FORMAT)
     log = logging.getLogger("finetrack.tools.eval_reid")
     from finetrack.engine.checkpoint import load_checkpoint
-    from finetrack.engine.runner import evaluate_checkpoint
+    from finetrack.engine.reid_build import evaluate_checkpoint
 
     overrides = common.config_overrides(args)
+    ckpt = None  # the checkpoint is read once (here when it gives the config, else below)
     try:
         if args.config is not None:
             cfg = load_config(Config, args.config, overrides)
         else:
-            stored = load_checkpoint(args.ckpt).get("config")
+            ckpt = load_checkpoint(args.ckpt)
+            stored = ckpt.get("config")
             if stored is None:
                 log.error("%s holds no config: pass -c CONFIG", args.ckpt)
                 return 2
@@ -61,7 +63,7 @@ def main(argv=None) -> int:
         log.error("%s", e)
         return 2
     with common.tqdm_safe_logging():
-        result = evaluate_checkpoint(freeze(cfg), args.ckpt).as_percent()
+        result = evaluate_checkpoint(freeze(cfg), args.ckpt, obj=ckpt).as_percent()
     text = json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in result.items()})
     print(text)
     if args.json is not None:

@@ -5,7 +5,7 @@
     finetrack make-synthetic --out datasets/mot17like --preset mot17like  # 7 x 114, crowded
     finetrack make-synthetic --out DIR --num-seqs 8 --frames 300 --fps 5 --json s.json
 
-Every field of ``finetrack.data.synthetic.SyntheticConfig`` is a ``--flag`` (underscores become
+Every field of ``finetrack.synthetic.generate.SyntheticConfig`` is a ``--flag`` (underscores become
 dashes; ``--crossing-behaviours reverse,stop``). Sequences already generated with the same config
 are kept; others are replaced only with ``--overwrite``.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 
 
 from finetrack.cli import common
-from finetrack.data.synthetic import (
+from finetrack.synthetic.generate import (
     MOT17LIKE,
     TINY,
     SyntheticConfig,

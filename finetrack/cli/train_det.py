@@ -42,10 +42,10 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format=LOG_FORMAT)
-    from finetrack.detection.config import DetConfig
+    from finetrack.det_config import DetConfig
 
     cfg = freeze(load_config(DetConfig, args.config, common.config_overrides(args)))
-    from finetrack.detection.build import train_from_config
+    from finetrack.engine.det_build import train_from_config
 
     print(f"run folder: {cfg.run_dir}")
     try:

@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=level, format=LOG_FORMAT)
     cfg = load_config(Config, args.config, common.config_overrides(args))
     from finetrack.config import freeze
-    from finetrack.engine.runner import train_from_config
+    from finetrack.engine.reid_build import train_from_config
 
     cfg = freeze(cfg)
     print(f"run folder: {cfg.run_dir}")

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from finetrack.cli import common
-from finetrack.data.mot import MOTSequence
+from finetrack.data.mot import GTFilter, MOTSequence
 from finetrack.utils.io import atomic_write_bytes
 
 logger = logging.getLogger("finetrack.tools.vis_masks")
@@ -98,16 +98,15 @@ def mask_grid(
 def main(argv=None) -> int:
     args = parse_args(argv)
     common.setup_logging(args.verbose)
-    from finetrack.data.reid_dataset import gt_filter_from_kwargs
-    from finetrack.models.detector import load_checkpoint_file
-    from finetrack.models.reid_head import FineTrackModel
+    from finetrack.engine.checkpoint import load_checkpoint
+    from finetrack.models.build import model_from_checkpoint
 
-    obj = load_checkpoint_file(args.ckpt)
-    model = FineTrackModel.from_checkpoint(args.ckpt, obj=obj).eval()
+    obj = load_checkpoint(args.ckpt)
+    model = model_from_checkpoint(args.ckpt, obj=obj).eval()
     seq = MOTSequence(args.seq)
     data = (obj.get("config") or {}).get("data", {})  # the GT filter the model was trained with
     keys = ("classes", "min_visibility", "drop_zero_flag", "min_box_size")
-    gt = gt_filter_from_kwargs(**{k: data[k] for k in keys if k in data}).apply(seq.gt())
+    gt = GTFilter(**{k: data[k] for k in keys if k in data}).apply(seq.gt())
     frames: List[int] = args.frames or [int(f) for f in np.linspace(1, len(seq), 5)[1:4]]
     if model.head.num_parts == 0:
         logger.warning(

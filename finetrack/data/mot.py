@@ -435,24 +435,33 @@ def read_results(path: PathLike, check_unique: bool = True) -> Results:
 class GTFilter:
     """Which GT rows are training / evaluation targets.
 
+    The fields are named like the ``data.*`` config keys, so ``GTFilter(**values)`` takes them
+    as they are (lists and ints are converted).
+
     Attributes:
         classes: kept class ids (MOT17 semantics; MOT15 rows are all class 1).
         min_visibility: rows with visibility below this are dropped.
         drop_zero_flag: drop rows whose flag (MOT15: conf) is 0.
-        min_size: drop boxes with w or h below this (pixels).
+        min_box_size: drop boxes with w or h below this (pixels).
     """
 
     classes: Tuple[int, ...] = (1,)
     min_visibility: float = 0.1
     drop_zero_flag: bool = True
-    min_size: float = 1.0
+    min_box_size: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "classes", tuple(int(c) for c in self.classes))
+        object.__setattr__(self, "min_visibility", float(self.min_visibility))
+        object.__setattr__(self, "drop_zero_flag", bool(self.drop_zero_flag))
+        object.__setattr__(self, "min_box_size", float(self.min_box_size))
 
     def mask(self, ann: Annotations) -> np.ndarray:
         m = np.isin(ann.classes, np.asarray(self.classes, dtype=np.int64))
         m &= ann.visibility >= self.min_visibility
         if self.drop_zero_flag:
             m &= ann.flags != 0
-        m &= (ann.tlwh[:, 2] >= self.min_size) & (ann.tlwh[:, 3] >= self.min_size)
+        m &= (ann.tlwh[:, 2] >= self.min_box_size) & (ann.tlwh[:, 3] >= self.min_box_size)
         return m
 
     def apply(self, ann: Annotations) -> Annotations:

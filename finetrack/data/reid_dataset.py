@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from finetrack.data.letterbox import preprocess_image
 from finetrack.data.mot import (
     GTFilter,
     IdentityTable,
@@ -34,13 +35,11 @@ Preprocess = Callable[[np.ndarray], Tuple[torch.Tensor, float]]
 
 
 def letterbox_preprocess(input_size: Tuple[int, int]) -> Preprocess:
-    """The detector's preprocessing (:func:`finetrack.models.detector.preprocess_image`).
+    """The detector's preprocessing (:func:`finetrack.data.letterbox.preprocess_image`).
 
     Args:
         input_size: network input (H, W).
     """
-    from finetrack.models.detector import preprocess_image  # local: keeps the data layer light
-
     size = (int(input_size[0]), int(input_size[1]))
 
     def _pre(img_bgr: np.ndarray) -> Tuple[torch.Tensor, float]:
@@ -280,18 +279,3 @@ def collate_frames(items: List[Dict[str, object]]) -> Dict[str, object]:
         "frames": [(it["seq_index"], it["frame"]) for it in items],
         "ratios": [it["ratio"] for it in items],
     }
-
-
-def gt_filter_from_kwargs(
-    classes: Sequence[int] = (1,),
-    min_visibility: float = 0.1,
-    drop_zero_flag: bool = True,
-    min_box_size: float = 1.0,
-) -> GTFilter:
-    """A :class:`GTFilter` from the ``data.*`` config values."""
-    return GTFilter(
-        classes=tuple(int(c) for c in classes),
-        min_visibility=float(min_visibility),
-        drop_zero_flag=bool(drop_zero_flag),
-        min_size=float(min_box_size),
-    )

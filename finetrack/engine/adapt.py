@@ -57,7 +57,7 @@ def adapt_reid(
         overrides: config ``key=value`` overrides of the fine-tuning run.
     """
     from finetrack.engine.checkpoint import load_checkpoint
-    from finetrack.engine.runner import train_from_config
+    from finetrack.engine.reid_build import train_from_config
     from finetrack.tracker import Tracker
     from finetrack.utils.io import atomic_write_bytes, atomic_write_text
 

@@ -1,6 +1,13 @@
-"""One checkpoint dict per run, written atomically as ``last.pth`` and ``best.pth``.
+"""The one checkpoint module: every checkpoint of the project is written and read here.
 
-Contents (all plain, loadable with ``torch.load(weights_only=False)``)::
+:func:`write_checkpoint` (alias :func:`save_checkpoint`) writes atomically (temp file + rename);
+:func:`load_checkpoint` reads with ``weights_only=True`` (tensors and plain containers only: a file
+holding other Python objects is refused, never unpickled) and turns every failure into a one-line
+:class:`~finetrack.utils.cli.CheckpointError` naming the file. Also here: RNG state capture and
+restore, the NaN/inf checks, and the run-folder decision on resume (config compared with
+:func:`finetrack.config.check_resume_config`).
+
+A training run's dict (``last.pth`` / ``best.pth``; all plain, ``weights_only`` loadable)::
 
     {"model": state_dict, "model_args": {...}  # enough to rebuild backbone + head alone
      "optimizer": ..., "scheduler": ..., "scaler": ... or None,
@@ -11,7 +18,7 @@ Contents (all plain, loadable with ``torch.load(weights_only=False)``)::
      "identities": [[seq, track_id], ...], "rng": {"torch": ..., "numpy": ..., "python": ...}}
 
 ``model`` and ``model_args`` are what
-:meth:`finetrack.models.reid_head.FineTrackModel.from_checkpoint` reads, so ``best.pth`` is
+:func:`finetrack.models.build.model_from_checkpoint` reads, so ``best.pth`` is
 self-contained for tracking.
 """
 
@@ -40,43 +47,66 @@ LAST = "last.pth"
 BEST = "best.pth"
 
 
-def save_checkpoint(path: PathLike, state: Dict[str, Any]) -> Path:
-    """``torch.save`` ``state`` to ``path`` atomically (temp file + rename); returns the path."""
+def write_checkpoint(path: PathLike, state: Mapping[str, Any]) -> Path:
+    """``torch.save`` ``state`` to ``path`` atomically (temp file + rename); returns the path.
+
+    ``state`` should hold only tensors and plain containers (what :func:`load_checkpoint` reads).
+    """
     path = Path(path)
     with atomic_open(path, "wb") as f:
-        torch.save(state, f)
+        torch.save(dict(state), f)
     return path
+
+
+#: the trainers' name for :func:`write_checkpoint`
+save_checkpoint = write_checkpoint
 
 
 def load_checkpoint(
     path: PathLike, map_location: Union[str, torch.device] = "cpu"
 ) -> Dict[str, Any]:
-    """Load one of our checkpoints (full unpickle: only load files you trust).
+    """Read a checkpoint with ``torch.load(weights_only=True)`` (tensors and plain containers).
+
+    A file that does not load that way is reported, never retried as a full unpickle (which
+    would run whatever code the file holds).
 
     Raises:
-        FileNotFoundError: the file does not exist (named in the message).
+        FileNotFoundError: no such file (named in the message).
+        CheckpointError: truncated, corrupt, not a dict, or not weights-only loadable (one line
+            naming the file).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+    path_s = os.fspath(path)
+    if not os.path.isfile(path_s):
+        raise FileNotFoundError(f"checkpoint not found: {path_s}")
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=False)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
-            AttributeError, ImportError) as e:
-        raise CheckpointError(f"cannot read checkpoint {path}: {_load_reason(e)}") from e
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"{path} is not a checkpoint dict (found {type(obj).__name__})")
-    return obj
+        obj = torch.load(path_s, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        lines = [ln.strip() for ln in str(err).splitlines() if "Unsupported global" in ln]
+        if not lines:  # not a refused Python object: a damaged file
+            raise CheckpointError(
+                f"cannot read checkpoint {path_s}: truncated or corrupt ({_load_reason(err)})"
+            ) from err
+        raise CheckpointError(
+            f"{path_s} cannot be loaded weights-only ({lines[0]}); it holds Python objects "
+            "besides tensors: re-save its state dict with torch.save({'model': state_dict}) "
+            "from code you trust"
+        ) from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, AttributeError, TypeError,
+            ImportError) as err:
+        raise CheckpointError(
+            f"cannot read checkpoint {path_s}: truncated or corrupt ({_load_reason(err)})"
+        ) from err
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{path_s} is not a checkpoint dict (found {type(obj).__name__})")
+    return dict(obj) if not isinstance(obj, dict) else obj
 
 
 def _load_reason(err: BaseException) -> str:
-    """First line of a torch.load error, with what it usually means."""
-    text = str(err).splitlines()[0] if str(err) else type(err).__name__
-    if isinstance(err, EOFError) or "failed finding central directory" in text or (
-        "PytorchStreamReader" in text
-    ):
-        return f"truncated or corrupt file ({text})"
-    return text
+    """The informative line of a torch.load error."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    if "Weights only load failed" in str(err) and lines:
+        return lines[-1]
+    return lines[0] if lines else type(err).__name__
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,7 +262,8 @@ def set_rng_state(state: Optional[Dict[str, Any]]) -> None:
         name, keys, pos, has_gauss, cached = state["numpy"]
         np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
     if "python" in state:
-        random.setstate(state["python"])
+        version, internal, gauss = state["python"]
+        random.setstate((version, tuple(internal), gauss))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 

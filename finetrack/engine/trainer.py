@@ -1,4 +1,5 @@
-"""A short explicit Re-ID training loop (STYLE.md section 3).
+"""The Re-ID trainer: :class:`~finetrack.engine.base_trainer.BaseTrainer` with the Re-ID step and
+selection (STYLE.md section 3).
 
 Per iteration: forward the batch's frames and GT boxes, sum the loss dict, stop on a non-finite
 loss (the dict is in the error), backward (GradScaler under AMP on CUDA), step. Per epoch: the lr
@@ -13,7 +14,8 @@ history, elapsed time) is in ``last.pth``; a resumed run restarts at the next ep
 derive their order from (seed, epoch), so a run killed after epoch e and resumed gives the same
 weights as an uninterrupted run (work done inside the killed epoch is redone).
 
-Subclasses override :meth:`ReIDTrainer.forward_backward` only.
+The loop, checkpoints, resume and the finite checks are the base trainer's; this module adds the
+step (:meth:`ReIDTrainer.train_step`), the per-epoch selection, metrics.json and the report.
 """
 
 from __future__ import annotations
@@ -21,27 +23,27 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import math
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 import torch
-from tqdm import tqdm
 
-from finetrack.config import check_resume_config
+from finetrack.engine.base_trainer import (  # noqa: F401  (re-exported for the tools and tests)
+    FINITE_CHECK_EVERY,
+    METRICS_FILE,
+    BaseTrainer,
+    NonFiniteLossError,
+    all_ranks_finite,
+    kept_checkpoint,
+)
 from finetrack.engine.checkpoint import (
     BEST,
-    LAST,
     NonFiniteModelError,  # noqa: F401  (raised by check_finite_model; tools catch it from here)
-    check_finite_model,
     load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
     unwrap_model,
 )
-from finetrack.engine.logger import ScalarWriter, format_losses
+from finetrack.engine.logger import ScalarWriter
 from finetrack.eval.reid_metrics import ReIDResult, summary_line
 from finetrack.utils.io import atomic_write_text
 
@@ -52,41 +54,8 @@ EvaluateFn = Callable[[torch.nn.Module], ReIDResult]
 #: ``criterion(outputs, labels) -> {"total": scalar tensor, <term>: scalar tensor, ...}``
 Criterion = Callable[[Dict[str, torch.Tensor], torch.Tensor], Dict[str, torch.Tensor]]
 
-METRICS_FILE = "metrics.json"
-#: iterations between checks of the weights (and gradients) for NaN/inf; every checkpoint is
-#: checked before it is written, whatever this says
-FINITE_CHECK_EVERY = 50
 
-
-def _barrier() -> None:
-    """Synchronise DDP ranks (no-op without torch.distributed)."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()
-
-
-def all_ranks_finite(loss: torch.Tensor) -> bool:
-    """True when ``loss`` is finite on every rank (so that under DDP all ranks stop together:
-    one rank raising alone would leave the others hanging in the gradient all-reduce)."""
-    finite = torch.isfinite(loss.detach()).all().float()
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
-    return bool(finite)
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN/inf; the message holds the loss dict, epoch and iteration."""
-
-
-def kept_checkpoint(out_dir: Path) -> str:
-    """What a stopped run leaves: its last good ``last.pth`` or nothing."""
-    last = Path(out_dir) / LAST
-    if last.is_file():
-        return f"the last good checkpoint {last} is kept"
-    return "no checkpoint was written"
-
-
-
-class ReIDTrainer:
+class ReIDTrainer(BaseTrainer):
     """Train a Re-ID model on GT boxes, validate each epoch, checkpoint, resume.
 
     Args:
@@ -120,6 +89,12 @@ class ReIDTrainer:
         report_info: extra metrics.json entries describing the evaluation (split, protocol).
     """
 
+    loss_key = "total"
+    loss_prefix = "loss_"
+    metric_prefix = "select_"
+    best_keys = ("rank1", "mAP")
+    best_metrics = ("mAP", "rank1")
+
     def __init__(
         self,
         model: torch.nn.Module,
@@ -147,186 +122,65 @@ class ReIDTrainer:
         selected_on: Optional[str] = None,
         report_info: Optional[Dict[str, Any]] = None,
     ) -> None:
-        if best_metric not in ("mAP", "rank1"):
-            raise ValueError(f"best_metric must be mAP or rank1, got {best_metric!r}")
-        self.model = model
+        super().__init__(
+            model, optimizer, scheduler, out_dir, epochs, device, amp=amp, log_every=log_every,
+            eval_every=eval_every, max_iters_per_epoch=max_iters_per_epoch,
+            best_metric=best_metric, extra_state=extra_state, writer=writer, is_main=is_main,
+            on_epoch_end=on_epoch_end, progress=progress,
+        )
         self.criterion = criterion
-        self.optimizer = optimizer
-        self.scheduler = scheduler
         self.train_loader = train_loader
         self.batch_sampler = batch_sampler
-        self.out_dir = Path(out_dir)
-        self.epochs = int(epochs)
-        self.device = device
         self.evaluate = evaluate
-        self.amp = bool(amp) and device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.log_every = max(1, int(log_every))
-        self.eval_every = max(1, int(eval_every))
-        self.max_iters_per_epoch = max_iters_per_epoch
-        self.best_metric = best_metric
-        self.extra_state = dict(extra_state or {})
-        self.writer = writer or ScalarWriter(None)
-        self.is_main = is_main
-        self.on_epoch_end = on_epoch_end
-        self.progress = progress
         self.val_name = val_name
         self.report = report
         self.selected_on = "final_epoch" if evaluate is None else (selected_on or "selection")
         self.report_info = dict(report_info or {})
         self.reported: Dict[str, Any] = {}
-        # run state (restored by resume)
-        self.start_epoch = 0
-        self.iter = 0
-        self.best: Dict[str, Any] = {"metric": best_metric, "value": -math.inf, "epoch": -1}
-        self.history: List[Dict[str, Any]] = []
-        self.train_seconds = 0.0
 
-    # ------------------------------------------------------------------ state
-    def state_dict(self, epoch: int) -> Dict[str, Any]:
-        """Everything needed to continue after ``epoch`` finished epochs."""
-        core = unwrap_model(self.model)
-        if hasattr(core, "checkpoint_state"):
-            state = core.checkpoint_state()
-        else:
-            state = {"model": {k: v.detach().cpu() for k, v in core.state_dict().items()}}
-        state.update(
-            {
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-                "scaler": self.scaler.state_dict() if self.amp else None,
-                "epoch": epoch,
-                "iter": self.iter,
-                "best": dict(self.best),
-                "history": list(self.history),
-                "train_seconds": self.train_seconds,
-                "rng": rng_state(),
-            }
-        )
-        state.update(self.extra_state)
-        return state
+    # ------------------------------------------------------------------ step and evaluation
+    def epoch_batches(self, epoch: int) -> Tuple[Iterable[Dict[str, Any]], int]:
+        if hasattr(self.batch_sampler, "set_epoch"):
+            self.batch_sampler.set_epoch(epoch)
+        return self.train_loader, len(self.train_loader)
 
-    def resume(self, path: Path, config: Optional[Dict[str, Any]] = None) -> None:
-        """Restore a ``last.pth`` written by this trainer; training continues at its epoch.
-
-        Args:
-            config: this run's resolved config (:func:`~finetrack.config.to_dict`); when given,
-                a checkpoint made under another config is refused (ConfigError).
-        """
-        ckpt = load_checkpoint(path, map_location=self.device)
-        if config is not None:
-            check_resume_config(ckpt.get("config"), config, path)
-        unwrap_model(self.model).load_state_dict(ckpt["model"], strict=True)
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        if self.scheduler is not None and ckpt.get("scheduler") is not None:
-            self.scheduler.load_state_dict(ckpt["scheduler"])
-        if self.amp and ckpt.get("scaler") is not None:
-            self.scaler.load_state_dict(ckpt["scaler"])
-        self.start_epoch = int(ckpt["epoch"])
-        self.iter = int(ckpt["iter"])
-        self.best = dict(ckpt["best"])
-        self.history = list(ckpt.get("history", []))
-        self.train_seconds = float(ckpt.get("train_seconds", 0.0))
-        set_rng_state(ckpt.get("rng"))
-        logger.info(
-            "resumed from %s: %d epoch(s) done, iteration %d, best %s %.2f (epoch %d)",
-            path,
-            self.start_epoch,
-            self.iter,
-            self.best_metric,
-            self.best["value"],
-            self.best["epoch"],
-        )
-
-    # ------------------------------------------------------------------ steps
-    def forward_backward(self, batch: Dict[str, Any]) -> Dict[str, float]:
-        """One optimisation step on one batch; returns the loss terms as floats.
+    def train_step(self, batch: Dict[str, Any]) -> Optional[Dict[str, float]]:
+        """One optimisation step on one batch; returns the loss terms as floats (None: a batch
+        without boxes, skipped).
 
         Raises:
             NonFiniteLossError: the total loss is NaN or infinite (nothing is stepped).
         """
+        if sum(len(b) for b in batch["boxes"]) == 0:
+            logger.debug("skipping a batch without boxes")
+            return None
         images = batch["images"].to(self.device, non_blocking=True)
         boxes = [b.to(self.device) for b in batch["boxes"]]
         labels = batch["labels"].to(self.device)
         with torch.autocast(device_type=self.device.type, enabled=self.amp):
             outputs = self.model(images, boxes)
         losses = self.criterion({k: v.float() for k, v in outputs.items()}, labels)
-        total = losses["total"]
-        if not all_ranks_finite(total):
-            values = {k: float(v.detach()) for k, v in losses.items()}
-            raise NonFiniteLossError(f"non-finite loss at iteration {self.iter}: {values}")
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(total).backward()
-        if (self.iter + 1) % FINITE_CHECK_EVERY == 0:  # a finite loss can hide NaN weights
-            check_finite_model(unwrap_model(self.model), f"iteration {self.iter + 1}",
-                               grads=not self.amp, kept=kept_checkpoint(self.out_dir))
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        self.backward_step(losses["total"], losses)
         return {k: float(v.detach()) for k, v in losses.items()}
 
-    def _lr(self) -> float:
-        return float(self.optimizer.param_groups[0]["lr"])
+    def has_selection(self) -> bool:
+        return self.evaluate is not None
 
-    def train_one_epoch(self, epoch: int) -> Dict[str, float]:
-        """Iterate the loader once; returns the mean of every loss term."""
-        self.model.train()
-        if hasattr(self.batch_sampler, "set_epoch"):
-            self.batch_sampler.set_epoch(epoch)
-        n_total = len(self.train_loader)
-        if self.max_iters_per_epoch is not None:
-            n_total = min(n_total, int(self.max_iters_per_epoch))
-        sums: Dict[str, float] = {}
-        steps = 0
-        window: Dict[str, float] = {}
-        window_n = 0
-        bar = tqdm(
-            total=n_total,
-            desc=f"epoch {epoch + 1}/{self.epochs}",
-            disable=not (self.progress and self.is_main),
-            dynamic_ncols=True,
-            leave=False,
+    def evaluate_epoch(self, epoch: int) -> Optional[Dict[str, Any]]:
+        """Rank-1/mAP (percent) on the selection slice; None without a selection function."""
+        if self.evaluate is None:
+            return None
+        result = self.evaluate(unwrap_model(self.model))
+        pct = result.as_percent()
+        self.writer.scalars(
+            f"val/{self.val_name}", {"rank1": pct["rank1"], "mAP": pct["mAP"]}, self.iter
         )
-        t0 = time.perf_counter()
-        try:
-            for i, batch in enumerate(self.train_loader):
-                if i >= n_total:
-                    break
-                if sum(len(b) for b in batch["boxes"]) == 0:
-                    logger.debug("skipping a batch without boxes")
-                    bar.update(1)
-                    continue
-                values = self.forward_backward(batch)
-                self.iter += 1
-                steps += 1
-                for k, v in values.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                    window[k] = window.get(k, 0.0) + v
-                window_n += 1
-                if self.is_main:
-                    self.writer.scalars("train", values, self.iter)
-                    self.writer.scalars("train", {"lr": self._lr()}, self.iter)
-                bar.update(1)
-                bar.set_postfix(loss=f"{values['total']:.3f}")
-                if self.iter % self.log_every == 0 and self.is_main:
-                    mean = {k: v / window_n for k, v in window.items()}
-                    rate = steps / max(time.perf_counter() - t0, 1e-9)
-                    logger.info(
-                        "epoch %d iter %d (%d/%d) lr %.2e %.2f it/s | %s",
-                        epoch + 1,
-                        self.iter,
-                        i + 1,
-                        n_total,
-                        self._lr(),
-                        rate,
-                        format_losses(mean),
-                    )
-                    window, window_n = {}, 0
-        finally:
-            bar.close()
-        return {k: v / max(steps, 1) for k, v in sums.items()}
+        logger.info("epoch %d selection (%s): %s", epoch + 1, self.selected_on,
+                    summary_line(result))
+        return pct
 
     # ------------------------------------------------------------------ main loop
-    def _write_metrics(self, finished: bool) -> None:
+    def write_metrics(self, finished: bool) -> None:
         best = self.best if self.best["epoch"] >= 0 else {}
         rep = self.reported
         # the evaluation split's numbers, known only after the last epoch (``report``)
@@ -354,7 +208,7 @@ class ReIDTrainer:
         }
         atomic_write_text(self.out_dir / METRICS_FILE, json.dumps(data, indent=2) + "\n")
 
-    def _report(self) -> None:
+    def finish(self) -> None:
         """Evaluate the final weights and ``best.pth`` on the evaluation split (main rank)."""
         if self.report is None:
             return
@@ -392,72 +246,6 @@ class ReIDTrainer:
 
     def train(self) -> Dict[str, Any]:
         """Run epochs ``start_epoch .. epochs-1``, then the evaluation-split report; returns the
-        metrics.json content."""
-        for epoch in range(self.start_epoch, self.epochs):
-            t0 = time.perf_counter()
-            losses = self.train_one_epoch(epoch)
-            if self.scheduler is not None:
-                self.scheduler.step()
-            train_time = time.perf_counter() - t0
-            record: Dict[str, Any] = {"epoch": epoch + 1, "train_seconds": round(train_time, 2)}
-            record.update({f"loss_{k}": v for k, v in losses.items()})
-            do_eval = self.evaluate is not None and (
-                (epoch + 1) % self.eval_every == 0 or epoch + 1 == self.epochs
-            )
-            if self.is_main and do_eval:
-                t1 = time.perf_counter()
-                result = self.evaluate(unwrap_model(self.model))
-                pct = result.as_percent()
-                # selection-slice numbers (never the evaluation split)
-                record.update({f"select_{k}": v for k, v in pct.items()})
-                record["select_seconds"] = round(time.perf_counter() - t1, 2)
-                self.writer.scalars(
-                    f"val/{self.val_name}", {"rank1": pct["rank1"], "mAP": pct["mAP"]}, self.iter
-                )
-                logger.info(
-                    "epoch %d selection (%s): %s", epoch + 1, self.selected_on,
-                    summary_line(result),
-                )
-            self.train_seconds += time.perf_counter() - t0
-            self.history.append(record)
-            improved = False
-            # never write a NaN model over a good one (every rank checks: they stop together)
-            check_finite_model(unwrap_model(self.model), f"the end of epoch {epoch + 1}",
-                               grads=not self.amp, kept=kept_checkpoint(self.out_dir))
-            if self.is_main:
-                value = record.get(f"select_{self.best_metric}")
-                if self.evaluate is None:
-                    value, improved = float(epoch), True
-                elif value is not None and value > self.best["value"]:
-                    improved = True
-                if improved:
-                    self.best = {
-                        "metric": self.best_metric,
-                        "value": float(value),
-                        "epoch": epoch + 1,
-                        "rank1": record.get("select_rank1"),
-                        "mAP": record.get("select_mAP"),
-                    }
-                state = self.state_dict(epoch + 1)
-                # best first: a run killed in between resumes from the older last.pth and
-                # redoes this epoch, so best.pth never lags behind what last.pth says is best
-                if improved:
-                    save_checkpoint(self.out_dir / BEST, state)
-                save_checkpoint(self.out_dir / LAST, state)
-                self._write_metrics(finished=False)
-                self.writer.flush()
-                logger.info(
-                    "epoch %d done in %.1fs (train %.1fs) | %s%s",
-                    epoch + 1,
-                    time.perf_counter() - t0,
-                    train_time,
-                    format_losses(losses),
-                    " | new best" if improved else "",
-                )
-            _barrier()  # other ranks wait for validation + checkpoint of the main rank
-            if self.on_epoch_end is not None:
-                self.on_epoch_end(epoch, record)
-        if self.is_main:
-            self._report()
-            self._write_metrics(finished=True)
+        metrics.json content (``{}`` on other ranks)."""
+        super().train()
         return json.loads((self.out_dir / METRICS_FILE).read_text()) if self.is_main else {}

@@ -38,23 +38,7 @@ PathLike = Union[str, os.PathLike]
 EVALUATORS = (trackeval_metrics.EVALUATOR, mot_metrics.EVALUATOR)
 SPLITS = ("full", "val_half")
 #: Display / file order of the summary metrics; COUNT_METRICS are ints, the rest percent 0-100.
-METRIC_ORDER = (
-    "HOTA",
-    "DetA",
-    "AssA",
-    "LocA",
-    "MOTA",
-    "MOTP",
-    "IDF1",
-    "IDP",
-    "IDR",
-    "IDs",
-    "FP",
-    "FN",
-    "Frag",
-    "MT",
-    "ML",
-)
+METRIC_ORDER = trackeval_metrics.SUMMARY_METRICS  # the fullest backend's list
 COUNT_METRICS = ("IDs", "FP", "FN", "Frag", "MT", "ML")
 COMBINED = "COMBINED"
 

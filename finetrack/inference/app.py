@@ -12,17 +12,10 @@ import numpy as np
 from finetrack.config import Config, TrackerConfig
 from finetrack.data.mot import MOTSequence, list_sequences, write_results
 from finetrack.inference.build import build_detector_from_config, build_source, tracker_kwargs
-from finetrack.inference.runner import StageTimer, track_sequence
+from finetrack.engine.context import resolve_device
+from finetrack.inference.track_loop import StageTimer, track_sequence
 
 logger = logging.getLogger(__name__)
-
-
-def _device(name: str) -> str:
-    if name != "auto":
-        return name
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 #: The ways detections and Re-ID features are produced (``track_summary.json`` ``pipeline``).
@@ -54,14 +47,15 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
     features come from ONE backbone pass (``joint``) unless ``--det-ckpt`` holds other detector
     weights (or ``two_networks``): then two networks run per frame (``two-networks``).
     """
-    from finetrack.models.detector import detector_head_trained, load_checkpoint_file
+    from finetrack.engine.checkpoint import load_checkpoint
+    from finetrack.models.detector import detector_head_trained
 
     model = reid_obj = None
     if reid_ckpt is not None and (mode != "byte" or (det == "yolox" and det_ckpt is None)):
-        from finetrack.models.reid_head import FineTrackModel
+        from finetrack.models.build import model_from_checkpoint
 
-        reid_obj = load_checkpoint_file(reid_ckpt, device)
-        model = FineTrackModel.from_checkpoint(reid_ckpt, map_location=device, obj=reid_obj)
+        reid_obj = load_checkpoint(reid_ckpt, device)
+        model = model_from_checkpoint(reid_ckpt, map_location=device, obj=reid_obj)
     embedder = None
     if model is not None and mode != "byte":
         from finetrack.inference.embedder import Embedder
@@ -183,7 +177,7 @@ def run_tracking(
         raise ValueError("--det fairmot gives its own embeddings: drop --reid-ckpt")
     if mode in ("finetrack", "jde", "robust") and reid_ckpt is None and det != "fairmot":
         raise ValueError(f"mode {mode!r} uses appearance: give --reid-ckpt (a train_reid.py best.pth)")
-    device = _device(cfg.train.device)
+    device = str(resolve_device(cfg.train.device))
     if source is not None:
         readers = [open_source(source, fps)]
         if det not in ("yolox", "fairmot") and not isinstance(readers[0], MOTFrames):

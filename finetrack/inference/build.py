@@ -40,7 +40,7 @@ def tracker_kwargs(cfg: TrackerConfig, frame_rate: float) -> Dict[str, Any]:
 
 def gt_filter(cfg: Config) -> GTFilter:
     d = cfg.data
-    return GTFilter(tuple(d.classes), d.min_visibility, d.drop_zero_flag, d.min_box_size)
+    return GTFilter(d.classes, d.min_visibility, d.drop_zero_flag, d.min_box_size)
 
 
 def build_source(
@@ -74,11 +74,11 @@ def build_detector_from_config(cfg: Config, ckpt: str, device: str = "cpu"):
         build_detector,
         checkpoint_detector_spec,
         detector_head_trained,
-        load_checkpoint_file,
     )
+    from finetrack.engine.checkpoint import load_checkpoint
 
     m = cfg.model
-    obj = load_checkpoint_file(ckpt)
+    obj = load_checkpoint(ckpt)
     state = obj.get("model") if isinstance(obj, dict) else None
     if isinstance(state, dict):
         from finetrack.engine.checkpoint import check_finite_state
@@ -98,14 +98,13 @@ def build_detector_from_config(cfg: Config, ckpt: str, device: str = "cpu"):
             "%s records detector %s at input %s: using them (config: %s at %s)",
             ckpt, name, size, m.detector, tuple(m.input_size),
         )
-    variant = name.replace("yolox_", "")
     det = build_detector(
-        variant,
+        name,
         input_size=size,
         conf_thresh=m.conf_thresh,
         nms_thresh=m.nms_thresh,
         feature_levels=tuple(m.feature_levels),
     )
     det.load_checkpoint(ckpt, obj=obj)
-    logger.info("detector YOLOX-%s from %s, input %s", variant, ckpt, size)
+    logger.info("detector YOLOX-%s from %s, input %s", det.variant, ckpt, size)
     return det.to(device).eval()

@@ -4,7 +4,7 @@ Association studies (modes, thresholds, the cross-scene table) change only the t
 detector and the Re-ID head are the expensive part. :func:`compute_frames` runs the source and the
 embedder over a (half of a) sequence and returns per-frame arrays; :func:`save_frames` /
 :func:`load_frames` store them as one ``.npz``; :func:`track_frames` replays them through a
-tracker and returns the result rows exactly as :func:`finetrack.inference.runner.track_sequence`
+tracker and returns the result rows exactly as :func:`finetrack.inference.track_loop.track_sequence`
 would have written them (same frames, same order).
 """
 from __future__ import annotations

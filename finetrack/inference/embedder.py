@@ -24,9 +24,9 @@ class Embedder:
 
     @classmethod
     def from_checkpoint(cls, path, device: str = "cpu") -> "Embedder":
-        from finetrack.models.reid_head import FineTrackModel
+        from finetrack.models.build import model_from_checkpoint
 
-        return cls(FineTrackModel.from_checkpoint(path, map_location=device), device)
+        return cls(model_from_checkpoint(path, map_location=device), device)
 
     @property
     def dim(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import zipfile
 from pathlib import Path
-from typing import Dict, Iterable, List
+from typing import Dict, List
 
 from finetrack.utils.io import atomic_open
 
@@ -60,12 +60,3 @@ def write_mot17_submission(results_dir: Path, out_dir: Path, split: str = "test"
             for name in names:
                 z.write(out_dir / f"{name}.txt", arcname=f"{name}.txt")
     return zpath
-
-
-def zip_results(files: Iterable[Path], zpath: Path) -> Path:
-    """Zip result files at the archive root (MOT20 / DanceTrack uploads)."""
-    with atomic_open(zpath, "wb") as f:
-        with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
-            for p in files:
-                z.write(p, arcname=Path(p).name)
-    return Path(zpath)

@@ -80,7 +80,7 @@ def pick_codec(size_wh: Tuple[int, int], codecs: Tuple[str, ...] = CODECS) -> st
 
 
 class VideoWriter:
-    """Callback for :func:`finetrack.inference.runner.track_sequence` writing annotated frames.
+    """Callback for :func:`finetrack.inference.track_loop.track_sequence` writing annotated frames.
 
     The file is written to a unique temporary name beside ``path`` and renamed on :meth:`close`
     (nothing half-written); :meth:`abort` (or an error in :meth:`close`) removes it.

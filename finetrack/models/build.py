@@ -1,8 +1,8 @@
 """Builders: names -> modules, failing with the list of valid names.
 
 ``build_model`` records its own arguments as ``model_args`` (plain dicts, tuples, numbers and
-strings: safe for ``torch.load(weights_only=True)``) so :meth:`FineTrackModel.from_checkpoint`
-can rebuild a model from a checkpoint alone.
+strings: safe for a ``weights_only`` load) so :func:`model_from_checkpoint` can rebuild a model
+from a checkpoint alone.
 """
 from __future__ import annotations
 
@@ -11,13 +11,17 @@ import logging
 import os
 from typing import Any, Dict, Mapping, Optional, Type, Union
 
+import torch
 import torch.nn as nn
 
+from finetrack.engine.checkpoint import check_finite_state, load_checkpoint
 from finetrack.models.detector import (
     DEFAULT_VARIANT,
     YOLOX_VARIANTS,
     YOLOXDetector,
     build_detector,
+    canonical_variant,
+    match_state_dict,
 )
 from finetrack.models.fafpn import NECKS
 from finetrack.models.reid_head import POOLINGS, FineTrackModel, ReIDHead
@@ -37,6 +41,7 @@ __all__ = [
     "build_detector",
     "build_model",
     "build_reid_head",
+    "model_from_checkpoint",
 ]
 
 
@@ -94,6 +99,7 @@ def build_model(
     if "depth" not in det_kwargs and "width" not in det_kwargs:
         det_kwargs.setdefault("variant", DEFAULT_VARIANT)
     if "variant" in det_kwargs:
+        det_kwargs["variant"] = canonical_variant(det_kwargs["variant"])  # recorded as "nano"
         _check_name("YOLOX variant", det_kwargs["variant"], YOLOX_VARIANTS)
         det = build_detector(**det_kwargs)
     else:
@@ -123,3 +129,32 @@ def build_model(
         }
     )
     return FineTrackModel(det, head, freeze_detector=freeze_detector, model_args=model_args)
+
+
+def model_from_checkpoint(
+    path: PathLike,
+    map_location: Union[str, torch.device] = "cpu",
+    obj: Optional[Mapping] = None,
+) -> FineTrackModel:
+    """Rebuild a :class:`FineTrackModel` from a checkpoint alone (its ``model_args``) and load
+    its weights.
+
+    Args:
+        path: the checkpoint file (named in messages).
+        map_location: as for :func:`~finetrack.engine.checkpoint.load_checkpoint`.
+        obj: the file's content when the caller has already loaded it.
+
+    Raises:
+        KeyError: the checkpoint has no ``model_args``.
+        CheckpointMismatchError: the weights do not fit.
+    """
+    if obj is None:
+        obj = load_checkpoint(path, map_location)
+    if "model_args" not in obj:
+        raise KeyError(f"{path} has no 'model_args'; cannot rebuild the model")
+    model = build_model(**obj["model_args"])
+    state = match_state_dict(obj["model"], model.state_dict(), prefixes=("", "module."))
+    check_finite_state(state, path)
+    model.load_state_dict(state, strict=True)
+    logger.info("rebuilt FineTrackModel from %s", path)
+    return model

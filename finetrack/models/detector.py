@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import pickle
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import cv2
@@ -28,7 +27,13 @@ import torch.nn as nn
 import torchvision
 from yolox.models import YOLOPAFPN, YOLOX, YOLOXHead
 
-from finetrack.utils.io import atomic_open
+from finetrack.data.letterbox import (  # noqa: F401  (re-exported: the detector's input)
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    LETTERBOX_PAD_VALUE,
+    preprocess_image,
+)
+from finetrack.engine.checkpoint import check_finite_state, load_checkpoint, write_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -69,21 +74,23 @@ _PAFPN_LEVELS: Tuple[str, ...] = ("dark3", "dark4", "dark5")
 #: yolox's reference channels of the PAFPN inputs (scaled by width), as in ``yolox_base.py``.
 _PAFPN_IN_CHANNELS: List[int] = [256, 512, 1024]
 
-#: ByteTrack's normalisation (``rgb_means``/``std`` of its MOT exps) and letterbox pad value.
-IMAGENET_MEAN: Tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: Tuple[float, float, float] = (0.229, 0.224, 0.225)
-LETTERBOX_PAD_VALUE: float = 114.0
 #: YOLOX's BatchNorm settings (``yolox_base.py`` ``init_yolo``) and head prior probability.
 _YOLOX_BN_EPS: float = 1e-3
 _YOLOX_BN_MOMENTUM: float = 0.03
 _YOLOX_PRIOR_PROB: float = 1e-2
 
 
+def canonical_variant(name: str) -> str:
+    """``yolox_nano`` (the configs' ``model.detector`` spelling) or ``nano`` -> ``nano``."""
+    return name[len("yolox_"):] if name.startswith("yolox_") else name
+
+
 def resolve_variant(variant: str) -> Tuple[float, float, bool]:
     """Look a YOLOX variant up.
 
     Args:
-        variant: one of :data:`YOLOX_VARIANTS` (``nano``, ``tiny``, ``s``, ``m``, ``l``, ``x``).
+        variant: one of :data:`YOLOX_VARIANTS` (``nano``, ``tiny``, ``s``, ``m``, ``l``, ``x``),
+            with or without the configs' ``yolox_`` prefix.
 
     Returns:
         ``(depth, width, depthwise)``.
@@ -91,46 +98,13 @@ def resolve_variant(variant: str) -> Tuple[float, float, bool]:
     Raises:
         KeyError: unknown name; the message lists the valid ones.
     """
+    variant = canonical_variant(variant)
     if variant not in YOLOX_VARIANTS:
         raise KeyError(
             f"unknown YOLOX variant {variant!r}; valid variants: {sorted(YOLOX_VARIANTS)}"
         )
     depth, width = YOLOX_VARIANTS[variant]
     return depth, width, variant in DEPTHWISE_VARIANTS
-
-
-def preprocess_image(
-    img_bgr: np.ndarray,
-    input_size: Tuple[int, int],
-    mean: Sequence[float] = IMAGENET_MEAN,
-    std: Sequence[float] = IMAGENET_STD,
-    pad_value: float = LETTERBOX_PAD_VALUE,
-) -> Tuple[np.ndarray, float]:
-    """ByteTrack's ``preproc``: top-left letterbox, BGR->RGB, /255, normalise.
-
-    Args:
-        img_bgr: (h, w, 3) uint8 BGR image (OpenCV order). Not modified.
-        input_size: network input (H, W).
-        mean: per-channel RGB mean subtracted after /255.
-        std: per-channel RGB std divided after the mean.
-        pad_value: value of the padding pixels before normalisation.
-
-    Returns:
-        ``(chw, ratio)``: (3, H, W) float32 array; ``ratio = min(H / h, W / w)``, the scale from
-        original to network-input pixels (the content occupies ``[:int(h*r), :int(w*r)]``).
-    """
-    if img_bgr.ndim != 3 or img_bgr.shape[2] != 3:
-        raise ValueError(f"expected an (h, w, 3) BGR image, got shape {img_bgr.shape}")
-    in_h, in_w = int(input_size[0]), int(input_size[1])
-    h, w = img_bgr.shape[:2]
-    ratio = min(in_h / h, in_w / w)
-    new_w, new_h = int(w * ratio), int(h * ratio)
-    resized = cv2.resize(img_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    padded = np.full((in_h, in_w, 3), pad_value, dtype=np.float32)
-    padded[:new_h, :new_w] = resized.astype(np.float32)
-    rgb = padded[:, :, ::-1] / 255.0
-    rgb = (rgb - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
-    return np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32), float(ratio)
 
 
 def postprocess_detections(
@@ -206,66 +180,11 @@ class CheckpointMismatchError(RuntimeError):
     """A state dict does not fit the model; the message lists every offending key."""
 
 
-def _check_finite_state(state: Mapping[str, Any], path: Any) -> None:
-    """CheckpointError when a state dict holds NaN/inf weights (names the file)."""
-    from finetrack.engine.checkpoint import check_finite_state  # engine imports models
-
-    check_finite_state(state, path)
-
-
-def load_checkpoint_file(
-    path: PathLike, map_location: Union[str, torch.device] = "cpu"
-) -> Mapping:
-    """``torch.load`` with ``weights_only=True`` (tensors and plain containers only).
-
-    A file that does not load that way is reported, never retried as a full unpickle (which
-    would run whatever code the file holds).
-
-    Raises:
-        FileNotFoundError: no such file.
-        CheckpointError: truncated, corrupt, or not weights-only loadable (the file is named).
-    """
-    import zipfile
-
-    from finetrack.utils.cli import CheckpointError
-
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        lines = [ln.strip() for ln in str(err).splitlines() if "Unsupported global" in ln]
-        if not lines:  # not a refused Python object: a damaged file
-            raise CheckpointError(
-                f"cannot read checkpoint {path}: truncated or corrupt ({_first_line(err)})"
-            ) from err
-        first = lines[0]
-        raise CheckpointError(
-            f"{path} cannot be loaded weights-only ({first}); it holds Python objects besides "
-            "tensors: re-save its state dict with torch.save({'model': state_dict}) from code "
-            "you trust"
-        ) from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, AttributeError, TypeError,
-            ImportError) as err:
-        raise CheckpointError(
-            f"cannot read checkpoint {path}: truncated or corrupt ({_first_line(err)})"
-        ) from err
-    if not isinstance(obj, Mapping):
-        raise CheckpointError(f"{path} is not a checkpoint dict (found {type(obj).__name__})")
-    return obj
-
-
-def _first_line(err: BaseException) -> str:
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    return lines[-1] if "Weights only load failed" in str(err) and lines else (
-        lines[0] if lines else type(err).__name__)
-
-
 def checkpoint_detector_spec(obj: Mapping) -> Dict[str, Any]:
     """The detector description a ``tools/train_det.py`` checkpoint records, if any.
 
     Args:
-        obj: a loaded checkpoint (see :func:`load_checkpoint_file`).
+        obj: a loaded checkpoint (see :func:`~finetrack.engine.checkpoint.load_checkpoint`).
 
     Returns:
         ``{"detector": "yolox_tiny", "input_size": (H, W)}`` with the keys the checkpoint holds
@@ -298,7 +217,7 @@ def detector_head_trained(obj: Mapping) -> Optional[bool]:
        (the Re-ID losses never reach the head, so an untrained head keeps exactly these values).
 
     Args:
-        obj: a loaded checkpoint (see :func:`load_checkpoint_file`).
+        obj: a loaded checkpoint (see :func:`~finetrack.engine.checkpoint.load_checkpoint`).
 
     Returns:
         True / False, or None when the checkpoint holds no objectness biases to judge by.
@@ -435,6 +354,7 @@ class YOLOXDetector(nn.Module):
         if variant is None and depth is None and width is None:
             variant = DEFAULT_VARIANT
         if variant is not None:
+            variant = canonical_variant(variant)
             if depth is not None or width is not None:
                 raise ValueError("give either variant or depth/width, not both")
             depth, width, variant_dw = resolve_variant(variant)
@@ -604,7 +524,7 @@ class YOLOXDetector(nn.Module):
                 keys do not fit (lists the missing / unexpected / wrongly shaped keys).
         """
         if obj is None:
-            obj = load_checkpoint_file(path, map_location)
+            obj = load_checkpoint(path, map_location)
         recorded = checkpoint_detector_spec(obj).get("detector")
         if recorded is not None and self.variant is not None and recorded != f"yolox_{self.variant}":
             raise CheckpointMismatchError(
@@ -612,7 +532,7 @@ class YOLOXDetector(nn.Module):
                 f"set model.detector={recorded}"
             )
         state = match_state_dict(extract_state_dict(obj), self.model.state_dict())
-        _check_finite_state(state, path)
+        check_finite_state(state, path)
         self.model.load_state_dict(state, strict=True)
         logger.info("loaded YOLOX weights from %s (%d tensors)", path, len(state))
 
@@ -631,16 +551,15 @@ def save_checkpoint(path: PathLike, model: Union[YOLOXDetector, nn.Module]) -> N
     """
     inner = model.model if isinstance(model, YOLOXDetector) else model
     state = {k: v.detach().cpu() for k, v in inner.state_dict().items()}
-    with atomic_open(path, "wb") as f:
-        torch.save({"model": state}, f)
+    write_checkpoint(path, {"model": state})
 
 
 def build_detector(variant: str = DEFAULT_VARIANT, **kwargs) -> YOLOXDetector:
     """Build a :class:`YOLOXDetector` by variant name (fails listing the valid names).
 
     Args:
-        variant: one of :data:`YOLOX_VARIANTS`.
+        variant: one of :data:`YOLOX_VARIANTS` (``yolox_`` prefix allowed: the config spelling).
         **kwargs: any other :class:`YOLOXDetector` keyword.
     """
     resolve_variant(variant)
-    return YOLOXDetector(variant=variant, **kwargs)
+    return YOLOXDetector(variant=canonical_variant(variant), **kwargs)

@@ -27,23 +27,18 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from finetrack.models.detector import (
-    YOLOXDetector,
-    _check_finite_state,
-    load_checkpoint_file,
-    match_state_dict,
-)
+from finetrack.engine.checkpoint import write_checkpoint
+from finetrack.models.detector import YOLOXDetector
 from finetrack.models.fafpn import build_neck
 from finetrack.models.mpmg import MPMG, center_mask, center_pool, gap_pool, masked_pool
 from finetrack.models.roi import MultiLevelRoIAlign
-from finetrack.utils.io import atomic_open
 
 logger = logging.getLogger(__name__)
 
@@ -388,36 +383,4 @@ class FineTrackModel(nn.Module):
 
     def save(self, path: PathLike) -> None:
         """Write :meth:`checkpoint_state` atomically."""
-        with atomic_open(path, "wb") as f:
-            torch.save(self.checkpoint_state(), f)
-
-    @classmethod
-    def from_checkpoint(
-        cls,
-        path: PathLike,
-        map_location: Union[str, torch.device] = "cpu",
-        obj: Optional[Mapping] = None,
-    ) -> "FineTrackModel":
-        """Rebuild a model from a checkpoint alone (needs its ``model_args``) and load weights.
-
-        Args:
-            path: the checkpoint file (named in messages).
-            map_location: as for ``torch.load``.
-            obj: the file's content when the caller has already loaded it.
-
-        Raises:
-            KeyError: the checkpoint has no ``model_args``.
-            CheckpointMismatchError: the weights do not fit.
-        """
-        from finetrack.models.build import build_model  # build imports this module
-
-        if obj is None:
-            obj = load_checkpoint_file(path, map_location)
-        if "model_args" not in obj:
-            raise KeyError(f"{path} has no 'model_args'; cannot rebuild the model")
-        model = build_model(**obj["model_args"])
-        state = match_state_dict(obj["model"], model.state_dict(), prefixes=("", "module."))
-        _check_finite_state(state, path)
-        model.load_state_dict(state, strict=True)
-        logger.info("rebuilt FineTrackModel from %s", path)
-        return model
+        write_checkpoint(path, self.checkpoint_state())

@@ -107,7 +107,7 @@ def test_sgs_batches_hold_more_positives_than_shuffle_on_the_mot17like_preset():
     import numpy as np
 
     from finetrack.data.samplers import sampler_positives
-    from finetrack.data.synthetic import MOT17LIKE, SyntheticConfig, scene_ground_truth, simulate_scene
+    from finetrack.synthetic.generate import MOT17LIKE, SyntheticConfig, scene_ground_truth, simulate_scene
 
     cfg = SyntheticConfig(**MOT17LIKE)
     assert cfg.num_seqs >= 7

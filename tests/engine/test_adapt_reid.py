@@ -11,7 +11,7 @@ import pytest
 
 from finetrack.config import freeze
 from finetrack.data.pseudo import MinerRules, mine_tracklets, track_for_mining
-from finetrack.engine.runner import train_from_config
+from finetrack.engine.reid_build import train_from_config
 from finetrack.tracker import Tracker
 
 from .conftest import tiny_config, write_tiny_sequence

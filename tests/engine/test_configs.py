@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from finetrack.config import Config, ConfigError, load_config
-from finetrack.engine.runner import model_kwargs, resolve_data_root
+from finetrack.engine.context import resolve_data_root
+from finetrack.engine.reid_build import model_kwargs
 
 REPO = Path(__file__).resolve().parents[2]
 REID_CONFIGS = sorted(

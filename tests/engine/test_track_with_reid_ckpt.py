@@ -11,7 +11,7 @@ import pytest
 
 from finetrack.config import freeze
 from finetrack.data.mot import read_results
-from finetrack.engine.runner import train_from_config
+from finetrack.engine.reid_build import train_from_config
 
 from .conftest import tiny_config, write_tiny_sequence
 

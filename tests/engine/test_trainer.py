@@ -10,7 +10,7 @@ import torch
 from finetrack.config import ConfigError
 
 from finetrack.engine.checkpoint import load_checkpoint
-from finetrack.engine.runner import build_reid_datasets, model_kwargs, train_from_config
+from finetrack.engine.reid_build import build_reid_datasets, model_kwargs, train_from_config
 from finetrack.engine.trainer import NonFiniteLossError, ReIDTrainer
 
 from .conftest import tiny_config
@@ -49,7 +49,7 @@ def test_few_steps_lower_the_loss(tiny_mot_root, tmp_path):
         torch.device("cpu"),
         progress=False,
     )
-    losses = [trainer.forward_backward(batch)["total"] for _ in range(5)]
+    losses = [trainer.train_step(batch)["total"] for _ in range(5)]
     assert losses[-1] < 0.8 * losses[0], losses
 
 
@@ -96,7 +96,7 @@ def test_resume_under_another_config_is_refused(tiny_mot_root, tmp_path):
 
 
 def test_checkpoint_contents_and_metrics_json(tiny_mot_root, tmp_path):
-    from finetrack.models.reid_head import FineTrackModel
+    from finetrack.models.build import model_from_checkpoint
 
     cfg = tiny_config(
         tiny_mot_root,
@@ -131,7 +131,7 @@ def test_checkpoint_contents_and_metrics_json(tiny_mot_root, tmp_path):
         assert key in ckpt, key
     assert ckpt["config"]["model"]["pooling"] == "gap"
     # self-contained: rebuilt from the file alone, same embeddings as the trained weights
-    model = FineTrackModel.from_checkpoint(tmp_path / "best.pth")
+    model = model_from_checkpoint(tmp_path / "best.pth")
     _, val = build_reid_datasets(cfg)
     item = val[0]
     emb = model.extract(item["image"][None], [item["boxes"]])
@@ -156,7 +156,7 @@ def test_non_finite_loss_stops_with_the_loss_dict(tiny_mot_root, tmp_path):
     trainer = ReIDTrainer(model, nan_loss, opt, None, [], None, tmp_path, 1, torch.device("cpu"))
     batch = collate_frames([train_set[0]])
     with pytest.raises(NonFiniteLossError, match="tri_g"):
-        trainer.forward_backward(batch)
+        trainer.train_step(batch)
     for k, p in model.named_parameters():  # nothing stepped (BN running stats may move)
         assert torch.equal(p, before[k]), k
 

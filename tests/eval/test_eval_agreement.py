@@ -11,7 +11,7 @@ from _eval_helpers import MM_DATA, TUD_SEQS, assert_close_metrics, trackeval_dir
 
 from finetrack.data.mot import write_half_split
 from finetrack.eval import evaluate
-from finetrack.eval.synthetic import write_synthetic_set
+from finetrack.synthetic.eval_sets import write_synthetic_set
 
 # motmetrics' own expected values (motmetrics/tests/test_metrics.py::test_motchallenge_files):
 # idf1 idp idr recall precision num_unique_objects MT PT ML FP FN IDs Frag mota motp

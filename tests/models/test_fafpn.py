@@ -17,15 +17,6 @@ from finetrack.models.fafpn import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """2 cores shared with other test runs: intra-op threads only add contention here."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def test_resblock_with_zero_body_is_relu_of_projection():
     torch.manual_seed(0)
     rb = ResBlock(5, 7).eval()

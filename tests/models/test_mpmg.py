@@ -1,7 +1,6 @@
 """MPMG masks and the three poolings."""
 import math
 
-import pytest
 import torch
 
 from finetrack.models.mpmg import (
@@ -13,15 +12,6 @@ from finetrack.models.mpmg import (
     masked_pool,
     split_sizes,
 )
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """2 cores shared with other test runs: intra-op threads only add contention here."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_split_sizes():

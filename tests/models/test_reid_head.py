@@ -5,18 +5,10 @@ import torch
 import torch.nn.functional as F
 
 from finetrack.losses import FineTrackLoss
-from finetrack.models.build import build_model, build_reid_head
+from finetrack.models.build import build_model, build_reid_head, model_from_checkpoint
 from finetrack.models.fafpn import neck_flow_convs
 from finetrack.models.reid_head import FineTrackModel, ReIDHead
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """2 cores shared with other test runs: intra-op threads only add contention here."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 IN_CH, STRIDES, IMG = (8, 16, 32), (4, 8, 16), (64, 96)
 
@@ -134,7 +126,7 @@ def test_model_freeze_extract_and_checkpoint(tmp_path):
     assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
     path = tmp_path / "finetrack.pth"
     model.save(path)
-    rebuilt = FineTrackModel.from_checkpoint(path)
+    rebuilt = model_from_checkpoint(path)
     assert rebuilt.model_args == model.model_args
     assert np.allclose(rebuilt.extract(images, BOXES), emb, atol=1e-6)
     # The detector alone loads from the full model checkpoint (prefix detector.model.).

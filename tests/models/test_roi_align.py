@@ -1,17 +1,7 @@
 """Multi-level ROIAlign: sizes, frame order and sampled positions."""
-import pytest
 import torch
 
 from finetrack.models.roi import MultiLevelRoIAlign, default_roi_sizes
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """2 cores shared with other test runs: intra-op threads only add contention here."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_default_sizes():

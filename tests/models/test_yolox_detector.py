@@ -19,14 +19,6 @@ from finetrack.models.detector import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """2 cores shared with other test runs: intra-op threads only add contention here."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 SMALL = (64, 96)
 
 

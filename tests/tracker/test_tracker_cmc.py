@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from finetrack.data.synthetic import SceneRenderer, SyntheticConfig, simulate_scene
+from finetrack.synthetic.generate import SceneRenderer, SyntheticConfig, simulate_scene
 from finetrack.tracker import KalmanFilter, Tracker
 from finetrack.tracker.cmc import CMC_METHODS, build_cmc, compose_scale
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from finetrack.data.mot import MOTSequence, list_sequences, read_det, read_gt
-from finetrack.data.synth_appearance import CLOTHES, PARTS, TORSO_PROBE, Appearance, parts_differing
-from finetrack.data.synth_detections import visibility_far_to_near
-from finetrack.data.synthetic import (
+from finetrack.synthetic.appearance import CLOTHES, PARTS, TORSO_PROBE, Appearance, parts_differing
+from finetrack.synthetic.detections import visibility_far_to_near
+from finetrack.synthetic.generate import (
     TINY,
     SceneRenderer,
     SyntheticConfig,
@@ -95,7 +95,7 @@ def test_gt_matches_rendered_pixels(tmp_path):
     cfg = SyntheticConfig(num_seqs=1, frames=12, width=320, height=240, seed=5,
                           brightness_noise=0.0, pan_fraction=1.0)
     scene = simulate_scene(cfg, 0)
-    from finetrack.data.synthetic import write_scene
+    from finetrack.synthetic.generate import write_scene
 
     seq_dir = write_scene(scene, tmp_path / "SYN-00", cfg, 0)
     gt = read_gt(seq_dir / "gt" / "gt.txt")
@@ -273,7 +273,7 @@ def test_existing_sequences_kept_or_refused(tiny, tmp_path, monkeypatch):
     generate_dataset(changed, out, overwrite=True)
     assert gt.read_bytes() != (tiny / "train" / "SYN-00" / "gt" / "gt.txt").read_bytes()
     # an error half-way leaves nothing behind
-    import finetrack.data.synthetic as synthetic
+    import finetrack.synthetic.generate as synthetic
 
     calls = {"n": 0}
     real = cv2.imwrite

@@ -9,25 +9,17 @@ import torch
 import yaml
 
 from finetrack.config import ConfigError, freeze, load_config
-from finetrack.detection.build import train_from_config
-from finetrack.detection.config import DetConfig
+from finetrack.engine.det_build import train_from_config
+from finetrack.det_config import DetConfig
 from finetrack.models.detector import build_detector
 
 REPO = Path(__file__).resolve().parents[2]
 INPUT_HW = [96, 128]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def synthetic_root(tmp_path_factory) -> Path:
-    from finetrack.data.synthetic import TINY, SyntheticConfig, generate_dataset
+    from finetrack.synthetic.generate import TINY, SyntheticConfig, generate_dataset
 
     root = tmp_path_factory.mktemp("syn")
     generate_dataset(SyntheticConfig(**TINY), root)
@@ -132,13 +124,13 @@ def test_every_det_config_loads_and_builds_overrides():
         assert cfg.seed == 5 and str(cfg.run_dir) == "/tmp/x"
         h, w = cfg.model.input_size
         assert h % 32 == 0 and w % 32 == 0, path
-        build_detector(cfg.model.detector.replace("yolox_", ""), input_size=(h, w))
+        build_detector(cfg.model.detector, input_size=(h, w))
     with pytest.raises(ConfigError):
         load_config(DetConfig, paths[0], ["train.epoch=3"])
 
 
 def test_selection_slice_is_the_training_tail_never_the_val_split(tmp_path, synthetic_root):
-    from finetrack.detection.build import selection_records, train_records, val_records
+    from finetrack.engine.det_build import selection_records, train_records, val_records
 
     cfg = _config(tmp_path, synthetic_root)
     train = {(r.seq_dir.name, r.frame) for r in train_records(cfg)}
@@ -157,7 +149,7 @@ def test_selection_slice_is_the_training_tail_never_the_val_split(tmp_path, synt
 
 
 def test_tail_selection_needs_a_mot_source(tmp_path):
-    from finetrack.detection.build import selection_records
+    from finetrack.engine.det_build import selection_records
 
     path = tmp_path / "ch.yaml"
     path.write_text(yaml.safe_dump({"data": {"train": [{"root": str(tmp_path), "format": "crowdhuman"}]}}))

@@ -1,7 +1,7 @@
 """Training-time transforms: yolox's own augmentation, ByteTrack's normalisation, random resize.
 
 yolox 0.3.0's ``TrainTransform`` letterboxes (top-left, pad 114) and returns BGR 0..255 pixels, while
-ByteTrack's models (and :func:`finetrack.models.detector.preprocess_image`, used at inference) take
+ByteTrack's models (and :func:`finetrack.data.letterbox.preprocess_image`, used at inference) take
 RGB / 255 normalised with the ImageNet mean/std. :class:`NormalizedTransform` applies exactly that
 normalisation after yolox's transform, so the trained detector sees at inference what it saw in
 training (the same thing yolox's ``ValTransform(legacy=True)`` does).
@@ -16,31 +16,11 @@ import torch
 import torch.nn.functional as F
 from yolox.data import MosaicDetection, TrainTransform
 
-from finetrack.detection.datasets import DetDataset, DetRecord
-from finetrack.models.detector import IMAGENET_MEAN, IMAGENET_STD
+from finetrack.data.det_dataset import DetDataset, DetRecord
+from finetrack.data.letterbox import normalize_chw  # noqa: F401  (re-exported)
 
 #: yolox's input sizes are multiples of the largest stride.
 SIZE_DIVISOR = 32
-
-
-def normalize_chw(
-    chw_bgr: np.ndarray, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
-) -> np.ndarray:
-    """ByteTrack's normalisation of a letterboxed image.
-
-    Args:
-        chw_bgr: (3, H, W) BGR pixels in 0..255 (yolox ``preproc`` output). Not modified.
-        mean: RGB mean after /255.
-        std: RGB std after the mean.
-
-    Returns:
-        (3, H, W) float32 RGB, ``(x / 255 - mean) / std``.
-    """
-    rgb = chw_bgr[::-1].astype(np.float32) / 255.0
-    mean_c = np.asarray(mean, np.float32)[:, None, None]
-    std_c = np.asarray(std, np.float32)[:, None, None]
-    rgb = (rgb - mean_c) / std_c
-    return np.ascontiguousarray(rgb, dtype=np.float32)
 
 
 class NormalizedTransform:

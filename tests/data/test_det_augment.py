@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from finetrack.detection.datasets import DetRecord
-from finetrack.detection.transforms import (
+from finetrack.data.det_dataset import DetRecord
+from finetrack.data.det_transforms import (
     build_train_dataset,
     normalize_chw,
     random_input_size,

@@ -4,14 +4,14 @@
 gt/gt.txt, det/det.txt, seqinfo.ini, synth.json}``:
 
 * people-like figures (head, torso with optional stripes, legs, optional bag) in clothing groups
-  that differ in exactly one part (:mod:`finetrack.data.synth_appearance`);
+  that differ in exactly one part (:mod:`finetrack.synthetic.appearance`);
 * free walkers entering and leaving at the sides, and scripted two-person crossings where the
-  hidden person reverses or stops while occluded (:mod:`finetrack.data.synth_motion`);
+  hidden person reverses or stops while occluded (:mod:`finetrack.synthetic.motion`);
 * perspective: feet lower in the frame = nearer = larger = drawn later; ground-truth visibility is
   the fraction of the box inside the image and not covered by nearer people's boxes;
 * optional camera pan, a lightly textured background, per-frame brightness and pixel noise;
 * det.txt from a noisy detector: box jitter, scores falling with occlusion, misses (certain below a
-  visibility), false positives (:mod:`finetrack.data.synth_detections`).
+  visibility), false positives (:mod:`finetrack.synthetic.detections`).
 
 Everything is a function of (config, sequence index): each sequence seeds its own
 ``numpy.random.Generator`` streams from ``SeedSequence([seed, index])``; there is no global RNG and
@@ -21,9 +21,9 @@ renamed into place at the end, so an error or Ctrl-C leaves nothing half-written
 
 gt.txt boxes are integer pixels, 0-based, with the figure touching all four box sides.
 
-Modules: ``synth_config`` (the knobs), ``synth_motion`` (camera, trajectories), ``synth_appearance``
-(clothes, drawing), ``synth_scene`` (identities + boxes + gt/dets of a sequence), ``synth_render``
-(pixels), ``synth_detections`` (visibility, detector noise), ``synth_stats`` (data set statistics),
+Modules: ``config`` (the knobs), ``motion`` (camera, trajectories), ``appearance``
+(clothes, drawing), ``scene`` (identities + boxes + gt/dets of a sequence), ``render``
+(pixels), ``detections`` (visibility, detector noise), ``stats`` (data set statistics),
 and this one (writing, scripted crossings; it re-exports the public names).
 """
 from __future__ import annotations
@@ -42,18 +42,18 @@ from typing import List, Optional, Tuple, Union
 import cv2
 
 from finetrack.data.mot import SeqInfo, read_gt, write_seqinfo
-from finetrack.data.synth_config import MOT17LIKE, TINY, SyntheticConfig
-from finetrack.data.synth_detections import DetectorNoise
-from finetrack.data.synth_motion import CrossingSpec
-from finetrack.data.synth_render import SceneRenderer
-from finetrack.data.synth_scene import (
+from finetrack.synthetic.config import MOT17LIKE, TINY, SyntheticConfig
+from finetrack.synthetic.detections import DetectorNoise
+from finetrack.synthetic.motion import CrossingSpec
+from finetrack.synthetic.render import SceneRenderer
+from finetrack.synthetic.scene import (
     GroundTruth,
     Scene,
     scene_detections,
     scene_ground_truth,
     simulate_scene,
 )
-from finetrack.data.synth_stats import dataset_statistics, format_statistics, sequence_statistics
+from finetrack.synthetic.stats import dataset_statistics, format_statistics, sequence_statistics
 from finetrack.utils.io import atomic_open, atomic_write_text
 
 __all__ = [

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from finetrack.data.mot import GTFilter
-from finetrack.detection.datasets import DetDataset, crowdhuman_records, mot_records
+from finetrack.data.det_dataset import DetDataset, crowdhuman_records, mot_records
 
 
 def test_crowdhuman_odgt(tmp_path):

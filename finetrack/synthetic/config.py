@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Tuple
 
-from finetrack.data.synth_detections import DetectorNoise
-from finetrack.data.synth_motion import CROSSING_BEHAVIOURS, GroundCamera
+from finetrack.synthetic.detections import DetectorNoise
+from finetrack.synthetic.motion import CROSSING_BEHAVIOURS, GroundCamera
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class SyntheticConfig:
     Crossings:
         crossing_rate: scripted two-person crossings per 100 frames (stochastic rounding).
         crossing_behaviours: behaviours used in turn from a random start within each sequence
-            (see ``synth_motion.CROSSING_BEHAVIOURS``).
+            (see ``motion.CROSSING_BEHAVIOURS``).
         crossing_same_group: probability that a crossing pair wears the same clothing group.
         crossing_hold_s: seconds the pair stands overlapped (``reverse``) or the hidden person
             waits (``stop``).
@@ -36,7 +36,7 @@ class SyntheticConfig:
         pan_fraction: fraction of the sequences that pan, spread evenly (0.5: indices 1, 3, ...;
             1: all). pan_speed: peak pan speed in image widths
             per second. pan_period_s: period of the sinusoidal pan.
-        horizon_frac, near_height_frac, far_height_frac: see ``synth_motion.GroundCamera``.
+        horizon_frac, near_height_frac, far_height_frac: see ``motion.GroundCamera``.
     Image:
         bg_texture: amplitude (grey levels) of the background texture.
         brightness_noise: std of the per-frame global gain (1 + N(0, std)).

@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from finetrack.detection.coco_eval import ImageGT, coco_ap
+from finetrack.eval.coco_ap import ImageGT, coco_ap
 
 #: COCO's 101-point interpolation: recall points 0, 0.01, ..., 1.
 N_RECALL = 101
@@ -63,8 +63,8 @@ def test_empty_image_detections_are_false_positives():
 def test_public_det_txt_is_scored_against_the_same_records(tmp_path):
     """det.txt = the gt boxes of frames 1-2 at 0.9, frame 3 missed, one FP at 0.5 in frame 1."""
     from finetrack.data.mot import SeqInfo, write_seqinfo
-    from finetrack.detection.coco_eval import public_detections
-    from finetrack.detection.datasets import mot_records
+    from finetrack.eval.coco_ap import public_detections
+    from finetrack.data.det_dataset import mot_records
 
     seq = tmp_path / "train" / "SEQ-A"
     (seq / "img1").mkdir(parents=True)

@@ -16,49 +16,45 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
-import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, RandomSampler
-from tqdm import tqdm
 from yolox.data import MosaicDetection
 from yolox.utils import LRScheduler, ModelEMA
 
-from finetrack.config import check_resume_config
-from finetrack.detection.coco_eval import evaluate_detector, format_ap
-from finetrack.detection.datasets import DetRecord
-from finetrack.detection.transforms import (
+from finetrack.eval.coco_ap import evaluate_detector, format_ap
+from finetrack.data.det_dataset import DetRecord
+from finetrack.data.det_transforms import (
     make_generator,
     random_input_size,
     resize_batch,
     set_mosaic,
     worker_init_fn,
 )
-from finetrack.engine.checkpoint import check_finite_model, load_checkpoint
-from finetrack.engine.logger import ScalarWriter, format_losses
-from finetrack.engine.trainer import FINITE_CHECK_EVERY, all_ranks_finite, kept_checkpoint
+from finetrack.engine.base_trainer import (  # noqa: F401  (BEST/LAST/NonFiniteLossError re-exported)
+    BEST,
+    LAST,
+    METRICS_FILE,
+    BaseTrainer,
+    NonFiniteLossError,
+    _scalar,
+    kept_checkpoint,
+)
+from finetrack.engine.checkpoint import check_finite_model
+from finetrack.engine.logger import ScalarWriter
 from finetrack.models.detector import YOLOXDetector
-from finetrack.utils.io import atomic_open, atomic_write_text
+from finetrack.utils.io import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-LAST = "last.pth"
-BEST = "best.pth"
-METRICS_FILE = "metrics.json"
 #: Loss-dict entries of yolox that are losses (``num_fg`` is a statistic).
 LOSS_KEYS = ("total_loss", "iou_loss", "l1_loss", "conf_loss", "cls_loss")
 BEST_METRICS = ("AP50", "AP")
 OPTIMIZERS = ("sgd", "adamw")
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN/inf; the message holds the loss dict, epoch and iteration."""
 
 
 ParamList = List[nn.Parameter]
@@ -99,50 +95,17 @@ def build_optimizer(
     raise ValueError(f"unknown optimizer {name!r}; valid: {list(OPTIMIZERS)}")
 
 
-def _numpy_state_to_list(state) -> list:
-    kind, keys, pos, has_gauss, cached = state
-    return [kind, [int(k) for k in keys], int(pos), int(has_gauss), float(cached)]
-
-
-def _rng_state() -> Dict[str, Any]:
-    """Global RNG states in a ``weights_only``-loadable form (no numpy arrays)."""
-    out: Dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        "numpy": _numpy_state_to_list(np.random.get_state()),
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        out["cuda"] = torch.cuda.get_rng_state_all()
-    return out
-
-
-def _set_rng_state(state: Optional[Dict[str, Any]]) -> None:
-    if not state:
-        return
-    torch.set_rng_state(state["torch"])
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _scalar(value: Any) -> float:
-    return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
-
-
 def _inner_state(det: YOLOXDetector) -> Dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in det.model.state_dict().items()}
 
 
-class DetTrainer:
+class DetTrainer(BaseTrainer):
     """Train a :class:`YOLOXDetector`'s YOLOX, validate, checkpoint, resume.
 
     Args:
         detector: the detector; its ``model`` (yolox ``YOLOX``) is trained.
         dataset: yolox ``MosaicDetection`` (see
-            :func:`~finetrack.detection.transforms.build_train_dataset`).
+            :func:`~finetrack.data.det_transforms.build_train_dataset`).
         out_dir: run directory.
         val_records: validation images; None or empty = no validation (best = last epoch).
         epochs: total epochs.
@@ -177,6 +140,10 @@ class DetTrainer:
         world_size: number of DDP processes (1 = no DDP).
         progress: tqdm bar.
     """
+
+    loss_key = "total_loss"
+    best_keys = ("AP50", "AP")
+    best_metrics = BEST_METRICS
 
     def __init__(
         self,
@@ -215,47 +182,39 @@ class DetTrainer:
         world_size: int = 1,
         progress: bool = True,
     ) -> None:
-        if best_metric not in BEST_METRICS:
-            raise ValueError(f"best_metric must be one of {BEST_METRICS}, got {best_metric!r}")
         if batch_size % world_size:
             raise ValueError(f"batch_size {batch_size} is not divisible by {world_size} processes")
         self.det = detector.to(device)
+        train_module: nn.Module = self.det.model
+        if world_size > 1:
+            train_module = nn.parallel.DistributedDataParallel(
+                self.det.model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        super().__init__(
+            train_module, build_optimizer(self.det.model, optimizer, momentum, weight_decay),
+            None, out_dir, epochs, device, amp=amp, log_every=log_every, eval_every=eval_every,
+            max_iters_per_epoch=max_iters_per_epoch, best_metric=best_metric,
+            max_train_seconds=max_train_seconds, extra_state=extra_state, writer=writer,
+            is_main=is_main, progress=progress,
+        )
         self.dataset = dataset
-        self.out_dir = Path(out_dir)
         self.val_records = list(val_records or [])
-        self.epochs = int(epochs)
         self.batch_size = int(batch_size)
-        self.device = device
-        self.amp = bool(amp) and device.type == "cuda"
         self.num_workers = int(num_workers)
         self.seed = int(seed)
         self.no_aug_epochs = int(no_aug_epochs)
         self.random_size = list(random_size) if random_size else None
         self.resize_every = int(resize_every)
-        self.log_every = max(1, int(log_every))
-        self.eval_every = max(1, int(eval_every))
         self.eval_batch_size = int(eval_batch_size)
-        self.max_iters_per_epoch = max_iters_per_epoch
-        self.best_metric = best_metric
-        self.max_train_seconds = max_train_seconds
-        self.extra_state = dict(extra_state or {})
-        self.writer = writer
-        self.is_main = is_main
         self.world_size = int(world_size)
-        self.progress = progress and is_main
 
         self.base_size: Tuple[int, int] = tuple(dataset.input_dim)  # type: ignore[assignment]
-        self.train_module: nn.Module = self.det.model
-        if self.world_size > 1:
-            self.train_module = nn.parallel.DistributedDataParallel(
-                self.det.model, device_ids=[device.index] if device.type == "cuda" else None
-            )
-        self.optimizer = build_optimizer(self.det.model, optimizer, momentum, weight_decay)
-        self.lr = basic_lr_per_img * self.batch_size
+        self.base_lr = basic_lr_per_img * self.batch_size
         self.iters_per_epoch = self._iters_per_epoch()
-        self.scheduler = LRScheduler(
+        #: yolox's per-iteration lr schedule (set by :meth:`train_step`; no state to save)
+        self.lr_schedule = LRScheduler(
             scheduler,
-            self.lr,
+            self.base_lr,
             self.iters_per_epoch,
             self.epochs,
             warmup_epochs=warmup_epochs,
@@ -263,14 +222,7 @@ class DetTrainer:
             no_aug_epochs=self.no_aug_epochs,
             min_lr_ratio=min_lr_ratio,
         )
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.ema: Optional[ModelEMA] = ModelEMA(self.det, ema_decay) if ema else None
-
-        self.epoch = 0  # finished epochs
-        self.iter = 0  # global iterations done
-        self.history: List[Dict[str, Any]] = []
-        self.best: Dict[str, Any] = {"metric": best_metric, "value": -math.inf, "epoch": 0}
-        self.train_seconds = 0.0
         self.cur_size: Tuple[int, int] = self.base_size
         self._size_rng = random.Random(self.seed)
 
@@ -325,26 +277,28 @@ class DetTrainer:
             logger.info("epoch %d: no-augmentation phase (mosaic/mixup off, L1 loss on)", epoch + 1)
 
     # ------------------------------------------------------------------ checkpoints
-    def state_dict(self) -> Dict[str, Any]:
-        state = {
+    def model_state(self) -> Dict[str, Any]:
+        state: Dict[str, Any] = {
             "model": _inner_state(self.eval_model),
-            "start_epoch": self.epoch,  # ByteTrack's key
-            "epoch": self.epoch,
-            "iter": self.iter,
-            "optimizer": self.optimizer.state_dict(),
-            "scaler": self.scaler.state_dict() if self.amp else None,
-            "best": dict(self.best),
-            "history": list(self.history),
-            "train_seconds": self.train_seconds,
             "cur_size": list(self.cur_size),
             "size_rng": self._size_rng.getstate(),
-            "rng": _rng_state(),
-            **self.extra_state,
         }
         if self.ema is not None:
             state["model_raw"] = _inner_state(self.det)
             state["ema_updates"] = int(self.ema.updates)
         return state
+
+    def state_dict(self, epoch: int) -> Dict[str, Any]:
+        return {**super().state_dict(epoch), "start_epoch": epoch}  # ByteTrack's key
+
+    def load_model_state(self, ckpt: Dict[str, Any]) -> None:
+        self.det.model.load_state_dict(ckpt.get("model_raw", ckpt["model"]))
+        if self.ema is not None:
+            self.ema.ema.model.load_state_dict(ckpt["model"])
+            self.ema.updates = int(ckpt.get("ema_updates", ckpt["iter"]))
+        self.cur_size = tuple(ckpt["cur_size"])  # type: ignore[assignment]
+        st = ckpt["size_rng"]
+        self._size_rng.setstate((st[0], tuple(st[1]), st[2]))
 
     def check_finite(self, where: str) -> None:
         """Stop (NonFiniteModelError) on NaN/inf weights, EMA weights or gradients."""
@@ -353,101 +307,38 @@ class DetTrainer:
         if self.ema is not None:
             check_finite_model(self.ema.ema.model, where + " (EMA weights)", grads=False, kept=kept)
 
-    def save(self, name: str) -> Path:
-        self.check_finite(f"epoch {self.epoch} (before writing {name})")
-        path = self.out_dir / name
-        with atomic_open(path, "wb") as f:
-            torch.save(self.state_dict(), f)
-        return path
-
-    def resume(self, path: Path, config: Optional[Dict[str, Any]] = None) -> None:
-        """Restore everything from a ``last.pth``; training continues with the next epoch.
-
-        Args:
-            config: this run's resolved config; when given, a checkpoint made under another
-                config is refused (ConfigError).
-        """
-        state = load_checkpoint(path, map_location="cpu")
-        if config is not None:
-            check_resume_config(state.get("config"), config, path)
-        raw = state.get("model_raw", state["model"])
-        self.det.model.load_state_dict(raw)
-        if self.ema is not None:
-            self.ema.ema.model.load_state_dict(state["model"])
-            self.ema.updates = int(state.get("ema_updates", state["iter"]))
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.amp and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        self.epoch = int(state["epoch"])
-        self.iter = int(state["iter"])
-        self.best = dict(state["best"])
-        self.history = list(state["history"])
-        self.train_seconds = float(state["train_seconds"])
-        self.cur_size = tuple(state["cur_size"])  # type: ignore[assignment]
-        st = state["size_rng"]
-        self._size_rng.setstate((st[0], tuple(st[1]), st[2]))
-        _set_rng_state(state.get("rng"))
-        logger.info("resumed from %s: %d epochs done, iteration %d", path, self.epoch, self.iter)
-
-    # ------------------------------------------------------------------ loop
-    def train_one_epoch(self, epoch: int) -> Dict[str, float]:
+    # ------------------------------------------------------------------ step and evaluation
+    def epoch_batches(self, epoch: int) -> Tuple[DataLoader, int]:
         self._set_aug(epoch)
         self.det.train()
-        sums: Dict[str, float] = {}
-        n = 0
-        loader = self._loader(epoch)
-        it = iter(loader)
-        bar = tqdm(total=self.iters_per_epoch, desc=f"epoch {epoch + 1}/{self.epochs}",
-                   disable=not self.progress, leave=False)
-        try:
-            for i in range(self.iters_per_epoch):
-                try:
-                    images, targets, _, _ = next(it)
-                except StopIteration:
-                    break
-                lr = self.scheduler.update_lr(self.iter + 1)
-                for g in self.optimizer.param_groups:
-                    g["lr"] = lr
-                images = images.to(self.device, non_blocking=True).float()
-                targets = targets.to(self.device, non_blocking=True).float()
-                images, targets = resize_batch(images, targets, self.cur_size)
-                with torch.autocast(device_type=self.device.type, enabled=self.amp):
-                    out = self.train_module(images, targets)
-                loss = out["total_loss"]
-                values = {k: _scalar(out[k]) for k in LOSS_KEYS if k in out}
-                values["num_fg"] = _scalar(out.get("num_fg", 0.0))
-                if not all_ranks_finite(loss):
-                    raise NonFiniteLossError(
-                        f"non-finite loss at epoch {epoch + 1} iteration {self.iter + 1}: {values}"
-                    )
-                self.optimizer.zero_grad(set_to_none=True)
-                self.scaler.scale(loss).backward()
-                if (self.iter + 1) % FINITE_CHECK_EVERY == 0:  # a finite loss can hide NaNs
-                    self.check_finite(f"iteration {self.iter + 1}")
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-                if self.ema is not None:
-                    self.ema.update(self.det)
-                self.iter += 1
-                n += 1
-                for k, v in values.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                if self.random_size and self.iter % self.resize_every == 0:
-                    self.cur_size = self._next_size()
-                bar.update(1)
-                bar.set_postfix(loss=f"{values['total_loss']:.3f}",
-                                size=f"{self.cur_size[0]}x{self.cur_size[1]}")
-                if self.is_main and (self.iter % self.log_every == 0 or i == 0):
-                    short = {k.replace("_loss", ""): v for k, v in values.items()}
-                    logger.info("epoch %d iter %d/%d (global %d) lr %.2e size %s: %s", epoch + 1,
-                                i + 1, self.iters_per_epoch, self.iter, lr, self.cur_size,
-                                format_losses(short))
-                    if self.writer is not None:
-                        self.writer.scalars("train", {**short, "lr": lr}, self.iter)
-        finally:
-            bar.close()
-            del it
-        return {k: v / max(n, 1) for k, v in sums.items()}
+        return self._loader(epoch), self.iters_per_epoch
+
+    def train_step(self, batch: Any) -> Dict[str, float]:
+        """yolox's loss on one batch, SGD step with yolox's per-iteration lr, EMA update, and
+        every ``resize_every`` iterations a new random input size."""
+        images, targets = batch[0], batch[1]
+        lr = self.lr_schedule.update_lr(self.iter + 1)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        images = images.to(self.device, non_blocking=True).float()
+        targets = targets.to(self.device, non_blocking=True).float()
+        images, targets = resize_batch(images, targets, self.cur_size)
+        with torch.autocast(device_type=self.device.type, enabled=self.amp):
+            out = self.model(images, targets)
+        values = {k: _scalar(out[k]) for k in LOSS_KEYS if k in out}
+        values["num_fg"] = _scalar(out.get("num_fg", 0.0))
+        self.backward_step(out["total_loss"], values)
+        if self.ema is not None:
+            self.ema.update(self.det)
+        if self.random_size and (self.iter + 1) % self.resize_every == 0:
+            self.cur_size = self._next_size()
+        return values
+
+    def log_suffix(self) -> str:
+        return f" size {self.cur_size[0]}x{self.cur_size[1]}"
+
+    def has_selection(self) -> bool:
+        return bool(self.val_records)
 
     def validate(self, records: Optional[Sequence[DetRecord]] = None) -> Optional[Dict[str, float]]:
         records = self.val_records if records is None else records
@@ -456,59 +347,24 @@ class DetTrainer:
         return evaluate_detector(self.eval_model, records, self.device, self.eval_batch_size,
                                  progress=self.progress)
 
+    def evaluate_epoch(self, epoch: int) -> Optional[Dict[str, float]]:
+        """AP50 / AP / AP75 (0-100) of the EMA weights on the selection records."""
+        metrics = self.validate()
+        if metrics is None:
+            return None
+        logger.info("epoch %d: %s", epoch + 1, format_ap(metrics, "val"))
+        self.writer.scalars("val/det", {k: metrics[k] for k in ("AP50", "AP")}, self.iter)
+        return {k: metrics[k] for k in ("AP50", "AP", "AP75")}
+
     def train(self) -> Dict[str, Any]:
         """Run the remaining epochs; returns the best record and the history."""
         self._mosaic_requested = bool(self.dataset.enable_mosaic)
         if self.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         logger.info("training %d epochs x %d iterations, batch %d, lr %.2e, %d images, input %s",
-                    self.epochs, self.iters_per_epoch, self.batch_size, self.lr, len(self.dataset),
-                    self.base_size)
-        for epoch in range(self.epoch, self.epochs):
-            t0 = time.time()
-            losses = self.train_one_epoch(epoch)
-            self.epoch = epoch + 1
-            seconds = time.time() - t0
-            self.train_seconds += seconds
-            record: Dict[str, Any] = {"epoch": self.epoch, "iter": self.iter, "seconds": seconds,
-                                      **{k: v for k, v in losses.items()}}
-            last_epoch = self.epoch == self.epochs or self._over_budget()
-            if self.is_main:
-                metrics = None
-                if self.epoch % self.eval_every == 0 or last_epoch:
-                    metrics = self.validate()
-                if metrics is not None:
-                    record.update({k: metrics[k] for k in ("AP50", "AP", "AP75")})
-                    logger.info("epoch %d: %s", self.epoch, format_ap(metrics, "val"))
-                    if self.writer is not None:
-                        self.writer.scalars("val/det", {k: metrics[k] for k in ("AP50", "AP")},
-                                            self.iter)
-                logger.info("epoch %d done in %.0f s: %s", self.epoch, seconds,
-                            format_losses({k.replace("_loss", ""): v for k, v in losses.items()}))
-                self.history.append(record)
-                value = record.get(self.best_metric)
-                improved = (value is not None and value > self.best["value"]) or (
-                    not self.val_records and last_epoch
-                )
-                if improved:
-                    self.best = {"metric": self.best_metric, "value": value if value is not None
-                                 else -math.inf, "epoch": self.epoch,
-                                 "AP50": record.get("AP50"), "AP": record.get("AP")}
-                if improved:  # best first, as in the Re-ID trainer (a kill in between is safe)
-                    self.save(BEST)
-                self.save(LAST)
-                if self.writer is not None:
-                    self.writer.flush()
-            if last_epoch:
-                if self.epoch < self.epochs:
-                    logger.warning("time budget of %.0f s reached after epoch %d of %d",
-                                   self.max_train_seconds, self.epoch, self.epochs)
-                break
-        return {"best": dict(self.best), "history": list(self.history),
-                "train_seconds": self.train_seconds, "epochs_done": self.epoch}
-
-    def _over_budget(self) -> bool:
-        return self.max_train_seconds is not None and self.train_seconds >= self.max_train_seconds
+                    self.epochs, self.iters_per_epoch, self.batch_size, self.base_lr,
+                    len(self.dataset), self.base_size)
+        return super().train()
 
 
 def write_metrics(out_dir: Path, metrics: Dict[str, Any]) -> Path:

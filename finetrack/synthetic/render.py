@@ -6,8 +6,8 @@ import math
 import cv2
 import numpy as np
 
-from finetrack.data.synth_appearance import draw_figure
-from finetrack.data.synth_scene import Scene
+from finetrack.synthetic.appearance import draw_figure
+from finetrack.synthetic.scene import Scene
 
 
 class SceneRenderer:

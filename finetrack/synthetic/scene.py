@@ -8,10 +8,10 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from finetrack.data.synth_appearance import Appearance, sample_appearances
-from finetrack.data.synth_config import SyntheticConfig
-from finetrack.data.synth_detections import DetectorNoise, detect_frame, visibility_far_to_near
-from finetrack.data.synth_motion import (
+from finetrack.synthetic.appearance import Appearance, sample_appearances
+from finetrack.synthetic.config import SyntheticConfig
+from finetrack.synthetic.detections import DetectorNoise, detect_frame, visibility_far_to_near
+from finetrack.synthetic.motion import (
     CrossingSpec,
     GroundCamera,
     Track,
@@ -29,7 +29,7 @@ class Person:
 
     Attributes:
         track_id: the gt id (1..N, ordered by first frame).
-        track: world trajectory and presence (``synth_motion.Track``).
+        track: world trajectory and presence (``motion.Track``).
         appearance: clothes.
         boxes: (T, 4) int64 xyxy boxes per frame index (meaningful where ``track.present``).
     """

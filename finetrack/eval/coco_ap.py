@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from finetrack.detection.datasets import DetRecord, read_image
+from finetrack.data.det_dataset import DetRecord, read_image
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import random
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -18,19 +16,18 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from finetrack.config import Config, ConfigError, git_revision, save_config, to_dict
-from finetrack.data.mot import IdentityTable, list_sequences
-from finetrack.data.reid_dataset import ReIDFrameDataset, collate_frames, gt_filter_from_kwargs
+from finetrack.config import Config, ConfigError
+from finetrack.data.mot import GTFilter, IdentityTable, list_sequences
+from finetrack.data.reid_dataset import ReIDFrameDataset, collate_frames
 from finetrack.data.samplers import build_batch_sampler
-from finetrack.engine.checkpoint import LAST, load_checkpoint, prepare_run_dir
+from finetrack.engine.checkpoint import load_checkpoint
+from finetrack.engine.context import resolve_data_root, resolve_device, run_context
 from finetrack.engine.evaluator import evaluate_gt_reid
-from finetrack.engine.logger import ScalarWriter, add_file_handler, remove_handler
 from finetrack.engine.trainer import ReIDTrainer
 from finetrack.eval.reid_metrics import ReIDResult, evaluate_reid, summary_line
 
 logger = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 #: ``data.split`` -> (half of the training sequences, half of the validation sequences)
 SPLIT_HALVES: Dict[str, Tuple[str, str]] = {"half": ("train", "val"), "full": ("all", "all")}
 
@@ -38,58 +35,12 @@ SPLIT_HALVES: Dict[str, Tuple[str, str]] = {"half": ("train", "val"), "full": ("
 # --------------------------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------------------------
-def resolve_data_root(root: str) -> Path:
-    """Relative roots are relative to the repository root (configs), else to the cwd."""
-    p = Path(root)
-    if p.is_absolute():
-        return p
-    repo_rel = REPO_ROOT / p
-    if repo_rel.exists() or not p.exists():
-        return repo_rel
-    return p.resolve()
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when present, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"train.device={name} but CUDA is not available")
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-
-
-def setup_distributed(device: torch.device) -> Tuple[int, int, int]:
-    """Initialise torch.distributed under torchrun; returns (rank, world_size, local_rank)."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size <= 1:
-        return 0, 1, 0
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device.type == "cuda":
-        torch.cuda.set_device(local_rank)
-    return dist.get_rank(), world_size, local_rank
-
-
-def detector_variant(name: str) -> str:
-    """``yolox_s`` / ``s`` -> ``s`` (the detector module's variant names)."""
-    return name[len("yolox_") :] if name.startswith("yolox_") else name
-
-
 def model_kwargs(cfg: Config, num_classes: int) -> Dict[str, Any]:
     """:func:`finetrack.models.build.build_model` keywords from ``cfg.model``."""
     m = cfg.model
     return {
         "detector": {
-            "variant": detector_variant(m.detector),
+            "variant": m.detector,
             "input_size": tuple(m.input_size),
             "conf_thresh": m.conf_thresh,
             "nms_thresh": m.nms_thresh,
@@ -133,7 +84,7 @@ def build_reid_datasets(
     if d.split not in SPLIT_HALVES:
         raise ValueError(f"data.split must be one of {sorted(SPLIT_HALVES)}, got {d.split!r}")
     train_half, val_half = SPLIT_HALVES[d.split]
-    gt_filter = gt_filter_from_kwargs(d.classes, d.min_visibility, d.drop_zero_flag, d.min_box_size)
+    gt_filter = GTFilter(d.classes, d.min_visibility, d.drop_zero_flag, d.min_box_size)
     size = (int(cfg.model.input_size[0]), int(cfg.model.input_size[1]))
     train_dirs = _seq_dirs(cfg, d.train_split, d.train_seqs)
     val_names = d.val_seqs if d.val_seqs is not None else d.train_seqs
@@ -180,7 +131,7 @@ def build_selection_dataset(cfg: Config) -> Optional[ReIDFrameDataset]:
     if e.select_on == "final_epoch":
         return None
     train_half, _ = SPLIT_HALVES[d.split]
-    gt_filter = gt_filter_from_kwargs(d.classes, d.min_visibility, d.drop_zero_flag, d.min_box_size)
+    gt_filter = GTFilter(d.classes, d.min_visibility, d.drop_zero_flag, d.min_box_size)
     return ReIDFrameDataset(
         _seq_dirs(cfg, d.train_split, d.train_seqs),
         train_half,
@@ -299,9 +250,7 @@ def init_from_checkpoint(model: torch.nn.Module, path: str) -> None:
     The identity classifiers (one per training identity) differ in shape between data sets and
     are left at their fresh initialisation; everything else must be present, else an error.
     """
-    from finetrack.models.detector import load_checkpoint_file
-
-    state = load_checkpoint_file(path).get("model")
+    state = load_checkpoint(path).get("model")
     if state is None:
         raise KeyError(f"{path} holds no 'model' weights: not a FineTrack checkpoint")
     own = model.state_dict()
@@ -323,210 +272,192 @@ def train_from_config(cfg: Config, on_epoch_end=None) -> Dict[str, Any]:
     Returns:
         The metrics.json content (main rank; ``{}`` on other ranks).
     """
+    with run_context(cfg) as run:
+        return _train(cfg, run, on_epoch_end)
+
+
+def _train(cfg: Config, run, on_epoch_end) -> Dict[str, Any]:
     from finetrack.losses import FineTrackLoss
     from finetrack.models.build import build_model
     from finetrack.models.detector import DETECTOR_STATE_KEY
 
-    device = resolve_device(cfg.train.device)
-    rank, world_size, _ = setup_distributed(device)
-    is_main = rank == 0
-    out_dir = Path(cfg.run_dir)
-    handler = None
-    writer = None
-    # before anything is written: a refused run leaves the folder (config.yaml too) untouched
-    resume_from = prepare_run_dir(
-        out_dir, to_dict(cfg), cfg.train.resume or cfg.resume, cfg.overwrite, is_main
-    )
-    if is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        handler = add_file_handler(out_dir / "train.log")
-        save_config(cfg, out_dir)
-    try:
-        seed_everything(cfg.seed)
-        train_set, val_set = build_reid_datasets(cfg)
-        if len(train_set) == 0 or train_set.num_identities == 0:
-            raise ValueError("the training split has no GT box left after filtering")
-        select_set = build_selection_dataset(cfg)
-        if select_set is not None:
-            window = exclude_frames(select_set, cfg.reid_eval.exclude_seconds)
-            counts = protocol_counts(select_set, cfg.reid_eval.query_every, window)
-            if counts.num_queries == 0:
-                raise ConfigError(
-                    f"reid_eval.select_frac={cfg.reid_eval.select_frac}: the selection slice "
-                    f"({len(select_set)} frames) has no query with a positive in its gallery "
-                    f"(query_every={cfg.reid_eval.query_every}, +-{window} frames excluded); "
-                    "raise reid_eval.select_frac or use reid_eval.select_on=final_epoch"
-                )
-            logger.info(
-                "selection slice (%s): %d frames, %d boxes, %d scorable queries; evaluation "
-                "split read only after the last epoch",
-                cfg.reid_eval.selected_on,
-                len(select_set),
-                select_set.num_boxes,
-                counts.num_queries,
+    device, is_main, world_size = run.device, run.is_main, run.world_size
+    train_set, val_set = build_reid_datasets(cfg)
+    if len(train_set) == 0 or train_set.num_identities == 0:
+        raise ValueError("the training split has no GT box left after filtering")
+    select_set = build_selection_dataset(cfg)
+    if select_set is not None:
+        window = exclude_frames(select_set, cfg.reid_eval.exclude_seconds)
+        counts = protocol_counts(select_set, cfg.reid_eval.query_every, window)
+        if counts.num_queries == 0:
+            raise ConfigError(
+                f"reid_eval.select_frac={cfg.reid_eval.select_frac}: the selection slice "
+                f"({len(select_set)} frames) has no query with a positive in its gallery "
+                f"(query_every={cfg.reid_eval.query_every}, +-{window} frames excluded); "
+                "raise reid_eval.select_frac or use reid_eval.select_on=final_epoch"
             )
-        if train_set.heldout_identities:
-            logger.info(
-                "open set: %d identities held out of training (reid_eval.open_set_frac=%g)",
-                len(train_set.heldout_identities),
-                cfg.reid_eval.open_set_frac,
+        logger.info(
+            "selection slice (%s): %d frames, %d boxes, %d scorable queries; evaluation "
+            "split read only after the last epoch",
+            cfg.reid_eval.selected_on,
+            len(select_set),
+            select_set.num_boxes,
+            counts.num_queries,
+        )
+    if train_set.heldout_identities:
+        logger.info(
+            "open set: %d identities held out of training (reid_eval.open_set_frac=%g)",
+            len(train_set.heldout_identities),
+            cfg.reid_eval.open_set_frac,
+        )
+    kwargs = model_kwargs(cfg, train_set.num_identities)
+    model = build_model(**kwargs)
+    if cfg.model.init_ckpt is not None:
+        init_from_checkpoint(model, cfg.model.init_ckpt)
+    if cfg.model.det_ckpt is None:
+        if cfg.model.freeze_detector:
+            logger.warning(
+                "no detector checkpoint (model.det_ckpt) and model.freeze_detector="
+                "true: the Re-ID head trains on a FROZEN RANDOM backbone"
             )
-        kwargs = model_kwargs(cfg, train_set.num_identities)
-        model = build_model(**kwargs)
-        if cfg.model.init_ckpt is not None:
-            init_from_checkpoint(model, cfg.model.init_ckpt)
-        if cfg.model.det_ckpt is None:
-            if cfg.model.freeze_detector:
-                logger.warning(
-                    "no detector checkpoint (model.det_ckpt) and model.freeze_detector="
-                    "true: the Re-ID head trains on a FROZEN RANDOM backbone"
-                )
-            else:
-                logger.info(
-                    "no detector checkpoint: training the backbone (%s, random init) "
-                    "together with the Re-ID head",
-                    cfg.model.detector,
-                )
-        elif not cfg.model.freeze_detector:
-            logger.info("fine-tuning the detector backbone together with the Re-ID head")
         else:
-            logger.info("detector frozen (%s from %s)", cfg.model.detector, cfg.model.det_ckpt)
-        model.to(device)
-        train_model: torch.nn.Module = model
-        if world_size > 1:
-            train_model = torch.nn.parallel.DistributedDataParallel(
-                model,
-                device_ids=[device.index] if device.type == "cuda" else None,
-                find_unused_parameters=True,
-            )
-        params = [p for p in model.parameters() if p.requires_grad]
-        n_params = sum(p.numel() for p in params)
-        logger.info(
-            "model: %s backbone, neck %s, pooling %s, %d identities, %.2fM trainable "
-            "parameters, device %s, world size %d",
-            cfg.model.detector,
-            cfg.model.neck,
-            cfg.model.pooling,
-            train_set.num_identities,
-            n_params / 1e6,
-            device,
-            world_size,
-        )
-        optimizer = torch.optim.Adam(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
-        scheduler = torch.optim.lr_scheduler.MultiStepLR(
-            optimizer, milestones=[cfg.train.lr_step_epoch], gamma=cfg.train.lr_gamma
-        )
-        sampler = build_batch_sampler(
-            cfg.data.sampler,
-            train_set.seq_lengths,
-            batch_size=cfg.train.batch_size,
-            group_size=cfg.data.group_size,
-            seed=cfg.seed,
-            rank=rank,
-            world_size=world_size,
-        )
-        loader = DataLoader(
-            train_set,
-            batch_sampler=sampler,
-            collate_fn=collate_frames,
-            num_workers=cfg.data.num_workers,
-            pin_memory=device.type == "cuda",
-        )
-        criterion = FineTrackLoss(cfg.loss.alpha, cfg.loss.beta, cfg.loss.gamma)
-        if is_main:
-            writer = ScalarWriter(out_dir / "tb")
-        trainer = ReIDTrainer(
-            train_model,
-            criterion,
-            optimizer,
-            scheduler,
-            loader,
-            sampler,
-            out_dir,
-            epochs=cfg.train.epochs,
-            device=device,
-            evaluate=(
-                make_evaluate_fn(cfg, select_set, device)
-                if is_main and select_set is not None
-                else None
-            ),
-            report=make_evaluate_fn(cfg, val_set, device, train_set.identities) if is_main else None,
-            selected_on=cfg.reid_eval.selected_on,
-            report_info=protocol_info(cfg, val_set),
-            amp=cfg.train.amp,
-            log_every=cfg.train.log_every,
-            eval_every=cfg.train.eval_every,
-            max_iters_per_epoch=cfg.train.max_iters_per_epoch,
-            best_metric=cfg.train.best_metric,
-            extra_state={
-                "config": to_dict(cfg),
-                "git_revision": git_revision(),
-                "identities": train_set.identities.to_json(),
-                # whether the YOLOX head in this checkpoint can detect (tracking refuses it else)
-                DETECTOR_STATE_KEY: {
-                    "head_trained": cfg.model.det_ckpt is not None,
-                    "checkpoint": cfg.model.det_ckpt,
-                    "frozen": bool(cfg.model.freeze_detector),
-                },
-            },
-            writer=writer,
-            is_main=is_main,
-            on_epoch_end=on_epoch_end,
-            progress=cfg.train.progress,
-            val_name=Path(cfg.data.root).name or "reid",
-        )
-        if resume_from is not None:
-            trainer.resume(resume_from, config=to_dict(cfg))
-        elif cfg.train.resume or cfg.resume:
-            logger.info("resume requested but %s does not exist: starting from scratch",
-                        out_dir / LAST)
-        logger.info(
-            "training %d epoch(s) from epoch %d: %d frames / %d boxes, %d batches per "
-            "epoch (sampler %s); evaluation split %d frames / %d boxes (read after the last epoch)",
-            cfg.train.epochs,
-            trainer.start_epoch + 1,
-            len(train_set),
-            train_set.num_boxes,
-            len(sampler),
-            cfg.data.sampler,
-            len(val_set),
-            val_set.num_boxes,
-        )
-        t0 = time.perf_counter()
-        metrics = trainer.train()
-        if is_main:
             logger.info(
-                "finished in %.1fs: %s",
-                time.perf_counter() - t0,
-                {k: metrics.get(k) for k in ("best", "final", "train_seconds")},
+                "no detector checkpoint: training the backbone (%s, random init) "
+                "together with the Re-ID head",
+                cfg.model.detector,
             )
-        return metrics
-    finally:
-        if writer is not None:
-            writer.close()
-        remove_handler(handler)
-        if world_size > 1 and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+    elif not cfg.model.freeze_detector:
+        logger.info("fine-tuning the detector backbone together with the Re-ID head")
+    else:
+        logger.info("detector frozen (%s from %s)", cfg.model.detector, cfg.model.det_ckpt)
+    model.to(device)
+    train_model: torch.nn.Module = model
+    if world_size > 1:
+        train_model = torch.nn.parallel.DistributedDataParallel(
+            model,
+            device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=True,
+        )
+    params = [p for p in model.parameters() if p.requires_grad]
+    n_params = sum(p.numel() for p in params)
+    logger.info(
+        "model: %s backbone, neck %s, pooling %s, %d identities, %.2fM trainable "
+        "parameters, device %s, world size %d",
+        cfg.model.detector,
+        cfg.model.neck,
+        cfg.model.pooling,
+        train_set.num_identities,
+        n_params / 1e6,
+        device,
+        world_size,
+    )
+    optimizer = torch.optim.Adam(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones=[cfg.train.lr_step_epoch], gamma=cfg.train.lr_gamma
+    )
+    sampler = build_batch_sampler(
+        cfg.data.sampler,
+        train_set.seq_lengths,
+        batch_size=cfg.train.batch_size,
+        group_size=cfg.data.group_size,
+        seed=cfg.seed,
+        rank=run.rank,
+        world_size=world_size,
+    )
+    loader = DataLoader(
+        train_set,
+        batch_sampler=sampler,
+        collate_fn=collate_frames,
+        num_workers=cfg.data.num_workers,
+        pin_memory=device.type == "cuda",
+    )
+    criterion = FineTrackLoss(cfg.loss.alpha, cfg.loss.beta, cfg.loss.gamma)
+    trainer = ReIDTrainer(
+        train_model,
+        criterion,
+        optimizer,
+        scheduler,
+        loader,
+        sampler,
+        run.out_dir,
+        epochs=cfg.train.epochs,
+        device=device,
+        evaluate=(
+            make_evaluate_fn(cfg, select_set, device)
+            if is_main and select_set is not None
+            else None
+        ),
+        report=make_evaluate_fn(cfg, val_set, device, train_set.identities) if is_main else None,
+        selected_on=cfg.reid_eval.selected_on,
+        report_info=protocol_info(cfg, val_set),
+        amp=cfg.train.amp,
+        log_every=cfg.train.log_every,
+        eval_every=cfg.train.eval_every,
+        max_iters_per_epoch=cfg.train.max_iters_per_epoch,
+        best_metric=cfg.train.best_metric,
+        extra_state={
+            **run.checkpoint_info(),
+            "identities": train_set.identities.to_json(),
+            # whether the YOLOX head in this checkpoint can detect (tracking refuses it else)
+            DETECTOR_STATE_KEY: {
+                "head_trained": cfg.model.det_ckpt is not None,
+                "checkpoint": cfg.model.det_ckpt,
+                "frozen": bool(cfg.model.freeze_detector),
+            },
+        },
+        writer=run.writer,
+        is_main=is_main,
+        on_epoch_end=on_epoch_end,
+        progress=cfg.train.progress,
+        val_name=Path(cfg.data.root).name or "reid",
+    )
+    if run.resume_from is not None:
+        trainer.resume(run.resume_from, config=run.config)
+    run.log_resume(run.resume_from is not None)
+    logger.info(
+        "training %d epoch(s) from epoch %d: %d frames / %d boxes, %d batches per "
+        "epoch (sampler %s); evaluation split %d frames / %d boxes (read after the last epoch)",
+        cfg.train.epochs,
+        trainer.start_epoch + 1,
+        len(train_set),
+        train_set.num_boxes,
+        len(sampler),
+        cfg.data.sampler,
+        len(val_set),
+        val_set.num_boxes,
+    )
+    t0 = time.perf_counter()
+    metrics = trainer.train()
+    if is_main:
+        logger.info(
+            "finished in %.1fs: %s",
+            time.perf_counter() - t0,
+            {k: metrics.get(k) for k in ("best", "final", "train_seconds")},
+        )
+    return metrics
 
 
 # --------------------------------------------------------------------------------------------
 # evaluation of a checkpoint
 # --------------------------------------------------------------------------------------------
-def evaluate_checkpoint(cfg: Config, ckpt_path: Path) -> ReIDResult:
+def evaluate_checkpoint(
+    cfg: Config, ckpt_path: Path, obj: Optional[Dict[str, Any]] = None
+) -> ReIDResult:
     """Rank-1/mAP of a checkpoint on ``cfg``'s validation split (GT boxes, SPEC section 4).
 
     The model is rebuilt from the checkpoint alone (``model_args``); ``cfg`` gives the data,
     the input size and the protocol. The checkpoint's training identities give the open-set
-    variant (``result.open_set``).
+    variant (``result.open_set``). ``obj``: the file's content when the caller has read it
+    (the file is read once).
     """
-    from finetrack.models.reid_head import FineTrackModel
+    from finetrack.models.build import model_from_checkpoint
 
     device = resolve_device(cfg.train.device)
-    ckpt = load_checkpoint(ckpt_path)
+    ckpt = load_checkpoint(ckpt_path) if obj is None else obj
     if "model_args" not in ckpt:
         raise KeyError(f"{ckpt_path} has no model_args: not a FineTrack Re-ID checkpoint")
     _, val = build_reid_datasets(cfg, need_train=False)  # bad data fails before the model loads
-    model = FineTrackModel.from_checkpoint(ckpt_path).to(device)
+    model = model_from_checkpoint(ckpt_path, obj=ckpt).to(device)
     ckpt_size = tuple(ckpt["model_args"].get("detector", {}).get("input_size", ()))
     if ckpt_size and tuple(cfg.model.input_size) != ckpt_size:
         logger.warning(

@@ -19,7 +19,7 @@ from typing import List, Literal, Optional, get_args
 from finetrack.config import (NON_NEGATIVE, POSITIVE, RANGES, UNIT, ConfigError, DetectorName,
                               _guarded_setattr, selection_label)
 
-#: Source formats understood by :mod:`finetrack.detection.datasets`.
+#: Source formats understood by :mod:`finetrack.data.det_dataset`.
 SourceFormat = Literal["mot", "crowdhuman"]
 SOURCE_FORMATS = get_args(SourceFormat)
 

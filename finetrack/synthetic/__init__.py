@@ -1,0 +1,3 @@
+"""Synthetic MOTChallenge sequences: the generator (config, motion, appearance, scene, detector
+noise, rendering, statistics; :mod:`finetrack.synthetic.generate` is the entry point) and the
+synthetic GT/result sets of the evaluator tests (:mod:`finetrack.synthetic.eval_sets`)."""
