@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     from finetrack.fairmot import build
 
     if args.eval_ckpt is not None:
-        from finetrack.engine.runner import resolve_device
+        from finetrack.engine.context import resolve_device
 
         records = build.val_records(cfg)
         if not records:

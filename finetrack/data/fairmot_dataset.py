@@ -1,8 +1,8 @@
 """FairMOT training images: MOTChallenge frames with boxes AND identity labels, augmented as
 FairMOT's ``JointDataset`` does, turned into stride-4 targets.
 
-Per item: the project's letterbox (top-left, keep aspect ratio, pad 114; as
-:func:`finetrack.models.detector.preprocess_image`, so training and tracking see the same input),
+Per item: the project's letterbox (top-left, keep aspect ratio, pad 114;
+:func:`finetrack.data.letterbox.letterbox`, so training and tracking see the same input),
 then (``augment=True``) FairMOT's ``random_affine`` (rotation +-degrees, translation +-translate,
 scale in ``scale``, shear +-shear; boxes from the warped corners, kept when wider/taller than 4 px
 with more than 10 % of their area left), HSV saturation/value jitter (``x (1 +- hsv)``) and a
@@ -25,14 +25,13 @@ import torch
 from torch.utils.data import Dataset
 
 from finetrack.data.fairmot_targets import build_targets
+from finetrack.data.letterbox import LETTERBOX_PAD_VALUE, letterbox, normalize_chw
 from finetrack.data.mot import GTFilter, IdentityTable, MOTSequence, list_sequences, read_image
 from finetrack.data.mot import tail_split_frames
 
 logger = logging.getLogger(__name__)
 
-IMAGENET_MEAN = np.asarray((0.485, 0.456, 0.406), dtype=np.float32)
-IMAGENET_STD = np.asarray((0.229, 0.224, 0.225), dtype=np.float32)
-PAD_VALUE = 114
+PAD_VALUE = int(LETTERBOX_PAD_VALUE)
 
 
 @dataclass(frozen=True)
@@ -90,15 +89,11 @@ def fairmot_records(
     return out, identities
 
 
-def letterbox(img: np.ndarray, boxes: np.ndarray, input_hw: Tuple[int, int]):
-    """Top-left letterbox to ``input_hw`` (pad 114); returns ``(image, boxes * ratio, ratio)``."""
-    in_h, in_w = input_hw
-    h, w = img.shape[:2]
-    r = min(in_h / h, in_w / w)
-    nw, nh = int(w * r), int(h * r)
-    out = np.full((in_h, in_w, 3), PAD_VALUE, dtype=np.uint8)
-    out[:nh, :nw] = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    return out, boxes * r, r
+def letterbox_with_boxes(img: np.ndarray, boxes: np.ndarray, input_hw: Tuple[int, int]):
+    """The project's letterbox (:func:`finetrack.data.letterbox.letterbox`) as uint8, with the
+    boxes scaled alike: ``(image (H, W, 3) uint8, boxes * ratio, ratio)``."""
+    padded, r = letterbox(img, input_hw, PAD_VALUE)
+    return padded.astype(np.uint8), boxes * r, r
 
 
 def random_affine(img: np.ndarray, boxes: np.ndarray, keep: np.ndarray, rng: np.random.Generator,
@@ -150,9 +145,8 @@ def augment_hsv(img: np.ndarray, rng: np.random.Generator, fraction: float) -> n
 
 
 def normalize(img_bgr: np.ndarray) -> np.ndarray:
-    """BGR uint8 (H, W, 3) -> RGB (3, H, W) float32, /255, ImageNet mean/std."""
-    rgb = img_bgr[:, :, ::-1].astype(np.float32) / 255.0
-    return np.ascontiguousarray(((rgb - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1))
+    """BGR uint8 (H, W, 3) -> RGB (3, H, W) float32, /255, ImageNet mean/std (the detector's)."""
+    return normalize_chw(img_bgr.transpose(2, 0, 1))
 
 
 class FairMOTDataset(Dataset):
@@ -195,8 +189,8 @@ class FairMOTDataset(Dataset):
     def load(self, index: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(letterboxed+augmented BGR image (H, W, 3), boxes (N, 4) input px, ids (N,))``."""
         rec = self.records[index]
-        img, boxes, _ = letterbox(read_image(rec.image_path), rec.boxes_xyxy.astype(np.float64),
-                                  self.input_size)
+        img, boxes, _ = letterbox_with_boxes(read_image(rec.image_path),
+                                             rec.boxes_xyxy.astype(np.float64), self.input_size)
         keep = np.arange(len(boxes))
         if self.augment:
             rng = np.random.default_rng((self.seed, self.epoch, index))

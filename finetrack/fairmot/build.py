@@ -15,14 +15,12 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from finetrack.config import git_revision, save_config, to_dict
 from finetrack.data.fairmot_dataset import FairMOTDataset, fairmot_records
+from finetrack.data.det_dataset import DetRecord, mot_records
 from finetrack.data.mot import GTFilter, IdentityTable
-from finetrack.detection.coco_eval import evaluate_detector, format_ap
-from finetrack.detection.datasets import DetRecord, mot_records
-from finetrack.engine.checkpoint import BEST, LAST, load_checkpoint, prepare_run_dir
-from finetrack.engine.logger import ScalarWriter, add_file_handler, remove_handler
-from finetrack.engine.runner import resolve_data_root, resolve_device, seed_everything
+from finetrack.engine.checkpoint import BEST, LAST, load_checkpoint
+from finetrack.engine.context import RunContext, resolve_data_root, resolve_device, run_context
+from finetrack.eval.coco_ap import evaluate_detector, format_ap
 from finetrack.fairmot.config import FairMOTConfig
 from finetrack.fairmot.trainer import FairMOTTrainer
 from finetrack.losses.fairmot import FairMOTLoss
@@ -107,78 +105,73 @@ def ap_of(model: FairMOT, records: List[DetRecord], device: torch.device, conf_t
 
 def train_from_config(cfg: FairMOTConfig) -> Dict[str, Any]:
     """Train as configured; returns the metrics written to ``<run_dir>/metrics.json``."""
-    device = resolve_device(cfg.train.device)
-    run_dir = cfg.run_dir
-    seed_everything(cfg.seed)
-    resume_from = prepare_run_dir(run_dir, to_dict(cfg), cfg.resume or cfg.train.resume,
-                                  cfg.overwrite)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    handler = add_file_handler(run_dir / "train.log")
-    save_config(cfg, run_dir)
-    writer = ScalarWriter(run_dir / "tb")
-    try:
-        records, identities = train_records(cfg)
-        dataset = build_dataset(cfg, records)
-        model = build_model(cfg)
-        logger.info("FairMOT %s: %.2f M parameters, input %s, %d training identities",
-                    cfg.model.backbone, num_parameters(model), tuple(cfg.model.input_size),
-                    len(identities))
-        l = cfg.loss
-        criterion = FairMOTLoss(len(identities), cfg.model.emb_dim, l.hm_weight, l.wh_weight,
-                                l.off_weight, l.id_weight, l.uncertainty)
-        select = selection_records(cfg)
-        evaluate = None
-        if select:
-            def evaluate(m):  # noqa: E306 - the selection slice, never data.val_half
-                return ap_of(m, select, device, cfg.eval.conf_thresh, cfg.eval.batch_size)
-        t = cfg.train
-        trainer = FairMOTTrainer(
-            model, criterion, dataset, run_dir, epochs=t.epochs, batch_size=t.batch_size,
-            lr=t.lr, optimizer=t.optimizer, lr_steps=t.lr_steps, lr_gamma=t.lr_gamma,
-            weight_decay=t.weight_decay, grad_clip=t.grad_clip, device=device, amp=t.amp,
-            num_workers=cfg.data.num_workers, seed=cfg.seed, log_every=t.log_every,
-            eval_every=t.eval_every, evaluate=evaluate, best_metric=t.best_metric,
-            max_iters_per_epoch=t.max_iters_per_epoch, max_train_seconds=t.max_train_seconds,
-            extra_state={"config": to_dict(cfg), "git_revision": git_revision(),
-                         "identities": identities.to_json()},
-            writer=writer, progress=t.progress,
-        )
-        if resume_from is not None:
-            trainer.resume(resume_from, config=to_dict(cfg))
-        result = trainer.train()
-        best = result["best"]
-        metrics: Dict[str, Any] = {
-            "selected_on": t.selected_on,
-            "epoch": best["epoch"],
-            "selection": {"on": t.selected_on, "metric": t.best_metric, "epoch": best["epoch"],
-                          "AP50": best.get("AP50"), "AP": best.get("AP"), "images": len(select)},
-            "AP50": None, "AP": None,
-            "eval": "none (train.final_full_eval=false or data.val_half=null)",
-            "train_seconds": round(result["train_seconds"], 1),
-            "epochs_done": result["epochs_done"],
-            "identities": len(identities),
-            "train_images": len(dataset),
-        }
-        val = val_records(cfg) if t.final_full_eval else []
-        if val:
-            full = evaluate_checkpoint(run_dir / BEST, val, device, cfg.eval.conf_thresh,
-                                       cfg.eval.batch_size)
-            metrics.update({"AP50": full["AP50"], "AP": full["AP"], "AP75": full["AP75"],
-                            "eval": f"data.val_half={cfg.data.val_half}, every frame, "
-                                    f"selected checkpoint ({t.selected_on})",
-                            "eval_images": full["num_images"]})
-            final = full
-            if best["epoch"] != result["epochs_done"]:
-                final = evaluate_checkpoint(run_dir / LAST, val, device, cfg.eval.conf_thresh,
-                                            cfg.eval.batch_size)
-            metrics["final"] = {"epoch": result["epochs_done"],
-                                **{k: final[k] for k in ("AP50", "AP", "AP75")}}
-        metrics["history"] = result["history"]
-        atomic_write_text(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
-        return metrics
-    finally:
-        writer.close()
-        remove_handler(handler)
+    with run_context(cfg) as run:
+        return _train(cfg, run)
+
+
+def _train(cfg: FairMOTConfig, run: RunContext) -> Dict[str, Any]:
+    device = run.device
+    records, identities = train_records(cfg)
+    dataset = build_dataset(cfg, records)
+    model = build_model(cfg)
+    logger.info("FairMOT %s: %.2f M parameters, input %s, %d training identities",
+                cfg.model.backbone, num_parameters(model), tuple(cfg.model.input_size),
+                len(identities))
+    lc = cfg.loss
+    criterion = FairMOTLoss(len(identities), cfg.model.emb_dim, lc.hm_weight, lc.wh_weight,
+                            lc.off_weight, lc.id_weight, lc.uncertainty)
+    select = selection_records(cfg)
+    evaluate = None
+    if select:
+        def evaluate(m):  # noqa: E306 - the selection slice, never data.val_half
+            return ap_of(m, select, device, cfg.eval.conf_thresh, cfg.eval.batch_size)
+    t = cfg.train
+    trainer = FairMOTTrainer(
+        model, criterion, dataset, run.out_dir, epochs=t.epochs, batch_size=t.batch_size,
+        lr=t.lr, optimizer=t.optimizer, lr_steps=t.lr_steps, lr_gamma=t.lr_gamma,
+        weight_decay=t.weight_decay, num_workers=cfg.data.num_workers, seed=cfg.seed,
+        evaluate=evaluate, device=device, best_metric=t.best_metric, amp=t.amp,
+        log_every=t.log_every, eval_every=t.eval_every, max_iters_per_epoch=t.max_iters_per_epoch,
+        max_train_seconds=t.max_train_seconds,
+        extra_state={**run.checkpoint_info(), "identities": identities.to_json()},
+        writer=run.writer, is_main=run.is_main, progress=t.progress,
+    )
+    if run.resume_from is not None:
+        trainer.resume(run.resume_from, config=run.config)
+    run.log_resume(run.resume_from is not None)
+    result = trainer.train()
+    best = result["best"]
+    run_dir = run.out_dir
+    metrics: Dict[str, Any] = {
+        "finished": True,
+        "selected_on": t.selected_on,
+        "epoch": best["epoch"],
+        "selection": {"on": t.selected_on, "metric": t.best_metric, "epoch": best["epoch"],
+                      "AP50": best.get("AP50"), "AP": best.get("AP"), "images": len(select)},
+        "AP50": None, "AP": None,
+        "eval": "none (train.final_full_eval=false or data.val_half=null)",
+        "train_seconds": round(result["train_seconds"], 1),
+        "epochs_done": result["epochs_done"],
+        "identities": len(identities),
+        "train_images": len(dataset),
+    }
+    val = val_records(cfg) if t.final_full_eval else []
+    if val:
+        full = evaluate_checkpoint(run_dir / BEST, val, device, cfg.eval.conf_thresh,
+                                   cfg.eval.batch_size)
+        metrics.update({"AP50": full["AP50"], "AP": full["AP"], "AP75": full["AP75"],
+                        "eval": f"data.val_half={cfg.data.val_half}, every frame, "
+                                f"selected checkpoint ({t.selected_on})",
+                        "eval_images": full["num_images"]})
+        final = full
+        if best["epoch"] != result["epochs_done"]:
+            final = evaluate_checkpoint(run_dir / LAST, val, device, cfg.eval.conf_thresh,
+                                        cfg.eval.batch_size)
+        metrics["final"] = {"epoch": result["epochs_done"],
+                            **{k: final[k] for k in ("AP50", "AP", "AP75")}}
+    metrics["history"] = result["history"]
+    atomic_write_text(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+    return metrics
 
 
 def evaluate_checkpoint(ckpt: Path, records: List[DetRecord], device: torch.device,

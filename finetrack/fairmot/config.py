@@ -98,7 +98,6 @@ class FairMOTTrainConfig:
     lr_steps: List[int] = field(default_factory=lambda: [20])  #: epochs after which lr x lr_gamma
     lr_gamma: float = 0.1
     weight_decay: float = 0.0
-    grad_clip: Optional[float] = None  #: max gradient norm; None = no clipping
     amp: bool = True  #: CUDA only
     device: str = "auto"  #: auto | cpu | cuda
     log_every: int = 20
@@ -125,7 +124,7 @@ class FairMOTTrainConfig:
 
 @dataclass
 class FairMOTEvalConfig:
-    """Detection AP of the heads (pycocotools, finetrack/detection/coco_eval.py)."""
+    """Detection AP of the heads (pycocotools, finetrack/eval/coco_ap.py)."""
 
     conf_thresh: float = 0.01  #: centre score kept for AP (tracking uses model.conf_thresh)
     batch_size: int = 4
@@ -169,7 +168,7 @@ RANGES.update({
                         "off_weight": NON_NEGATIVE, "id_weight": NON_NEGATIVE},
     FairMOTTrainConfig: {"epochs": POSITIVE, "batch_size": POSITIVE, "lr": POSITIVE,
                          "lr_steps": NON_NEGATIVE, "lr_gamma": POSITIVE,
-                         "weight_decay": NON_NEGATIVE, "grad_clip": POSITIVE,
+                         "weight_decay": NON_NEGATIVE,
                          "log_every": POSITIVE, "eval_every": POSITIVE,
                          "max_iters_per_epoch": POSITIVE, "max_train_seconds": POSITIVE},
     FairMOTEvalConfig: {"conf_thresh": UNIT, "batch_size": POSITIVE, "frame_step": POSITIVE},

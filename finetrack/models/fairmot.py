@@ -23,7 +23,7 @@ Backbones (:data:`BACKBONES`):
 * ``dla34``: FairMOT's DLA-34 with DLAUp/IDAUp (:mod:`finetrack.models.dla`); ``deformable=True``
   uses DCNv2 in the up-sampling path as the paper does.
 
-Pre-processing is the project's letterbox (:func:`finetrack.models.detector.preprocess_image`:
+Pre-processing is the project's letterbox (:func:`finetrack.data.letterbox.preprocess_image`:
 top-left, keep aspect ratio), so boxes map back to the original image by ``/ ratio``.
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from finetrack.models.detector import preprocess_image
+from finetrack.data.letterbox import preprocess_image
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +226,7 @@ class FairMOT(nn.Module):
     def detect(self, images: torch.Tensor, ratios: Sequence[float],
                image_sizes: Optional[Sequence[Tuple[int, int]]] = None):
         """Boxes only, as :meth:`finetrack.models.detector.YOLOXDetector.detect` returns them
-        (so :func:`finetrack.detection.coco_eval.evaluate_detector` scores this model)."""
+        (so :func:`finetrack.eval.coco_ap.evaluate_detector` scores this model)."""
         return [(b, s) for b, s, _ in self.detect_and_embed(images, ratios, image_sizes)]
 
 

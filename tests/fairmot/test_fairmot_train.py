@@ -71,10 +71,9 @@ def _train(walkers: Path, iters: int, lr: float = 3e-3):
     trainer = FairMOTTrainer(model, crit, ds, walkers / "run_unused", epochs=iters, batch_size=4,
                              lr=lr, lr_steps=[], progress=False, log_every=10 ** 6)
     history = []
-    it = iter(trainer._loader(0))
-    batch = next(it)
+    batch = next(iter(trainer.epoch_batches(0)[0]))
     for _ in range(iters):
-        history.append(trainer.forward_backward(batch))
+        history.append(trainer.train_step(batch))
     return history, len(ids)
 
 
