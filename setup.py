@@ -15,7 +15,7 @@ setup(
     # yolox must be installed with --no-deps --no-build-isolation after torch.
     install_requires=[],
     include_package_data=True,
-    # `finetrack track | train-reid | train-det | eval | eval-reid | eval-det | make-synthetic |
+    # `finetrack track | train-reid | train-det | train-fairmot | eval | eval-reid | eval-det | make-synthetic |
     # prepare-data | vis-masks`: the same code as tools/<name>.py (finetrack/cli/)
     entry_points={"console_scripts": ["finetrack=finetrack.cli:main"]},
 )

@@ -17,6 +17,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "track": ("track", "track a video / image folder / webcam / MOT sequences -> MOT txt (+ mp4)"),
     "train-reid": ("train_reid", "train the Re-ID head (FAFPN + MPMG) on GT boxes"),
     "train-det": ("train_det", "train the one-class YOLOX detector"),
+    "train-fairmot": ("train_fairmot", "train the FairMOT one-shot baseline (detection + Re-ID)"),
     "eval": ("eval", "HOTA / CLEAR / Identity of result folders against GT"),
     "eval-reid": ("eval_reid", "Re-ID Rank-1 / mAP of a checkpoint with GT boxes"),
     "eval-det": ("eval_det", "AP50 / AP of a detector checkpoint"),

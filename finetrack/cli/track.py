@@ -3,7 +3,8 @@
     finetrack track --source PATH --det-ckpt DET [--reid-ckpt REID] [--mode byte|finetrack|jde]
         --out DIR [--video] [--fps N]
     finetrack track [-c CONFIG] --data-root DIR --split train|test [--seqs ...]
-        [--half all|train|val] --det yolox|public|gt [--det-ckpt PATH] [--reid-ckpt PATH] --mode byte|finetrack|jde
+        [--half all|train|val] --det yolox|public|gt|fairmot [--det-ckpt PATH] [--reid-ckpt PATH]
+        --mode byte|finetrack|jde
         --out DIR [--video] [--submission mot17] [key=value ...]
 
 --source takes a video file (mp4/avi/mkv/mov), a folder of images, a glob ('frames/*.jpg'), a webcam
@@ -49,9 +50,11 @@ def parse_args(argv=None):
     ap.add_argument("--split", default="train")
     ap.add_argument("--seqs", nargs="*", default=None)
     ap.add_argument("--half", default="all", choices=["all", "train", "val"])
-    ap.add_argument("--det", default=None, choices=["yolox", "public", "gt"],
-                    help="detections (default: yolox with --source, public with --data-root)")
-    ap.add_argument("--det-ckpt", default=None, help="YOLOX weights (ByteTrack .pth.tar format)")
+    ap.add_argument("--det", default=None, choices=["yolox", "public", "gt", "fairmot"],
+                    help="detections (default: yolox with --source, public with --data-root); "
+                    "fairmot: boxes + embeddings from one FairMOT forward (--det-ckpt)")
+    ap.add_argument("--det-ckpt", default=None, help="YOLOX weights (ByteTrack .pth.tar format), "
+                    "or a tools/train_fairmot.py checkpoint with --det fairmot")
     ap.add_argument("--reid-ckpt", default=None, help="FineTrack checkpoint from train_reid.py")
     ap.add_argument("--mode", default=None, choices=["byte", "finetrack", "jde", "robust"],
                     help="association (default: tracker.mode of the config)")

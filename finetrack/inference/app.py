@@ -128,6 +128,19 @@ def _onnx_models(joint_model, detector, embedder, pipeline: str, device: str):
     )
 
 
+def _fairmot_model(ckpt: str, device: str):
+    """The FairMOT network of a ``tools/train_fairmot.py`` checkpoint (ValueError otherwise)."""
+    from finetrack.models.fairmot import FairMOT
+
+    model = FairMOT.from_checkpoint(ckpt, map_location=device)
+    logger.info(
+        "pipeline: joint - ONE FairMOT forward per frame gives the boxes and the centre-point "
+        "embeddings (%s at input %s, conf %.2f, from %s)",
+        model.backbone_name, model.input_size, model.conf_thresh, ckpt,
+    )
+    return model.to(device).eval()
+
+
 def run_tracking(
     cfg: Config,
     data_root: Optional[str],
@@ -152,7 +165,9 @@ def run_tracking(
     Args:
         cfg: resolved config (``tracker`` section; ``model`` for a YOLOX detector variant).
         data_root: dataset root holding ``<split>/<SEQ>`` (unused with ``source``).
-        det: detection source: ``public`` (det/det.txt), ``gt`` (oracle) or ``yolox``.
+        det: detection source: ``public`` (det/det.txt), ``gt`` (oracle), ``yolox`` or
+            ``fairmot`` (``det_ckpt`` from tools/train_fairmot.py: boxes and embeddings from one
+            forward, no ``reid_ckpt``).
         mode: ``byte`` | ``finetrack`` | ``jde`` | ``robust``; None = ``cfg.tracker.mode``.
         half: ``all`` | ``train`` | ``val`` (val renumbered from 1 like gt_val_half.txt).
         det_ckpt: YOLOX weights for ``det=yolox`` (ByteTrack format).
@@ -177,16 +192,20 @@ def run_tracking(
     sequences are complete, the interrupted one holds its finished frames, nothing else is written.
     """
     from finetrack.inference.frames import MOTFrames, open_source
-    from finetrack.inference.sources import JointDetections
+    from finetrack.inference.sources import FairMOTDetections, JointDetections
     from finetrack.tracker import Tracker
 
     mode = mode or cfg.tracker.mode
-    if mode in ("finetrack", "jde", "robust") and reid_ckpt is None:
+    if det == "fairmot" and det_ckpt is None:
+        raise ValueError("--det fairmot needs --det-ckpt (a tools/train_fairmot.py best.pth)")
+    if det == "fairmot" and reid_ckpt is not None:
+        raise ValueError("--det fairmot gives its own embeddings: drop --reid-ckpt")
+    if mode in ("finetrack", "jde", "robust") and reid_ckpt is None and det != "fairmot":
         raise ValueError(f"mode {mode!r} uses appearance: give --reid-ckpt (a train_reid.py best.pth)")
     device = str(resolve_device(cfg.train.device))
     if source is not None:
         readers = [open_source(source, fps)]
-        if det != "yolox" and not isinstance(readers[0], MOTFrames):
+        if det not in ("yolox", "fairmot") and not isinstance(readers[0], MOTFrames):
             raise ValueError(
                 f"--source {source} has no det.txt / gt.txt: detect with --det yolox and a "
                 "trained detector (--det-ckpt DET, or a --reid-ckpt that holds one)"
@@ -199,11 +218,18 @@ def run_tracking(
         if not seq_dirs:
             raise FileNotFoundError(f"no sequences in {split_dir}")
         readers = None  # opened one at a time below (MOTSequence reads seqinfo.ini)
-    joint_model, detector, embedder, pipeline = _models(
-        cfg, det, mode, det_ckpt, reid_ckpt, device, two_networks
-    )
     if runtime not in ("torch", "onnx"):
         raise ValueError(f"unknown runtime {runtime!r}; valid: torch, onnx")
+    fairmot = None
+    if det == "fairmot":  # one network: boxes and embeddings from one forward per frame
+        if runtime == "onnx":
+            raise ValueError("--runtime onnx has no FairMOT form; drop --runtime onnx for --det fairmot")
+        fairmot = _fairmot_model(det_ckpt, device)
+        joint_model, detector, embedder, pipeline = None, None, None, "joint"
+    else:
+        joint_model, detector, embedder, pipeline = _models(
+            cfg, det, mode, det_ckpt, reid_ckpt, device, two_networks
+        )
     if runtime == "onnx":
         joint_model, detector = _onnx_models(joint_model, detector, embedder, pipeline, device)
     out = Path(out_dir)
@@ -216,7 +242,9 @@ def run_tracking(
     t_start = time.perf_counter()
     for item in readers if readers is not None else seq_dirs:
         reader = item if readers is not None else MOTFrames(MOTSequence(item))
-        if joint_model is not None:
+        if fairmot is not None:
+            src = FairMOTDetections(fairmot, device)
+        elif joint_model is not None:
             src = JointDetections(joint_model, device)
         else:
             seq = reader.seq if isinstance(reader, MOTFrames) else None
@@ -265,7 +293,7 @@ def run_tracking(
         total.merge(res.timer)
         n_ids = len(np.unique(rows[:, 1])) if len(rows) else 0
         logger.info("%s: %d boxes, %d ids | %s", reader.name, len(rows), n_ids, res.timer.summary())
-        if res.detections == 0 and res.timer.frames > 0 and src.name == "yolox":
+        if res.detections == 0 and res.timer.frames > 0 and src.name in ("yolox", "fairmot"):
             logger.warning(
                 "%s: the detector found no box in %d frame(s); check the detector checkpoint, "
                 "model.conf_thresh and the input size", reader.name, res.timer.frames,

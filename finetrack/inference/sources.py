@@ -1,8 +1,10 @@
-"""Detection sources: where the boxes of a frame come from (public det.txt, GT oracle, YOLOX).
+"""Detection sources: where the boxes of a frame come from (public det.txt, GT oracle, YOLOX,
+FairMOT).
 
 Every source is called per 1-based frame and returns ``(xyxy (N, 4) float64 original-image pixels,
 scores (N,) float64)``; a source with ``gives_embeddings = True`` (:class:`JointDetections`, one
-backbone pass for boxes and Re-ID features) returns ``(xyxy, scores, embeddings (N, D) float32)``.
+backbone pass for boxes and Re-ID features; :class:`FairMOTDetections`, one FairMOT forward)
+returns ``(xyxy, scores, embeddings (N, D) float32)``.
 Sources never see the tracker.
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ from finetrack.data.mot import GTFilter, MOTSequence
 logger = logging.getLogger(__name__)
 
 FrameDets = Tuple[np.ndarray, np.ndarray]
-SOURCES = ("public", "gt", "yolox")
+SOURCES = ("public", "gt", "yolox", "fairmot")
 
 
 class DetectionSource(Protocol):
@@ -130,6 +132,49 @@ class JointDetections:
             tensor[None].to(self.device), [ratio], [image.shape[:2]], timings=timings
         )[0]
         self.last_timings = timings
+        return (
+            np.asarray(xyxy, np.float64).reshape(-1, 4),
+            np.asarray(scores, np.float64).reshape(-1),
+            np.asarray(emb, np.float32).reshape(len(xyxy), self.dim),
+        )
+
+
+class FairMOTDetections:
+    """Boxes AND centre-point embeddings from ONE forward of a FairMOT network.
+
+    :meth:`finetrack.models.fairmot.FairMOT.detect_and_embed`: heatmap 3x3 max-pool NMS, top-K
+    centres above the model's ``conf_thresh`` (FairMOT: 0.4), ltrb boxes mapped back to the
+    original image, the 128-d identity embedding read at each centre (L2-normalised).
+
+    Args:
+        model: a :class:`finetrack.models.fairmot.FairMOT` (eval mode is set here).
+        device: torch device string.
+    """
+
+    name = "fairmot"
+    needs_image = True
+    gives_embeddings = True
+
+    def __init__(self, model, device: str = "cpu"):
+        import torch
+
+        self._torch = torch
+        self.model = model.to(device).eval()
+        self.device = device
+        #: seconds of the last call: the whole network is one pass, counted as ``detector``
+        self.last_timings: Dict[str, float] = {}
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.emb_dim)
+
+    def __call__(self, frame: int, image: Optional[np.ndarray]):
+        if image is None:
+            raise ValueError("the FairMOT source needs the frame image")
+        tensor, ratio = self.model.preprocess(image)
+        xyxy, scores, emb = self.model.detect_and_embed(
+            tensor[None].to(self.device), [ratio], [image.shape[:2]]
+        )[0]
         return (
             np.asarray(xyxy, np.float64).reshape(-1, 4),
             np.asarray(scores, np.float64).reshape(-1),
