@@ -149,7 +149,7 @@ def test_train_resume_and_track_with_jde(tmp_path, walkers, capsys):
         "tracker.track_thresh=0.4", "tracker.new_track_thresh=0.4", "tracker.min_box_area=0"])
     printed = capsys.readouterr()
     assert code == 0, printed.err
-    assert "[jde/fairmot, joint]" in printed.out
+    assert "[jde/fairmot, joint, torch]" in printed.out
     res = read_results(out / "SEQ-A.txt")  # parses (possibly empty: the model is barely trained)
     assert len(res) == 0 or res.frames.max() <= 10
     summary = json.loads((out / "track_summary.json").read_text())
