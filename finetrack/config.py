@@ -45,6 +45,31 @@ def selection_label(select_on: str, select_frac: float) -> str:
 
 
 @dataclass
+class SelectedRunConfig:
+    """The ``train.*`` fields the detector-style trainers share (det_config.py, fairmot/config.py):
+    what selects best.pth (never the reported split), the final evaluation, progress, resume and
+    the time budget. Subclasses add their schedule fields."""
+
+    #: what selects best.pth: train_tail (the last select_frac of every training sequence, not
+    #: trained on) | final_epoch; never the reported split
+    select_on: Literal["train_tail", "final_epoch"] = "train_tail"
+    select_frac: float = 0.1  #: fraction of each training sequence in the selection slice
+    final_full_eval: bool = True  #: metrics.json: final + selected checkpoint on all validation frames
+    progress: bool = True
+    resume: bool = False
+    max_train_seconds: Optional[float] = None  #: stop after the epoch that crosses this budget
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.select_frac < 1.0:
+            raise ConfigError(f"train.select_frac={self.select_frac!r} is out of range (0 < x < 1)")
+
+    @property
+    def selected_on(self) -> str:
+        """metrics.json label of the selection slice: ``train_tail_10pct`` or ``final_epoch``."""
+        return selection_label(self.select_on, self.select_frac)
+
+
+@dataclass
 class AugmentConfig:
     """Re-ID training augmentations (finetrack/data/reid_augment.py); zeros = the paper's recipe."""
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Literal, Optional, get_args
 
-from finetrack.config import (NON_NEGATIVE, POSITIVE, RANGES, UNIT, ConfigError, DetectorName,
-                              _guarded_setattr, selection_label)
+from finetrack.config import (NON_NEGATIVE, POSITIVE, RANGES, UNIT, DetectorName,
+                              SelectedRunConfig, _guarded_setattr)
 
 #: Source formats understood by :mod:`finetrack.data.det_dataset`.
 SourceFormat = Literal["mot", "crowdhuman"]
@@ -92,7 +92,7 @@ class DetAugConfig:
 
 
 @dataclass
-class DetTrainConfig:
+class DetTrainConfig(SelectedRunConfig):
     """Optimisation schedule (yolox_base + ByteTrack ablation)."""
 
     epochs: int = 80
@@ -113,23 +113,6 @@ class DetTrainConfig:
     eval_every: int = 1
     max_iters_per_epoch: Optional[int] = None
     best_metric: Literal["AP50", "AP"] = "AP50"  #: AP50 | AP: what best.pth maximises on the selection slice (ByteTrack keeps the best AP50)
-    #: what selects best.pth: train_tail (the last select_frac of every mot training sequence,
-    #: not trained on) | final_epoch; never data.val
-    select_on: Literal["train_tail", "final_epoch"] = "train_tail"
-    select_frac: float = 0.1  #: fraction of each training sequence in the selection slice
-    final_full_eval: bool = True  #: metrics.json: final + selected checkpoint on all data.val frames
-    progress: bool = True
-    resume: bool = False
-    max_train_seconds: Optional[float] = None  #: stop after the epoch that crosses this budget
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.select_frac < 1.0:
-            raise ConfigError(f"train.select_frac={self.select_frac!r} is out of range (0 < x < 1)")
-
-    @property
-    def selected_on(self) -> str:
-        """metrics.json label of the selection slice: ``train_tail_10pct`` or ``final_epoch``."""
-        return selection_label(self.select_on, self.select_frac)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import List, Literal, Optional
 
 from finetrack.config import (NON_NEGATIVE, POSITIVE, RANGES, UNIT, ConfigError,
-                              _guarded_setattr, selection_label)
+                              SelectedRunConfig, _guarded_setattr)
 
 BackboneName = Literal["yolox_nano", "yolox_tiny", "yolox_s", "yolox_m", "yolox_l", "yolox_x",
                        "dla34"]
@@ -88,7 +88,7 @@ class FairMOTLossConfig:
 
 
 @dataclass
-class FairMOTTrainConfig:
+class FairMOTTrainConfig(SelectedRunConfig):
     """Optimisation (FairMOT: Adam 1e-4, 30 epochs, x0.1 at 20, batch 12)."""
 
     epochs: int = 30
@@ -103,23 +103,7 @@ class FairMOTTrainConfig:
     log_every: int = 20
     eval_every: int = 1  #: epochs between selection evaluations
     max_iters_per_epoch: Optional[int] = None
-    #: what selects best.pth: train_tail (AP50 of the last select_frac of every training
-    #: sequence, not trained on) | final_epoch; never the reported split
-    select_on: Literal["train_tail", "final_epoch"] = "train_tail"
-    select_frac: float = 0.1
-    best_metric: Literal["AP50", "AP"] = "AP50"
-    final_full_eval: bool = True  #: metrics.json: AP of best.pth (and the final epoch) on val_half
-    progress: bool = True
-    resume: bool = False
-    max_train_seconds: Optional[float] = None  #: stop after the epoch that crosses this budget
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.select_frac < 1.0:
-            raise ConfigError(f"train.select_frac={self.select_frac!r} is out of range (0 < x < 1)")
-
-    @property
-    def selected_on(self) -> str:
-        return selection_label(self.select_on, self.select_frac)
+    best_metric: Literal["AP50", "AP"] = "AP50"  #: what best.pth maximises on the selection slice
 
 
 @dataclass
