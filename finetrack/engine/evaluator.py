@@ -14,7 +14,7 @@ from typing import Collection, Dict, Iterable, Optional, Tuple, Union
 import numpy as np
 import torch
 
-from finetrack.eval.reid_metrics import ReIDResult, evaluate_reid
+from finetrack.eval.reid_metrics import ReIDResult, evaluate_reid, mask_correlation
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +38,13 @@ def extract_gt_embeddings(
 
     Returns:
         {"embeddings": (N, D) float32, "seq_index": (N,) int64, "frames": (N,) int64,
-         "track_ids": (N,) int64} over all boxes of the loader.
+         "track_ids": (N,) int64} over all boxes of the loader, plus "mask_corr": (N,) float64
+        (:func:`finetrack.eval.reid_metrics.mask_correlation` of each crop's part masks) when the
+        model has K >= 2 MPMG masks.
     """
     was_training = model.training
     model.eval()
-    embs, seqs, frames, tids = [], [], [], []
+    embs, seqs, frames, tids, corrs = [], [], [], [], []
     batches = loader
     if progress:
         from tqdm import tqdm
@@ -55,6 +57,9 @@ def extract_gt_embeddings(
             with torch.autocast(device_type=device.type, enabled=amp and device.type == "cuda"):
                 out = model(images, boxes)
             embs.append(out["embedding"].float().cpu().numpy())
+            masks = out.get("part_masks")
+            if masks is not None and masks.ndim == 4 and masks.shape[1] >= 2 and masks.shape[0]:
+                corrs.append(mask_correlation(masks.float().cpu().numpy()))
             seqs.append(batch["seq_index"].numpy())
             frames.append(batch["frame"].numpy())
             tids.append(batch["track_ids"].numpy())
@@ -67,12 +72,15 @@ def extract_gt_embeddings(
             "frames": np.zeros(0, np.int64),
             "track_ids": np.zeros(0, np.int64),
         }
-    return {
+    data = {
         "embeddings": np.concatenate(embs),
         "seq_index": np.concatenate(seqs),
         "frames": np.concatenate(frames),
         "track_ids": np.concatenate(tids),
     }
+    if corrs:
+        data["mask_corr"] = np.concatenate(corrs)
+    return data
 
 
 def evaluate_gt_reid(
@@ -103,6 +111,9 @@ def evaluate_gt_reid(
     args = (data["embeddings"], data["seq_index"], data["frames"], data["track_ids"])
     kwargs = dict(first_frames=first_frames, query_every=query_every, exclude_frames=exclude_frames)
     closed = evaluate_reid(*args, **kwargs)
+    corr = data.get("mask_corr")
+    if corr is not None and np.isfinite(corr).any():
+        closed = dataclasses.replace(closed, mask_corr=float(np.nanmean(corr)))
     if seen_identities is None:
         return closed
     seen = set((int(s), int(t)) for s, t in seen_identities)

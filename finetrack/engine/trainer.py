@@ -172,9 +172,10 @@ class ReIDTrainer(BaseTrainer):
             return None
         result = self.evaluate(unwrap_model(self.model))
         pct = result.as_percent()
-        self.writer.scalars(
-            f"val/{self.val_name}", {"rank1": pct["rank1"], "mAP": pct["mAP"]}, self.iter
-        )
+        scalars = {"rank1": pct["rank1"], "mAP": pct["mAP"]}
+        if "mask_corr" in pct:  # MPMG part-mask diversity (issue 13 item 6): 1 = one pattern
+            scalars["mask_corr"] = pct["mask_corr"]
+        self.writer.scalars(f"val/{self.val_name}", scalars, self.iter)
         logger.info("epoch %d selection (%s): %s", epoch + 1, self.selected_on,
                     summary_line(result))
         return pct

@@ -41,6 +41,9 @@ class ReIDResult:
             (after the +-T exclusion).
         open_set: the same evaluation restricted to queries whose identity was never trained on
             (None = not computed).
+        mask_corr: mean pairwise Pearson correlation of the K MPMG part masks over the evaluated
+            crops (:func:`mask_correlation`; 1 = the K masks are one pattern, Fig. 5 wants them
+            apart); None without part masks (GAP / centre pooling, K < 2).
     """
 
     rank1: float
@@ -51,6 +54,7 @@ class ReIDResult:
     cmc: np.ndarray
     gallery_per_query: float = 0.0
     open_set: Optional["ReIDResult"] = None
+    mask_corr: Optional[float] = None
 
     def as_percent(self) -> Dict[str, Any]:
         """{"rank1", "mAP"} in percent (0-100) plus the counts (and ``open_set``), JSON-ready."""
@@ -64,7 +68,37 @@ class ReIDResult:
         }
         if self.open_set is not None:
             out["open_set"] = self.open_set.as_percent()
+        if self.mask_corr is not None:
+            out["mask_corr"] = round(float(self.mask_corr), 4)
         return out
+
+
+def mask_correlation(part_masks: np.ndarray) -> np.ndarray:
+    """Per crop, the mean Pearson correlation over the K(K-1)/2 pairs of its part masks.
+
+    Args:
+        part_masks: (N, K, h, w) masks (any real values), K >= 2.
+
+    Returns:
+        (N,) float64 in [-1, 1]; a pair where one mask is constant has no correlation and is
+        left out of its crop's mean (NaN when every pair of a crop is such a pair).
+    """
+    m = np.asarray(part_masks, dtype=np.float64)
+    if m.ndim != 4 or m.shape[1] < 2:
+        raise ValueError(f"part_masks must be (N, K >= 2, h, w), got {m.shape}")
+    x = m.reshape(m.shape[0], m.shape[1], -1)
+    x = x - x.mean(axis=2, keepdims=True)
+    norm = np.sqrt((x * x).sum(axis=2))  # (N, K)
+    ok = norm > 1e-12
+    z = np.where(ok[..., None], x / np.where(ok, norm, 1.0)[..., None], 0.0)
+    corr = np.einsum("nkp,njp->nkj", z, z)  # (N, K, K)
+    iu = np.triu_indices(m.shape[1], k=1)
+    pairs = corr[:, iu[0], iu[1]]  # (N, P)
+    valid = ok[:, iu[0]] & ok[:, iu[1]]
+    count = valid.sum(axis=1)
+    total = np.where(valid, pairs, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def pairwise_sq_euclidean(q: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -230,4 +264,6 @@ def summary_line(result: ReIDResult) -> str:
     if result.open_set is not None:
         o = result.open_set.as_percent()
         line += f"; open-set Rank-1 {o['rank1']:.2f}  mAP {o['mAP']:.2f} (#queries {o['num_queries']})"
+    if result.mask_corr is not None:
+        line += f"; part-mask correlation {result.mask_corr:.3f}"
     return line

@@ -146,3 +146,41 @@ def test_open_set_queries_keep_the_gallery():
         evaluate_reid(emb, seq, frames, tids, query_keep=np.ones(3, bool))
     with pytest.raises(ValueError, match="exclude_frames"):
         evaluate_reid(emb, seq, frames, tids, exclude_frames=-1)
+
+
+def test_mask_correlation_hand_values():
+    from finetrack.eval.reid_metrics import mask_correlation
+
+    a = np.array([[0.0, 1.0], [2.0, 3.0]])
+    same, inverse = a, 3.0 - a  # corr(a, a) = 1, corr(a, 3 - a) = -1
+    b = np.array([[0.0, 1.0], [1.0, 0.0]])  # centred a = [-1.5, -.5, .5, 1.5], b = [-.5, .5, .5, -.5]: orthogonal
+    crops = np.stack([np.stack([a, same, inverse]), np.stack([a, b, b])])  # (2, 3, 2, 2)
+    got = mask_correlation(crops)
+    # crop 0: pairs (a,same)=1, (a,inv)=-1, (same,inv)=-1 -> -1/3; crop 1: 0, 0, 1 -> 1/3
+    assert np.allclose(got, [-1.0 / 3.0, 1.0 / 3.0])
+    const = np.stack([np.stack([a, np.full((2, 2), 0.5), same])])  # constant mask: its pairs left out
+    assert np.allclose(mask_correlation(const), [1.0])
+    assert np.isnan(mask_correlation(np.full((1, 2, 2, 2), 0.3)))[0]
+    with pytest.raises(ValueError, match="K >= 2"):
+        mask_correlation(np.zeros((1, 1, 2, 2)))
+
+
+def test_gt_reid_evaluation_reports_mask_correlation():
+    """evaluate_gt_reid carries the mean part-mask correlation of the model's crops."""
+    import torch
+
+    from finetrack.engine.evaluator import evaluate_gt_reid
+
+    class TwoMasks(torch.nn.Module):
+        def forward(self, images, boxes):
+            n = sum(len(b) for b in boxes)
+            m = torch.arange(4.0).view(1, 1, 2, 2).expand(n, 1, 2, 2)
+            emb = torch.nn.functional.normalize(torch.cat(boxes).float(), dim=1)
+            return {"embedding": emb, "part_masks": torch.cat([m, 3.0 - m], 1)}  # corr -1
+
+    boxes = [torch.tensor([[0.0, 0, 10, 20], [50, 0, 60, 20]]), torch.tensor([[1.0, 0, 11, 20], [51, 0, 61, 20]])]
+    batch = {"images": torch.zeros(2, 3, 8, 8), "boxes": boxes, "seq_index": torch.tensor([0, 0, 0, 0]),
+             "frame": torch.tensor([1, 1, 2, 2]), "track_ids": torch.tensor([1, 2, 1, 2])}
+    res = evaluate_gt_reid(TwoMasks(), [batch], torch.device("cpu"), first_frames={0: 1}, query_every=1)
+    assert res.mask_corr == pytest.approx(-1.0)
+    assert res.as_percent()["mask_corr"] == -1.0
