@@ -627,7 +627,10 @@ def test_ctrl_c_in_a_tool_is_exit_130_without_traceback(tmp_path):
          f"    with atomic_open({str(run / 'x.txt')!r}) as f:\n"
          "        f.write('half'); print('ready', flush=True); time.sleep(60)\n"
          "sys.exit(run_cli(main))"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a test run started in the background (nohup, `cmd &` without job control) ignores
+        # SIGINT and the child would inherit that; a user's tool in a terminal does not
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert p.stdout.readline().strip() == "ready"
     time.sleep(0.2)
     p.send_signal(signal.SIGINT)
