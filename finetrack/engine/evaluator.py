@@ -39,12 +39,12 @@ def extract_gt_embeddings(
     Returns:
         {"embeddings": (N, D) float32, "seq_index": (N,) int64, "frames": (N,) int64,
          "track_ids": (N,) int64} over all boxes of the loader, plus "mask_corr": (N,) float64
-        (:func:`finetrack.eval.reid_metrics.mask_correlation` of each crop's part masks) when the
-        model has K >= 2 MPMG masks.
+        and "mask_abs_corr" (:func:`finetrack.eval.reid_metrics.mask_correlation` of each crop's part
+        masks, signed and absolute) when the model has K >= 2 MPMG masks.
     """
     was_training = model.training
     model.eval()
-    embs, seqs, frames, tids, corrs = [], [], [], [], []
+    embs, seqs, frames, tids, corrs, abs_corrs = [], [], [], [], [], []
     batches = loader
     if progress:
         from tqdm import tqdm
@@ -59,7 +59,9 @@ def extract_gt_embeddings(
             embs.append(out["embedding"].float().cpu().numpy())
             masks = out.get("part_masks")
             if masks is not None and masks.ndim == 4 and masks.shape[1] >= 2 and masks.shape[0]:
-                corrs.append(mask_correlation(masks.float().cpu().numpy()))
+                m = masks.float().cpu().numpy()
+                corrs.append(mask_correlation(m))
+                abs_corrs.append(mask_correlation(m, absolute=True))
             seqs.append(batch["seq_index"].numpy())
             frames.append(batch["frame"].numpy())
             tids.append(batch["track_ids"].numpy())
@@ -80,6 +82,7 @@ def extract_gt_embeddings(
     }
     if corrs:
         data["mask_corr"] = np.concatenate(corrs)
+        data["mask_abs_corr"] = np.concatenate(abs_corrs)
     return data
 
 
@@ -113,7 +116,8 @@ def evaluate_gt_reid(
     closed = evaluate_reid(*args, **kwargs)
     corr = data.get("mask_corr")
     if corr is not None and np.isfinite(corr).any():
-        closed = dataclasses.replace(closed, mask_corr=float(np.nanmean(corr)))
+        closed = dataclasses.replace(closed, mask_corr=float(np.nanmean(corr)),
+                                     mask_abs_corr=float(np.nanmean(data["mask_abs_corr"])))
     if seen_identities is None:
         return closed
     seen = set((int(s), int(t)) for s, t in seen_identities)

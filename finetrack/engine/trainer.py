@@ -175,6 +175,7 @@ class ReIDTrainer(BaseTrainer):
         scalars = {"rank1": pct["rank1"], "mAP": pct["mAP"]}
         if "mask_corr" in pct:  # MPMG part-mask diversity (issue 13 item 6): 1 = one pattern
             scalars["mask_corr"] = pct["mask_corr"]
+            scalars["mask_abs_corr"] = pct["mask_abs_corr"]
         self.writer.scalars(f"val/{self.val_name}", scalars, self.iter)
         logger.info("epoch %d selection (%s): %s", epoch + 1, self.selected_on,
                     summary_line(result))

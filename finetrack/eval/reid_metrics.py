@@ -42,8 +42,9 @@ class ReIDResult:
         open_set: the same evaluation restricted to queries whose identity was never trained on
             (None = not computed).
         mask_corr: mean pairwise Pearson correlation of the K MPMG part masks over the evaluated
-            crops (:func:`mask_correlation`; 1 = the K masks are one pattern, Fig. 5 wants them
-            apart); None without part masks (GAP / centre pooling, K < 2).
+            crops (:func:`mask_correlation`); None without part masks (GAP / centre pooling, K < 2).
+        mask_abs_corr: the same with |r|: 1 = the K masks are one pattern or its inverse, 0 =
+            unrelated masks (Fig. 5 wants them apart).
     """
 
     rank1: float
@@ -55,6 +56,7 @@ class ReIDResult:
     gallery_per_query: float = 0.0
     open_set: Optional["ReIDResult"] = None
     mask_corr: Optional[float] = None
+    mask_abs_corr: Optional[float] = None
 
     def as_percent(self) -> Dict[str, Any]:
         """{"rank1", "mAP"} in percent (0-100) plus the counts (and ``open_set``), JSON-ready."""
@@ -70,14 +72,19 @@ class ReIDResult:
             out["open_set"] = self.open_set.as_percent()
         if self.mask_corr is not None:
             out["mask_corr"] = round(float(self.mask_corr), 4)
+        if self.mask_abs_corr is not None:
+            out["mask_abs_corr"] = round(float(self.mask_abs_corr), 4)
         return out
 
 
-def mask_correlation(part_masks: np.ndarray) -> np.ndarray:
+def mask_correlation(part_masks: np.ndarray, absolute: bool = False) -> np.ndarray:
     """Per crop, the mean Pearson correlation over the K(K-1)/2 pairs of its part masks.
 
     Args:
         part_masks: (N, K, h, w) masks (any real values), K >= 2.
+        absolute: average |r| instead of r. A mask and its inverse (r = -1) cover the same
+            boundary, so they are no more diverse than two copies; the signed mean of such a set
+            can be near 0 and look diverse, the absolute one cannot.
 
     Returns:
         (N,) float64 in [-1, 1]; a pair where one mask is constant has no correlation and is
@@ -94,6 +101,8 @@ def mask_correlation(part_masks: np.ndarray) -> np.ndarray:
     corr = np.einsum("nkp,njp->nkj", z, z)  # (N, K, K)
     iu = np.triu_indices(m.shape[1], k=1)
     pairs = corr[:, iu[0], iu[1]]  # (N, P)
+    if absolute:
+        pairs = np.abs(pairs)
     valid = ok[:, iu[0]] & ok[:, iu[1]]
     count = valid.sum(axis=1)
     total = np.where(valid, pairs, 0.0).sum(axis=1)
@@ -265,5 +274,5 @@ def summary_line(result: ReIDResult) -> str:
         o = result.open_set.as_percent()
         line += f"; open-set Rank-1 {o['rank1']:.2f}  mAP {o['mAP']:.2f} (#queries {o['num_queries']})"
     if result.mask_corr is not None:
-        line += f"; part-mask correlation {result.mask_corr:.3f}"
+        line += f"; part-mask correlation {result.mask_corr:.3f} (|r| {result.mask_abs_corr:.3f})"
     return line

@@ -158,6 +158,7 @@ def test_mask_correlation_hand_values():
     got = mask_correlation(crops)
     # crop 0: pairs (a,same)=1, (a,inv)=-1, (same,inv)=-1 -> -1/3; crop 1: 0, 0, 1 -> 1/3
     assert np.allclose(got, [-1.0 / 3.0, 1.0 / 3.0])
+    assert np.allclose(mask_correlation(crops, absolute=True), [1.0, 1.0 / 3.0])  # inverse = no diversity
     const = np.stack([np.stack([a, np.full((2, 2), 0.5), same])])  # constant mask: its pairs left out
     assert np.allclose(mask_correlation(const), [1.0])
     assert np.isnan(mask_correlation(np.full((1, 2, 2, 2), 0.3)))[0]
@@ -183,4 +184,4 @@ def test_gt_reid_evaluation_reports_mask_correlation():
              "frame": torch.tensor([1, 1, 2, 2]), "track_ids": torch.tensor([1, 2, 1, 2])}
     res = evaluate_gt_reid(TwoMasks(), [batch], torch.device("cpu"), first_frames={0: 1}, query_every=1)
     assert res.mask_corr == pytest.approx(-1.0)
-    assert res.as_percent()["mask_corr"] == -1.0
+    assert res.as_percent()["mask_corr"] == -1.0 and res.mask_abs_corr == pytest.approx(1.0)
