@@ -99,6 +99,38 @@ def tqdm_safe_logging() -> Iterator[None]:
         yield
 
 
+RUN_FILES = ("best.pth", "last.pth", "metrics.json", "config.yaml", "train.log")
+
+
+def run_training(cfg, train_fn, summary_keys) -> int:
+    """The trainer commands' shared run: say the run folder, train with log lines kept off the
+    progress bar, then print the summary (``summary_keys`` of the metrics, as one JSON line) and the
+    files written; Ctrl-C says what ``last.pth`` holds and returns :data:`EXIT_INTERRUPTED`.
+
+    Args:
+        cfg: a frozen config with ``run_dir``.
+        train_fn: ``cfg -> metrics dict`` (``{}`` on ranks other than 0: nothing printed).
+        summary_keys: metrics keys of the JSON line (a missing key prints null).
+    """
+    import json
+    from pathlib import Path
+
+    print(f"run folder: {cfg.run_dir}")
+    try:
+        with tqdm_safe_logging():
+            metrics = train_fn(cfg)
+    except KeyboardInterrupt:
+        print(f"interrupted: {cfg.run_dir}/last.pth holds the last finished epoch "
+              "(resume=true continues)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if metrics:
+        print(json.dumps({k: metrics.get(k) for k in summary_keys}))
+        run = Path(cfg.run_dir)
+        print(f"run folder: {run}")
+        print_files(run / n for n in RUN_FILES if (run / n).is_file())
+    return 0
+
+
 def error(msg: object) -> int:
     """Print a user error as ONE line on stderr; returns :data:`EXIT_BAD_INPUT`."""
     print(f"error: {str(msg).strip()}".replace("\n", " "), file=sys.stderr)

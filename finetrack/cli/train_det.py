@@ -13,10 +13,8 @@ last.pth. Exit code 2 = bad config, 3 = non-finite loss.
 """
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from pathlib import Path
 
 from finetrack.cli import common
 
@@ -47,22 +45,8 @@ def main(argv=None) -> int:
     cfg = freeze(load_config(DetConfig, args.config, common.config_overrides(args)))
     from finetrack.engine.det_build import train_from_config
 
-    print(f"run folder: {cfg.run_dir}")
-    try:
-        with common.tqdm_safe_logging():
-            metrics = train_from_config(cfg)
-    except KeyboardInterrupt:
-        print(f"interrupted: {cfg.run_dir}/last.pth holds the last finished epoch "
-              "(resume=true continues)", file=sys.stderr)
-        return common.EXIT_INTERRUPTED
-    if metrics:
-        keys = ("selected_on", "AP50", "AP", "epoch", "final", "train_seconds", "track_overrides")
-        print(json.dumps({k: metrics.get(k) for k in keys}))
-        run = Path(cfg.run_dir)
-        print(f"run folder: {run}")
-        names = ("best.pth", "last.pth", "metrics.json", "config.yaml", "train.log")
-        common.print_files(run / n for n in names if (run / n).is_file())
-    return 0
+    keys = ("selected_on", "AP50", "AP", "epoch", "final", "train_seconds", "track_overrides")
+    return common.run_training(cfg, train_from_config, keys)
 
 
 if __name__ == "__main__":

@@ -63,20 +63,8 @@ def main(argv=None) -> int:
             atomic_write_text(Path(args.json), json.dumps(out, indent=2) + "\n")
             common.print_files([args.json])
         return 0
-    print(f"run folder: {cfg.run_dir}")
-    try:
-        with common.tqdm_safe_logging():
-            metrics = build.train_from_config(cfg)
-    except KeyboardInterrupt:
-        print(f"interrupted: {cfg.run_dir}/last.pth holds the last finished epoch "
-              "(resume=true continues)", file=sys.stderr)
-        return common.EXIT_INTERRUPTED
     keys = ("selected_on", "AP50", "AP", "epoch", "final", "train_seconds", "identities")
-    print(json.dumps({k: metrics.get(k) for k in keys}))
-    run = Path(cfg.run_dir)
-    names = ("best.pth", "last.pth", "metrics.json", "config.yaml", "train.log")
-    common.print_files(run / n for n in names if (run / n).is_file())
-    return 0
+    return common.run_training(cfg, build.train_from_config, keys)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,9 @@ config, 3 = non-finite loss.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
-from pathlib import Path
 
 from finetrack.cli import common
 from finetrack.config import Config, load_config
@@ -46,22 +44,7 @@ def main(argv=None) -> int:
     from finetrack.engine.reid_build import train_from_config
 
     cfg = freeze(cfg)
-    print(f"run folder: {cfg.run_dir}")
-    try:
-        with common.tqdm_safe_logging():
-            metrics = train_from_config(cfg)
-    except KeyboardInterrupt:
-        print(f"interrupted: {cfg.run_dir}/last.pth holds the last finished epoch "
-              "(resume=true continues)", file=sys.stderr)
-        return common.EXIT_INTERRUPTED
-    if metrics:
-        summary = {k: metrics[k] for k in ("selected_on", "best", "final", "train_seconds")}
-        print(json.dumps(summary))
-        run = Path(cfg.run_dir)
-        print(f"run folder: {run}")
-        names = ("best.pth", "last.pth", "metrics.json", "config.yaml", "train.log")
-        common.print_files(run / n for n in names if (run / n).is_file())
-    return 0
+    return common.run_training(cfg, train_from_config, ("selected_on", "best", "final", "train_seconds"))
 
 
 if __name__ == "__main__":
