@@ -32,6 +32,7 @@ ADAPT_DEFAULTS = [
     "train.lr_step_epoch=100",
     "train.eval_every=100",
     "reid_eval.max_frames=30",
+    "reid_eval.select_on=final_epoch",  # no labels on the target: nothing to select on
     "data.augment.flip=0.5",
     "data.augment.color=0.2",
     "data.augment.erase=0.3",

@@ -84,6 +84,9 @@ def test_adapt_reid_without_gt_writes_a_checkpoint_track_takes(target_and_ckpt, 
     assert not (target / "gt").exists()
     assert report["mining"]["pseudo_ids"] == 3  # three walkers, all isolated at score 0.95
     assert json.loads((out / "adapt.json").read_text())["adapted"] == str(out / "adapted.pth")
+    # no labels on the target: the final epoch is the checkpoint, nothing is selected (a tail
+    # slice of pseudo-labels can hold no query with a positive: MOT17-09 failed that way)
+    assert json.loads((out / "run" / "metrics.json").read_text())["selected_on"] == "final_epoch"
     # the adapted checkpoint drives tracking in robust mode
     cfg = freeze(load_config(Config, None, ["tracker.min_box_area=0"]))
     res = tmp_path / "track"
