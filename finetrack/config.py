@@ -202,7 +202,7 @@ class ReIDEvalConfig:
 class RobustConfig:
     """``tracker.mode=robust``: appearance that can only help (finetrack/tracker/appearance.py)."""
 
-    agree_llr: float = 4.0  #: log-likelihood ratio for "same person" (recovery of non-overlapping pairs)
+    agree_llr: float = 3.0  #: log-likelihood ratio for "same person" (recovery of non-overlapping pairs)
     bonus_weight: float = 0.1  #: first stage: overlapping pairs' cost - bonus_weight * clip(llr)
     bonus_ref_fps: float = 7.0  #: >0: bonus x min(1, bonus_ref_fps / frame rate) (IoU says more at high fps)
     bonus_clean_only: bool = True  #: the bonus only for detections overlapping no other detection
@@ -212,7 +212,7 @@ class RobustConfig:
     margin_llr: float = 1.0  #: a recovery beats its row/column competitors by this llr
     occlusion_iou: float = 0.3  #: detections overlapping another above this are occluded
     pos_iou: float = 0.6  #: IoU of an unambiguous match used as a calibration positive
-    min_separation: float = 1.0  #: calibration d' below which appearance is off (= byte)
+    min_separation: float = 0.0  #: calibration d' (vs the hardest other detection) below which appearance is off (= byte)
     min_samples: int = 30  #: calibration samples per class before appearance is used
     window: int = 400  #: calibration samples kept per class
     min_track_feats: int = 2  #: clean features a track needs before appearance speaks for it

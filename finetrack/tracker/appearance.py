@@ -74,7 +74,7 @@ class RobustParams:
             ``1 / center_momentum`` frames have been averaged.
     """
 
-    agree_llr: float = 4.0
+    agree_llr: float = 3.0
     bonus_weight: float = 0.1
     bonus_clip: float = 4.0
     unlock_llr: float = 0.0
@@ -84,7 +84,7 @@ class RobustParams:
     margin_llr: float = 1.0
     occlusion_iou: float = 0.3
     pos_iou: float = 0.6
-    min_separation: float = 1.0
+    min_separation: float = 0.0
     min_samples: int = 30
     window: int = 400
     min_track_feats: int = 2

@@ -42,6 +42,9 @@ def test_random_embeddings_change_nothing(crowd):
     robust_t = Tracker(mode="robust", robust=FAST)
     robust = _outputs(robust_t, crowd, embs)
     assert not robust_t.calibrator.ready
+    # the negative is the most similar *other* detection: for features without identity it
+    # beats the true match on average, so d' < 0 and the default gate (d' >= 0) keeps byte
+    assert robust_t.calibrator.state.separation < -0.5
     assert robust_t.robust_stats["vetoes"] == 0 and robust_t.robust_stats["recoveries"] == 0
     for (ib, bb, db), (ir, br, dr) in zip(byte, robust):
         np.testing.assert_array_equal(ib, ir)
@@ -148,8 +151,9 @@ def test_calibrator_llr_hand_value():
 def test_calibrator_off_when_features_do_not_separate():
     rng = np.random.default_rng(0)
     c = SimilarityCalibrator(min_samples=10)
-    c.add(rng.normal(0.5, 0.1, 200), rng.normal(0.5, 0.1, 200))
-    assert not c.ready
+    # uninformative features: the positive is one draw, the hardest negative the max of 5 draws
+    c.add(rng.normal(0.5, 0.1, 200), rng.normal(0.5, 0.1, (200, 5)).max(axis=1))
+    assert c.state.separation < 0 and not c.ready
     np.testing.assert_array_equal(c.llr(np.array([0.0, 1.0])), [0.0, 0.0])
     c2 = SimilarityCalibrator(min_samples=10)
     c2.add(rng.normal(0.8, 0.05, 5), rng.normal(0.2, 0.05, 5))
