@@ -44,6 +44,11 @@ def selection_label(select_on: str, select_frac: float) -> str:
     return f"train_tail_{select_frac * 100:g}pct"
 
 
+def check_threads(threads: Optional[int]) -> None:
+    if threads is not None and int(threads) < 1:
+        raise ConfigError(f"train.threads={threads!r} is out of range (>= 1, or null for torch's default)")
+
+
 @dataclass
 class SelectedRunConfig:
     """The ``train.*`` fields the detector-style trainers share (det_config.py, fairmot/config.py):
@@ -58,10 +63,13 @@ class SelectedRunConfig:
     progress: bool = True
     resume: bool = False
     max_train_seconds: Optional[float] = None  #: stop after the epoch that crosses this budget
+    threads: Optional[int] = None  #: torch intra-op threads (None: torch's default); CPU runs are bit-identical only at equal thread counts
+    deterministic: bool = False  #: torch.use_deterministic_algorithms (CUDA: also cuBLAS workspace)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.select_frac < 1.0:
             raise ConfigError(f"train.select_frac={self.select_frac!r} is out of range (0 < x < 1)")
+        check_threads(self.threads)
 
     @property
     def selected_on(self) -> str:
@@ -150,6 +158,11 @@ class TrainConfig:
     device: str = "auto"  #: auto | cpu | cuda
     best_metric: Literal["mAP", "rank1"] = "mAP"  #: mAP | rank1: validation metric that selects best.pth
     progress: bool = True  #: tqdm progress bar
+    threads: Optional[int] = None  #: torch intra-op threads (None: torch's default); CPU runs are bit-identical only at equal thread counts
+    deterministic: bool = False  #: torch.use_deterministic_algorithms (CUDA: also cuBLAS workspace)
+
+    def __post_init__(self) -> None:
+        check_threads(self.threads)
 
 
 @dataclass

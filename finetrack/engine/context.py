@@ -65,6 +65,21 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def set_determinism(threads: Optional[int], deterministic: bool) -> None:
+    """Fix torch's intra-op thread count and, optionally, its deterministic algorithms.
+
+    With the seed fixed, a CPU run is bit-identical to another with the same thread count
+    (measured: README "Reproducibility"); floating-point reductions split over another number of
+    threads sum in another order. ``deterministic`` makes torch refuse (warn on) nondeterministic
+    kernels, which matters on CUDA (scatter/index_add, cuBLAS workspaces).
+    """
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
 def setup_distributed(device: torch.device) -> Tuple[int, int, int]:
     """Initialise torch.distributed under torchrun; returns (rank, world_size, local_rank)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -146,6 +161,7 @@ def run_context(cfg: Any) -> Iterator[RunContext]:
             save_config(cfg, out_dir)
             writer = ScalarWriter(out_dir / "tb")
         seed_everything(cfg.seed + rank)
+        set_determinism(getattr(cfg.train, "threads", None), getattr(cfg.train, "deterministic", False))
         yield RunContext(device, rank, world_size, local_rank, out_dir, resume_from, config,
                          writer, resume_requested=resume)
     finally:
