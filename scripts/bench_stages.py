@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=None)
     p.add_argument("--no-onnx", action="store_true", help="PyTorch columns only")
     args = p.parse_args(argv)
-    runs = [r for r in RUNS if not (args.no_onnx and r[2] == "onnx")]
+    selected = [r for r in RUNS if not (args.no_onnx and r[2] == "onnx")]
     torch.set_num_threads(1)
     if not (PETS09 / "img1").is_dir():
         raise SystemExit(f"real data absent: {PETS09}")
@@ -123,10 +123,10 @@ def main(argv=None) -> int:
         overrides.append(f"model.conf_thresh={thresh:.6g}")
         weights = (f"random weights responding to the pixels (-c {args.config}), "
                    f"model.conf_thresh={thresh:.3g} for about {args.boxes} boxes per frame")
-    per: dict = {key: [] for key, *_ in runs}
+    per: dict = {key: [] for key, *_ in selected}
     load = [os.getloadavg()[0]]
     for rep in range(args.repeats):
-        for key, mode, runtime, run_extra in runs:
+        for key, mode, runtime, run_extra in selected:
             out = args.out / key.replace("/", "_")
             # the same detector weights in both: finetrack runs them in the joint pipeline, with
             # --det-ckpt's thresholds (model.conf_thresh)
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
         med[key] = {k: statistics.median(r.get(k, 0.0) for r in runs)
                     for k in (*STAGES, "total", "boxes", "embedded")}
         med[key]["pipeline"] = runs[0]["pipeline"]
-    cols = [key for key, *_ in runs]
+    cols = [key for key, *_ in selected]
     print(f"\nms per frame, median of {args.repeats} interleaved runs of {args.frames} PETS09-S2L1 "
           f"frames (768x576); {weights}; 1 thread; load average "
           f"{', '.join(f'{v:.1f}' for v in load)} (2 cores, shared)\n")
@@ -161,7 +161,7 @@ def main(argv=None) -> int:
     print("| boxes / frame | " + " | ".join(f"{med[c]['boxes']:.1f}" for c in cols) + " |")
     print("| embedded / frame | " + " | ".join(f"{med[c]['embedded']:.1f}" for c in cols) + " |")
     ratios = {}
-    for runtime in sorted({r[2] for r in runs}, reverse=True):
+    for runtime in sorted({r[2] for r in selected}, reverse=True):
         for name in ("finetrack_all", "finetrack"):
             ratio = med[f"{name}/{runtime}"]["total"] / med[f"byte/{runtime}"]["total"]
             ratios[f"{name}/{runtime}"] = ratio

@@ -249,10 +249,14 @@ def run_tracking(
         if reid_floor_logged is None and (joint_model is not None or embedder is not None):
             reid_floor_logged = True
             summary["embed_floor"] = floor
-            logger.info(
-                "Re-ID head embeds %s", "every box (tracker.embed_all_boxes=true)" if floor is None
-                else f"only the boxes mode {mode} reads (score > {floor:g}; "
-                     "tracker.embed_all_boxes=true embeds all)")
+            if floor is not None:
+                how = (f"only the boxes mode {mode} reads (score > {floor:g}; "
+                       "tracker.embed_all_boxes=true embeds all)")
+            elif cfg.tracker.embed_all_boxes:
+                how = "every box (tracker.embed_all_boxes=true)"
+            else:
+                how = f"every box (mode {mode} reads every detection)"
+            logger.info("Re-ID head embeds %s", how)
         if fairmot is not None:
             src = FairMOTDetections(fairmot, device)
         elif joint_model is not None:
