@@ -268,6 +268,9 @@ class TrackerConfig:
     gsi_tau: float = 10.0  #: GSI smoothing: RBF length scale tau * log(tau^3 / track length)
     cmc: Literal["none", "sof", "ecc", "orb"] = "none"  #: camera motion compensation method
     cmc_downscale: float = 2.0  #: CMC estimates on frames resized by 1 / cmc_downscale
+    #: false: the Re-ID head embeds only the boxes this mode's association reads (score above
+    #: Tracker.embedding_floor; the other rows are zeros: same results, fewer ROIs); true: every box
+    embed_all_boxes: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.interpolate, bool):

@@ -10,6 +10,10 @@ Runs `finetrack track --source FRAMES` (an image folder of the first --frames PE
 `--runtime torch` and `--runtime onnx`, and reports each stage of track_summary.json's `timing`
 (decode, detector, reid, association, write) in ms per frame, the median over the repeats, and
 the ratio of finetrack's whole frame to byte's. One thread (torch and onnxruntime).
+`finetrack_all` is finetrack with ``tracker.embed_all_boxes=true``: the Re-ID head embeds every
+detection, also those at or below ``tracker.low_thresh`` that the association never reads (the code
+before the embedding floor); `finetrack` embeds only the boxes it reads (same result files).
+``--no-onnx`` skips the onnxruntime columns.
 
 Without --det-ckpt/--reid-ckpt the model is built from -c's `model` section (configs/pets09.yaml:
 YOLOX-nano at 384x512 + FAFPN/MPMG, C = 64) with RANDOM weights made to respond to the pixels
@@ -39,7 +43,10 @@ from finetrack.utils.io import atomic_write_text  # noqa: E402
 
 PETS09 = REPO.parent / "shared" / "data" / "MOT15" / "train" / "PETS09-S2L1"
 STAGES = ("decode", "detector", "reid", "association", "write")
-RUNS = (("byte", "torch"), ("finetrack", "torch"), ("byte", "onnx"), ("finetrack", "onnx"))
+#: (column, tracker mode, runtime, overrides)
+RUNS = tuple((f"{name}/{rt}", mode, rt, extra) for rt in ("torch", "onnx") for name, mode, extra in (
+    ("byte", "byte", []), ("finetrack_all", "finetrack", ["tracker.embed_all_boxes=true"]),
+    ("finetrack", "finetrack", [])))
 
 
 def random_checkpoints(config: str, frames, boxes: int, out: Path):
@@ -92,7 +99,9 @@ def main(argv=None) -> int:
     p.add_argument("--reid-ckpt", default=None)
     p.add_argument("--out", type=Path, default=Path("/tmp/bench_stages"))
     p.add_argument("--json", default=None)
+    p.add_argument("--no-onnx", action="store_true", help="PyTorch columns only")
     args = p.parse_args(argv)
+    selected = [r for r in RUNS if not (args.no_onnx and r[2] == "onnx")]
     torch.set_num_threads(1)
     if not (PETS09 / "img1").is_dir():
         raise SystemExit(f"real data absent: {PETS09}")
@@ -114,32 +123,34 @@ def main(argv=None) -> int:
         overrides.append(f"model.conf_thresh={thresh:.6g}")
         weights = (f"random weights responding to the pixels (-c {args.config}), "
                    f"model.conf_thresh={thresh:.3g} for about {args.boxes} boxes per frame")
-    per: dict = {f"{m}/{r}": [] for m, r in RUNS}
+    per: dict = {key: [] for key, *_ in selected}
     load = [os.getloadavg()[0]]
     for rep in range(args.repeats):
-        for mode, runtime in RUNS:
-            out = args.out / f"{mode}_{runtime}"
+        for key, mode, runtime, run_extra in selected:
+            out = args.out / key.replace("/", "_")
             # the same detector weights in both: finetrack runs them in the joint pipeline, with
             # --det-ckpt's thresholds (model.conf_thresh)
             extra = ["--reid-ckpt", str(reid)] if mode == "finetrack" else []
             rc = track_cli.main(["--source", str(src), "--fps", "7", "--det-ckpt", str(det),
                                  *extra, "--mode", mode, "--runtime", runtime, "--out", str(out),
-                                 "--overwrite", "--no-progress", *overrides])
+                                 "--overwrite", "--no-progress", *overrides, *run_extra])
             if rc != 0:
-                raise SystemExit(f"{mode}/{runtime} failed with exit code {rc}")
+                raise SystemExit(f"{key} failed with exit code {rc}")
             s = json.loads((out / "track_summary.json").read_text())
             ms = {k: 1000.0 * v / s["frames"] for k, v in s["timing"].items()}
             ms["total"] = sum(ms.values())
             ms["boxes"] = sum(v["detections"] for v in s["sequences"].values()) / s["frames"]
+            ms["embedded"] = (sum(v.get("embedded", 0) for v in s["sequences"].values())
+                              / s["frames"])
             ms["pipeline"] = s["pipeline"]
-            per[f"{mode}/{runtime}"].append(ms)
+            per[key].append(ms)
         load.append(os.getloadavg()[0])
     med = {}
     for key, runs in per.items():
         med[key] = {k: statistics.median(r.get(k, 0.0) for r in runs)
-                    for k in (*STAGES, "total", "boxes")}
+                    for k in (*STAGES, "total", "boxes", "embedded")}
         med[key]["pipeline"] = runs[0]["pipeline"]
-    cols = [f"{m}/{r}" for m, r in RUNS]
+    cols = [key for key, *_ in selected]
     print(f"\nms per frame, median of {args.repeats} interleaved runs of {args.frames} PETS09-S2L1 "
           f"frames (768x576); {weights}; 1 thread; load average "
           f"{', '.join(f'{v:.1f}' for v in load)} (2 cores, shared)\n")
@@ -148,13 +159,20 @@ def main(argv=None) -> int:
     for stage in (*STAGES, "total"):
         print(f"| {stage} | " + " | ".join(f"{med[c][stage]:.1f}" for c in cols) + " |")
     print("| boxes / frame | " + " | ".join(f"{med[c]['boxes']:.1f}" for c in cols) + " |")
-    for runtime in ("torch", "onnx"):
-        ratio = med[f"finetrack/{runtime}"]["total"] / med[f"byte/{runtime}"]["total"]
-        print(f"\nfinetrack / byte whole frame ({runtime}): {ratio:.2f}x (goal <= 1.3x)", end="")
-    print(f"\nonnx / torch whole frame: byte {med['byte/onnx']['total'] / med['byte/torch']['total']:.2f}x, "
-          f"finetrack {med['finetrack/onnx']['total'] / med['finetrack/torch']['total']:.2f}x")
+    print("| embedded / frame | " + " | ".join(f"{med[c]['embedded']:.1f}" for c in cols) + " |")
+    ratios = {}
+    for runtime in sorted({r[2] for r in selected}, reverse=True):
+        for name in ("finetrack_all", "finetrack"):
+            ratio = med[f"{name}/{runtime}"]["total"] / med[f"byte/{runtime}"]["total"]
+            ratios[f"{name}/{runtime}"] = ratio
+            print(f"\n{name} / byte whole frame ({runtime}): {ratio:.2f}x (goal <= 1.3x)", end="")
+    if not args.no_onnx:
+        print(f"\nonnx / torch whole frame: byte {med['byte/onnx']['total'] / med['byte/torch']['total']:.2f}x, "
+              f"finetrack {med['finetrack/onnx']['total'] / med['finetrack/torch']['total']:.2f}x")
+    print()
     if args.json:
         atomic_write_text(args.json, json.dumps({"median_ms_per_frame": med, "runs": per,
+                                                 "ratio_to_byte": ratios,
                                                  "load_average": load, "weights": weights},
                                                 indent=2) + "\n")
         print(f"wrote {args.json}")

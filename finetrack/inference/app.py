@@ -240,16 +240,30 @@ def run_tracking(
     if source is not None:
         summary["source"] = str(source)
     t_start = time.perf_counter()
+    reid_floor_logged = None
     for item in readers if readers is not None else seq_dirs:
         reader = item if readers is not None else MOTFrames(MOTSequence(item))
+        tracker = Tracker(**tracker_kwargs(_with_mode(cfg, mode), reader.frame_rate))
+        # the Re-ID head skips the boxes this mode never reads (zero rows: same results)
+        floor = None if cfg.tracker.embed_all_boxes else tracker.embedding_floor
+        if reid_floor_logged is None and (joint_model is not None or embedder is not None):
+            reid_floor_logged = True
+            summary["embed_floor"] = floor
+            if floor is not None:
+                how = (f"only the boxes mode {mode} reads (score > {floor:g}; "
+                       "tracker.embed_all_boxes=true embeds all)")
+            elif cfg.tracker.embed_all_boxes:
+                how = "every box (tracker.embed_all_boxes=true)"
+            else:
+                how = f"every box (mode {mode} reads every detection)"
+            logger.info("Re-ID head embeds %s", how)
         if fairmot is not None:
             src = FairMOTDetections(fairmot, device)
         elif joint_model is not None:
-            src = JointDetections(joint_model, device)
+            src = JointDetections(joint_model, device, min_score=floor)
         else:
             seq = reader.seq if isinstance(reader, MOTFrames) else None
             src = build_source(det, seq, cfg, detector, device, min_score)
-        tracker = Tracker(**tracker_kwargs(_with_mode(cfg, mode), reader.frame_rate))
         writer = None
         if video:
             from finetrack.inference.video import VideoWriter
@@ -270,7 +284,8 @@ def run_tracking(
                 logger.warning("%s: tracker.cmc=%s needs a MOTChallenge sequence; running without "
                                "camera motion compensation", reader.name, cfg.tracker.cmc)
         try:
-            res = track_sequence(reader, src, tracker, embedder, half, progress, writer, cmc=cmc)
+            res = track_sequence(reader, src, tracker, embedder, half, progress, writer, cmc=cmc,
+                                 embed_floor=floor)
             if cmc is not None:
                 cmc.save()
                 logger.info("%s: camera motion (%s) %d computed, %d cached in %s", reader.name,
@@ -300,7 +315,8 @@ def run_tracking(
             )
         summary["sequences"][reader.name] = {"boxes": int(len(rows)), "ids": int(n_ids),
                                              "frames": res.timer.frames,
-                                             "detections": int(res.detections)}
+                                             "detections": int(res.detections),
+                                             "embedded": int(res.embedded)}
         if res.interrupted:
             summary["interrupted"] = {"sequence": reader.name, "frames": res.timer.frames}
             break

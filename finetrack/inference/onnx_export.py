@@ -291,15 +291,20 @@ class OnnxJointModel:
         ratios: Sequence[float],
         image_sizes: Optional[Sequence[Tuple[int, int]]] = None,
         timings: Optional[Dict[str, float]] = None,
+        min_score: Optional[float] = None,
     ) -> List[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Same contract as ``FineTrackModel.detect_and_embed`` (one frame per call)."""
+        from finetrack.models.reid_head import embed_mask, scatter_rows
+
         if images.shape[0] != 1:
             raise ValueError(f"the ONNX graphs take one frame, got a batch of {images.shape[0]}")
         t0 = time.perf_counter()
         raw, feats = self.detector.run(images)
         (xyxy, scores), = self.detector.postprocess(raw, ratios, image_sizes)
         t1 = time.perf_counter()
-        emb = self.onnx_head(feats, xyxy * np.float32(ratios[0]))
+        keep = embed_mask(scores, min_score)
+        emb = self.onnx_head(feats, xyxy[keep] * np.float32(ratios[0]))
+        emb = scatter_rows(emb, keep, int(self.head.embedding_dim))
         if timings is not None:
             timings["detector"] = t1 - t0
             timings["reid"] = time.perf_counter() - t1

@@ -106,16 +106,20 @@ class JointDetections:
         model: a :class:`finetrack.models.reid_head.FineTrackModel` whose detector head is trained
             (eval mode and its head's inference form are set here).
         device: torch device string.
+        min_score: embed only the boxes scoring above it (the others get zero rows); None = all.
     """
 
     name = "yolox"
     needs_image = True
     gives_embeddings = True
 
-    def __init__(self, model, device: str = "cpu"):
+    def __init__(self, model, device: str = "cpu", min_score: Optional[float] = None):
         self.model = model.to(device).eval()
         self.model.head.fuse()  # BN folded, batched MPMG (same outputs, faster)
         self.device = device
+        #: boxes scoring at most this get a zero embedding instead of a Re-ID head pass (None:
+        #: every box is embedded); the tracker's ``embedding_floor``
+        self.min_score = min_score
         #: seconds of the last call: ``{"detector": .., "reid": ..}``
         self.last_timings: Dict[str, float] = {}
 
@@ -129,7 +133,8 @@ class JointDetections:
         tensor, ratio = self.model.detector.preprocess(image)
         timings: Dict[str, float] = {}
         xyxy, scores, emb = self.model.detect_and_embed(
-            tensor[None].to(self.device), [ratio], [image.shape[:2]], timings=timings
+            tensor[None].to(self.device), [ratio], [image.shape[:2]], timings=timings,
+            min_score=self.min_score,
         )[0]
         self.last_timings = timings
         return (

@@ -59,7 +59,20 @@ class SequenceResult:
     scores: np.ndarray  #: (N,)
     timer: StageTimer
     detections: int = 0  #: boxes the detection source gave over all frames (before tracking)
+    embedded: int = 0  #: of those, the boxes the Re-ID head embedded (the others: zero rows)
     interrupted: bool = False  #: Ctrl-C stopped the loop; the rows cover the finished frames only
+
+
+def embed_boxes(embedder, image, xyxy: np.ndarray, scores: np.ndarray,
+                floor: Optional[float]) -> np.ndarray:
+    """``embedder(image, xyxy)`` on the boxes scoring above ``floor`` (all when None), zero rows
+    for the others."""
+    from finetrack.models.reid_head import embed_mask, scatter_rows
+
+    keep = embed_mask(scores, floor)
+    if keep.all():
+        return embedder(image, xyxy)
+    return scatter_rows(embedder(image, np.asarray(xyxy)[keep]), keep, int(embedder.dim))
 
 
 def track_sequence(
@@ -71,6 +84,7 @@ def track_sequence(
     progress: bool = False,
     on_frame: Optional[Callable[[int, np.ndarray, object], None]] = None,
     cmc: Optional[Callable[[int, np.ndarray, Optional[np.ndarray]], np.ndarray]] = None,
+    embed_floor: Optional[float] = None,
 ) -> SequenceResult:
     """Run ``tracker`` over the frames of a (half of a) sequence.
 
@@ -90,12 +104,15 @@ def track_sequence(
         cmc: camera motion ``cmc(frame, xyxy, image_or_None) -> (2, 3)`` warp from the previous
             frame (:class:`finetrack.inference.camera_motion.SequenceCMC`, which reads frames it
             needs itself), passed to ``tracker.update(..., warp=)``; None = static camera.
+        embed_floor: ``embedder`` runs only on the boxes scoring above it, the other rows are
+            zeros (``tracker.embedding_floor``: boxes the association never reads); None = all.
 
     Returns:
         The results with frames numbered as the matching GT file expects. Ctrl-C (KeyboardInterrupt)
         stops the loop and returns the rows of the frames finished so far, ``interrupted=True``.
     """
     from finetrack.inference.frames import as_reader
+    from finetrack.models.reid_head import embed_mask
 
     reader = as_reader(seq)
     if reader.num_frames is None:
@@ -116,6 +133,7 @@ def track_sequence(
     rows_box: List[np.ndarray] = []
     rows_s: List[np.ndarray] = []
     n_dets = 0
+    n_emb = 0
     interrupted = False
     frames = reader.iter_frames(first, last, read=need_image)
     bar = None
@@ -149,8 +167,11 @@ def track_sequence(
             n_dets += len(xyxy)
             if embedder is not None and not joint:
                 t0 = time.perf_counter()
-                emb = embedder(image, xyxy)
+                emb = embed_boxes(embedder, image, xyxy, scores, embed_floor)
                 timer.add("reid", time.perf_counter() - t0)
+            if emb is not None:
+                floor = getattr(source, "min_score", None) if joint else embed_floor
+                n_emb += int(embed_mask(scores, floor).sum())
             motion = {}
             if cmc is not None:
                 t0 = time.perf_counter()
@@ -199,5 +220,6 @@ def track_sequence(
         scores=cat(rows_s, (0,), np.float64),
         timer=timer,
         detections=n_dets,
+        embedded=n_emb,
         interrupted=interrupted,
     )

@@ -292,6 +292,23 @@ class ReIDHead(nn.Module):
         return out
 
 
+def embed_mask(scores: np.ndarray, min_score: Optional[float]) -> np.ndarray:
+    """(N,) bool: the boxes to embed, those scoring above ``min_score`` (all when None)."""
+    scores = np.asarray(scores).reshape(-1)
+    if min_score is None:
+        return np.ones(len(scores), dtype=bool)
+    return scores > float(min_score)
+
+
+def scatter_rows(emb: np.ndarray, keep: np.ndarray, dim: int) -> np.ndarray:
+    """(N, dim) float32: ``emb``'s rows at ``keep``, zeros elsewhere (``emb`` itself when all kept)."""
+    if keep.all():
+        return np.asarray(emb, dtype=np.float32).reshape(len(keep), dim)
+    out = np.zeros((len(keep), dim), dtype=np.float32)
+    out[keep] = emb
+    return out
+
+
 def _as_box_tensors(boxes: Sequence[Any], device: torch.device) -> List[torch.Tensor]:
     """Sequence of (N_i, 4) arrays/tensors -> float32 tensors on ``device`` (copies)."""
     return [
@@ -385,6 +402,7 @@ class FineTrackModel(nn.Module):
         ratios: Sequence[float],
         image_sizes: Optional[Sequence[Tuple[int, int]]] = None,
         timings: Optional[Dict[str, float]] = None,
+        min_score: Optional[float] = None,
     ) -> List[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Detections and their embeddings from ONE backbone pass (inference).
 
@@ -394,6 +412,9 @@ class FineTrackModel(nn.Module):
             image_sizes: B original (h, w) for clipping (recommended).
             timings: when given, receives the seconds of ``detector`` (backbone, YOLOX head,
                 NMS) and ``reid`` (ROIAlign + Re-ID head) of this call.
+            min_score: when given, only boxes scoring above it go through the Re-ID head; the
+                others keep their box and score and get a zero embedding row (a tracker that
+                never reads them: :attr:`finetrack.tracker.Tracker.embedding_floor`).
 
         Returns:
             B tuples ``(boxes_xyxy (N, 4) float32 original pixels, scores (N,) float32,
@@ -407,9 +428,10 @@ class FineTrackModel(nn.Module):
             raw, feats = self.detector(images)
             dets = self.detector.postprocess(raw, ratios, image_sizes)
             t1 = time.perf_counter()
+            keep = [embed_mask(scores, min_score) for _, scores in dets]
             boxes = [
-                torch.from_numpy(xyxy * np.float32(r)).to(images.device)
-                for (xyxy, _), r in zip(dets, ratios)
+                torch.from_numpy(xyxy[k] * np.float32(r)).to(images.device)
+                for (xyxy, _), k, r in zip(dets, keep, ratios)
             ]
             emb = self.head(feats, boxes)["embedding"].float().cpu().numpy()
             if timings is not None:
@@ -419,9 +441,11 @@ class FineTrackModel(nn.Module):
             self.train(was_training)
         results = []
         start = 0
-        for xyxy, scores in dets:
-            results.append((xyxy, scores, emb[start : start + len(xyxy)]))
-            start += len(xyxy)
+        dim = self.head.embedding_dim
+        for (xyxy, scores), k in zip(dets, keep):
+            n = int(k.sum())
+            results.append((xyxy, scores, scatter_rows(emb[start : start + n], k, dim)))
+            start += n
         return results
 
     def checkpoint_state(self) -> Dict[str, Any]:

@@ -285,6 +285,20 @@ class Tracker:
                              "ema_skipped": 0}
         self.reset()
 
+    @property
+    def embedding_floor(self) -> Optional[float]:
+        """Detections scoring at most this are never read by :meth:`update` in this mode (nor
+        their embeddings): the ``low_thresh`` of the modes with a low stage (byte, finetrack),
+        ``track_thresh`` for jde (which ignores low detections). None for ``robust``, whose
+        embedding centring and occlusion weights read every detection of the frame.
+        A Re-ID head may skip the boxes at or below it and pass zero rows for them.
+        """
+        if self.policy.center_embeddings or self.policy.feature_alpha:
+            return None
+        if not self.policy.low_stage:
+            return self.track_thresh
+        return min(self.low_thresh, self.track_thresh)
+
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
         """Forget all tracks; the next track gets id 1 and the next frame is frame 1."""

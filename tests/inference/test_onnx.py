@@ -145,6 +145,20 @@ def test_export_json_records_the_runtime_settings(exported):
     assert len(xyxy) == len(r_xyxy) > 0
     np.testing.assert_allclose(emb, r_emb, atol=TOL)
     np.testing.assert_allclose(scores, r_scores, atol=SCORE_TOL)
+    # min_score: the boxes at or below it keep box and score and get zero rows, in both runtimes
+    srt = np.sort(r_scores)
+    gaps = np.diff(srt)
+    i = int(np.argmax(gaps[len(gaps) // 4: 3 * len(gaps) // 4 + 1])) + len(gaps) // 4
+    floor = float(srt[i] + gaps[i] / 2)  # mid-gap: the runtimes' score differences cannot cross it
+    (_, f_scores, f_emb), = joint.detect_and_embed(tensor[None], [ratio], [image.shape[:2]],
+                                                   min_score=floor)
+    (_, _, t_emb), = model.detect_and_embed(tensor[None], [ratio], [image.shape[:2]],
+                                            min_score=floor)
+    keep = r_scores > floor
+    assert 0 < keep.sum() < len(keep) and len(f_emb) == len(t_emb) == len(keep)
+    np.testing.assert_allclose(t_emb[keep], r_emb[keep], atol=1e-5)
+    np.testing.assert_allclose(f_emb[keep], r_emb[keep], atol=TOL)
+    assert not t_emb[~keep].any() and not f_emb[~keep].any()
 
 
 def test_export_cli_writes_both_graphs_and_checks_them(exported, tmp_path, capsys):
