@@ -57,8 +57,8 @@ class _OSNetFeatures(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         build = load_torchreid_osnet()
-        if build is None:
-            raise ImportError(
+        if build is None:  # ValueError: the tools print it as one line (bad input, exit 2)
+            raise ValueError(
                 "model.arch=osnet_x0_25 needs torchreid's osnet.py (pip install --no-deps "
                 "torchreid==0.2.5, or torchreid's source folder on PYTHONPATH); "
                 "model.arch=resnet18 needs torchvision only"

@@ -139,3 +139,11 @@ def test_osnet_when_torchreid_is_importable():
     model = build_crop_model("osnet_x0_25", 5, (64, 32)).eval()
     out = model(torch.randn(3, 3, 64, 32))
     assert out["embedding"].shape == (3, 512) and out["logits_global"].shape == (3, 5)
+
+
+def test_osnet_without_torchreid_is_a_one_line_error(monkeypatch):
+    import finetrack.models.crop_reid as crop_reid
+
+    monkeypatch.setattr(crop_reid, "load_torchreid_osnet", lambda: None)
+    with pytest.raises(ValueError, match="torchreid"):
+        crop_reid.build_crop_model("osnet_x0_25", 3)
