@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Tuple
 COMMANDS: Dict[str, Tuple[str, str]] = {
     "track": ("track", "track a video / image folder / webcam / MOT sequences -> MOT txt (+ mp4)"),
     "train-reid": ("train_reid", "train the Re-ID head (FAFPN + MPMG) on GT boxes"),
+    "train-crop-reid": ("train_crop_reid", "train a separate crop Re-ID network (OSNet / ResNet-18)"),
     "train-det": ("train_det", "train the one-class YOLOX detector"),
     "train-fairmot": ("train_fairmot", "train the FairMOT one-shot baseline (detection + Re-ID)"),
     "eval": ("eval", "HOTA / CLEAR / Identity of result folders against GT"),

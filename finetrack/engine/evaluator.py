@@ -27,11 +27,13 @@ def extract_gt_embeddings(
     amp: bool = False,
     progress: bool = False,
 ) -> Dict[str, np.ndarray]:
-    """Run ``model(images, boxes)["embedding"]`` on every batch, in eval mode (mode restored after).
+    """Run ``model(images, boxes)["embedding"]`` on every batch, in eval mode (mode restored after);
+    ``model(crops)["embedding"]`` for the batches of a crop network (a ``crops`` entry).
 
     Args:
         model: a :class:`finetrack.models.reid_head.FineTrackModel` (or DDP-wrapped).
-        loader: yields :func:`finetrack.data.reid_dataset.collate_frames` batches.
+        loader: yields :func:`finetrack.data.reid_dataset.collate_frames` batches (or
+            :func:`finetrack.data.crops.collate_crops` ones).
         device: where the model runs.
         amp: autocast on CUDA.
         progress: show a tqdm bar of the validation batches (its own bar, left when done).
@@ -52,10 +54,13 @@ def extract_gt_embeddings(
         batches = tqdm(loader, desc="validation", unit="batch", leave=False, dynamic_ncols=True)
     try:
         for batch in batches:
-            images = batch["images"].to(device, non_blocking=True)
-            boxes = [b.to(device) for b in batch["boxes"]]
             with torch.autocast(device_type=device.type, enabled=amp and device.type == "cuda"):
-                out = model(images, boxes)
+                if "crops" in batch:  # a crop network (finetrack/data/crops.py batches)
+                    out = model(batch["crops"].to(device, non_blocking=True))
+                else:
+                    images = batch["images"].to(device, non_blocking=True)
+                    boxes = [b.to(device) for b in batch["boxes"]]
+                    out = model(images, boxes)
             embs.append(out["embedding"].float().cpu().numpy())
             masks = out.get("part_masks")
             if masks is not None and masks.ndim == 4 and masks.shape[1] >= 2 and masks.shape[0]:

@@ -66,6 +66,14 @@ def model_kwargs(cfg: Config, num_classes: int) -> Dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # data
 # --------------------------------------------------------------------------------------------
+def frame_input_size(cfg: Config) -> Tuple[int, int]:
+    """The network input (H, W) the frame datasets letterbox to: ``model.input_size``. A crop
+    network's config (:class:`finetrack.crop_config.CropReIDConfig`) has none: its crops come
+    from the original frames, so the frame datasets' letterboxed images are never read."""
+    size = getattr(cfg.model, "input_size", None) or (608, 1088)
+    return int(size[0]), int(size[1])
+
+
 def _seq_dirs(cfg: Config, split_dir: str, names: Optional[List[str]]) -> List[Path]:
     root = resolve_data_root(cfg.data.root)
     return list_sequences(root / split_dir, names, mot17_detector=cfg.data.mot17_detector)
@@ -86,7 +94,7 @@ def build_reid_datasets(
         raise ValueError(f"data.split must be one of {sorted(SPLIT_HALVES)}, got {d.split!r}")
     train_half, val_half = SPLIT_HALVES[d.split]
     gt_filter = GTFilter(d.classes, d.min_visibility, d.drop_zero_flag, d.min_box_size)
-    size = (int(cfg.model.input_size[0]), int(cfg.model.input_size[1]))
+    size = frame_input_size(cfg)
     train_dirs = _seq_dirs(cfg, d.train_split, d.train_seqs)
     val_names = d.val_seqs if d.val_seqs is not None else d.train_seqs
     val_dirs = _seq_dirs(cfg, d.val_split, val_names)
@@ -138,7 +146,7 @@ def build_selection_dataset(cfg: Config) -> Optional[ReIDFrameDataset]:
         train_half,
         gt_filter,
         identities=IdentityTable([]),
-        input_size=(int(cfg.model.input_size[0]), int(cfg.model.input_size[1])),
+        input_size=frame_input_size(cfg),
         max_frames=e.max_frames,
         portion="tail",
         tail_frac=e.select_frac,

@@ -53,8 +53,11 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
     model = reid_obj = None
     if reid_ckpt is not None and (mode != "byte" or (det == "yolox" and det_ckpt is None)):
         from finetrack.models.build import model_from_checkpoint
+        from finetrack.models.crop_reid import is_crop_checkpoint
 
         reid_obj = load_checkpoint(reid_ckpt, device)
+        if is_crop_checkpoint(reid_obj):
+            return _crop_models(cfg, det, mode, det_ckpt, reid_ckpt, reid_obj, device)
         model = model_from_checkpoint(reid_ckpt, map_location=device, obj=reid_obj)
     embedder = None
     if model is not None and mode != "byte":
@@ -105,6 +108,30 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
         "pipeline: two networks - the detector (%s) and the Re-ID model (%s) each run a backbone "
         "per frame (%s)", det_ckpt or reid_ckpt, reid_ckpt, why,
     )
+    return None, detector, embedder, "two-networks"
+
+
+def _crop_models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, obj, device: str):
+    """:func:`_models` for a crop Re-ID network's checkpoint: it has no detector, so with
+    ``det=yolox`` the detector is ``--det-ckpt``'s and two networks run per frame."""
+    from finetrack.inference.crop_embedder import CropEmbedder
+    from finetrack.models.crop_reid import crop_model_from_state
+
+    embedder = None
+    if mode != "byte":
+        embedder = CropEmbedder(crop_model_from_state(obj, reid_ckpt), device)
+        logger.info("crop Re-ID network %s from %s (%dx%d crops, embedding dim %d)",
+                    embedder.model.arch, reid_ckpt, *embedder.model.crop_size, embedder.dim)
+    if det != "yolox":
+        return None, None, embedder, "boxes+reid" if embedder is not None else "boxes"
+    if det_ckpt is None:
+        raise ValueError(f"{reid_ckpt} is a crop Re-ID network (no detector): --det yolox needs "
+                         "--det-ckpt")
+    detector = build_detector_from_config(cfg, det_ckpt, device)
+    if embedder is None:
+        return None, detector, None, "detector"
+    logger.info("pipeline: two networks - the detector (%s) and the crop Re-ID network (%s)",
+                det_ckpt, reid_ckpt)
     return None, detector, embedder, "two-networks"
 
 

@@ -152,6 +152,10 @@ def model_from_checkpoint(
         obj = load_checkpoint(path, map_location)
     if "model_args" not in obj:
         raise KeyError(f"{path} has no 'model_args'; cannot rebuild the model")
+    if "crop" in obj["model_args"]:
+        raise KeyError(f"{path} holds a crop Re-ID network (tools/train_crop_reid.py), not a "
+                       "FineTrack model: its metrics.json has its Rank-1/mAP, and tools/track.py "
+                       "--reid-ckpt takes it")
     model = build_model(**obj["model_args"])
     state = match_state_dict(obj["model"], model.state_dict(), prefixes=("", "module."))
     check_finite_state(state, path)
