@@ -21,7 +21,7 @@ echo "[setup_env] installing torch + torchvision (from this machine's disk when 
 $pip install -q "$(grep '^torch==' requirements.txt)" "$(grep '^torchvision==' requirements.txt)"
 echo "[setup_env] installing the other requirements"
 $pip install -q -r requirements.txt
-echo "[setup_env] installing yolox + trackeval (--no-deps; yolox is built against the installed torch)"
+echo "[setup_env] installing yolox + torchreid + trackeval (--no-deps; yolox and torchreid are built against the installed torch)"
 $pip install -q --no-deps --no-build-isolation -r requirements-nodeps.txt
 echo "[setup_env] installing finetrack (editable)"
 $pip install -q --no-deps --no-build-isolation -e .

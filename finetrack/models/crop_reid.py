@@ -4,7 +4,7 @@ one embedding per crop out, no shared backbone with the detector.
 Architectures (``arch``), both random-init here like FineTrack's backbone:
 
 * ``osnet_x0_25``: torchreid's OSNet-x0.25 (Zhou et al. 2019), 512-d feature after its fc layer.
-  torchreid is a bench/optional dependency (``pip install --no-deps torchreid==0.2.5``): only its
+  torchreid is installed by make env (requirements-nodeps.txt, ``--no-deps``): only its
   ``torchreid/reid/models/osnet.py`` is loaded (by path; it imports torch alone), so torchreid's
   other dependencies are not needed.
 * ``resnet18``: torchvision's ResNet-18 with its fc removed (512-d global-average feature).
