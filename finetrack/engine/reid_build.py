@@ -286,7 +286,6 @@ def train_from_config(cfg: Config, on_epoch_end=None) -> Dict[str, Any]:
 
 
 def _train(cfg: Config, run, on_epoch_end) -> Dict[str, Any]:
-    from finetrack.losses import FineTrackLoss
     from finetrack.models.build import build_model
     from finetrack.models.detector import DETECTOR_STATE_KEY
 
@@ -360,10 +359,6 @@ def _train(cfg: Config, run, on_epoch_end) -> Dict[str, Any]:
         device,
         world_size,
     )
-    optimizer = torch.optim.Adam(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(
-        optimizer, milestones=[cfg.train.lr_step_epoch], gamma=cfg.train.lr_gamma
-    )
     sampler = build_batch_sampler(
         cfg.data.sampler,
         train_set.seq_lengths,
@@ -380,9 +375,70 @@ def _train(cfg: Config, run, on_epoch_end) -> Dict[str, Any]:
         num_workers=cfg.data.num_workers,
         pin_memory=device.type == "cuda",
     )
-    criterion = FineTrackLoss(cfg.loss.alpha, cfg.loss.beta, cfg.loss.gamma)
-    trainer = ReIDTrainer(
+    return fit_reid(
+        ReIDTrainer,
+        cfg,
+        run,
         train_model,
+        params,
+        loader,
+        sampler,
+        train_set,
+        val_set,
+        evaluate=(
+            make_evaluate_fn(cfg, select_set, device)
+            if is_main and select_set is not None
+            else None
+        ),
+        report=make_evaluate_fn(cfg, val_set, device, train_set.identities) if is_main else None,
+        extra_state={
+            # whether the YOLOX head in this checkpoint can detect (tracking refuses it else)
+            DETECTOR_STATE_KEY: {
+                "head_trained": cfg.model.det_ckpt is not None,
+                "checkpoint": cfg.model.det_ckpt,
+                "frozen": bool(cfg.model.freeze_detector),
+            },
+        },
+        on_epoch_end=on_epoch_end,
+        is_main=is_main,
+        unit="boxes",
+    )
+
+
+def fit_reid(
+    trainer_cls,
+    cfg: Config,
+    run,
+    model: torch.nn.Module,
+    params: List[torch.nn.Parameter],
+    loader: DataLoader,
+    sampler,
+    train_set: ReIDFrameDataset,
+    val_set: ReIDFrameDataset,
+    *,
+    evaluate,
+    report,
+    extra_state: Dict[str, Any],
+    on_epoch_end=None,
+    is_main: bool = True,
+    unit: str = "boxes",
+) -> Dict[str, Any]:
+    """The training run shared by the FineTrack head and the crop network: Adam + MultiStepLR
+    on ``params``, the FineTrack loss, a ``trainer_cls`` (:class:`ReIDTrainer` or a subclass)
+    over ``loader``/``sampler``, resume from ``run.resume_from``, ``trainer.train()``.
+
+    ``evaluate``/``report``: the selection and evaluation fns; ``extra_state``: what the
+    checkpoint keeps besides ``run.checkpoint_info()`` and the training identities; ``unit``:
+    what the log calls one box ("boxes", "crops")."""
+    from finetrack.losses import FineTrackLoss
+
+    optimizer = torch.optim.Adam(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones=[cfg.train.lr_step_epoch], gamma=cfg.train.lr_gamma
+    )
+    criterion = FineTrackLoss(cfg.loss.alpha, cfg.loss.beta, cfg.loss.gamma)
+    trainer = trainer_cls(
+        model,
         criterion,
         optimizer,
         scheduler,
@@ -390,13 +446,9 @@ def _train(cfg: Config, run, on_epoch_end) -> Dict[str, Any]:
         sampler,
         run.out_dir,
         epochs=cfg.train.epochs,
-        device=device,
-        evaluate=(
-            make_evaluate_fn(cfg, select_set, device)
-            if is_main and select_set is not None
-            else None
-        ),
-        report=make_evaluate_fn(cfg, val_set, device, train_set.identities) if is_main else None,
+        device=run.device,
+        evaluate=evaluate,
+        report=report,
         selected_on=cfg.reid_eval.selected_on,
         report_info=protocol_info(cfg, val_set),
         amp=cfg.train.amp,
@@ -407,12 +459,7 @@ def _train(cfg: Config, run, on_epoch_end) -> Dict[str, Any]:
         extra_state={
             **run.checkpoint_info(),
             "identities": train_set.identities.to_json(),
-            # whether the YOLOX head in this checkpoint can detect (tracking refuses it else)
-            DETECTOR_STATE_KEY: {
-                "head_trained": cfg.model.det_ckpt is not None,
-                "checkpoint": cfg.model.det_ckpt,
-                "frozen": bool(cfg.model.freeze_detector),
-            },
+            **extra_state,
         },
         writer=run.writer,
         is_main=is_main,
@@ -424,8 +471,9 @@ def _train(cfg: Config, run, on_epoch_end) -> Dict[str, Any]:
         trainer.resume(run.resume_from, config=run.config)
     run.log_resume(run.resume_from is not None)
     logger.info(
-        "training %d epoch(s) from epoch %d: %d frames / %d boxes, %d batches per "
-        "epoch (sampler %s); evaluation split %d frames / %d boxes (read after the last epoch)",
+        "training %d epoch(s) from epoch %d: %d frames / %d {0}, %d batches per "
+        "epoch (sampler %s); evaluation split %d frames / %d {0} (read after the last epoch)"
+        .format(unit),
         cfg.train.epochs,
         trainer.start_epoch + 1,
         len(train_set),
