@@ -24,8 +24,7 @@ from finetrack.engine.context import run_context
 from finetrack.engine.crop_trainer import CropReIDTrainer
 from finetrack.engine.evaluator import evaluate_gt_reid
 from finetrack.engine.reid_build import (
-    build_reid_datasets,
-    build_selection_dataset,
+    build_training_datasets,
     exclude_frames,
     fit_reid,
     protocol_counts,
@@ -78,10 +77,7 @@ def _train(cfg: CropReIDConfig, run, on_epoch_end) -> Dict[str, Any]:
     if run.world_size > 1:
         raise ConfigError("the crop Re-ID trainer runs on one process (no torchrun)")
     device = run.device
-    train_set, val_set = build_reid_datasets(cfg)
-    if len(train_set) == 0 or train_set.num_identities == 0:
-        raise ValueError("the training split has no GT box left after filtering")
-    select_set = build_selection_dataset(cfg)
+    train_set, val_set, select_set = build_training_datasets(cfg)
     if select_set is not None:
         window = exclude_frames(select_set, cfg.reid_eval.exclude_seconds)
         if protocol_counts(select_set, cfg.reid_eval.query_every, window).num_queries == 0:

@@ -154,6 +154,17 @@ def build_selection_dataset(cfg: Config) -> Optional[ReIDFrameDataset]:
     )
 
 
+def build_training_datasets(
+    cfg: Config,
+) -> Tuple[ReIDFrameDataset, ReIDFrameDataset, Optional[ReIDFrameDataset]]:
+    """(training split, evaluation split, selection slice or None) of a training run; a training
+    split without any GT box left is a ValueError."""
+    train_set, val_set = build_reid_datasets(cfg)
+    if len(train_set) == 0 or train_set.num_identities == 0:
+        raise ValueError("the training split has no GT box left after filtering")
+    return train_set, val_set, build_selection_dataset(cfg)
+
+
 def exclude_frames(dataset: ReIDFrameDataset, seconds: float) -> Dict[int, int]:
     """{sequence index: T}: the +-T frame window of protocol v2 (``seconds`` x frame rate)."""
     return {i: int(round(seconds * fps)) for i, fps in dataset.frame_rates.items()}
@@ -290,10 +301,7 @@ def _train(cfg: Config, run, on_epoch_end) -> Dict[str, Any]:
     from finetrack.models.detector import DETECTOR_STATE_KEY
 
     device, is_main, world_size = run.device, run.is_main, run.world_size
-    train_set, val_set = build_reid_datasets(cfg)
-    if len(train_set) == 0 or train_set.num_identities == 0:
-        raise ValueError("the training split has no GT box left after filtering")
-    select_set = build_selection_dataset(cfg)
+    train_set, val_set, select_set = build_training_datasets(cfg)
     if select_set is not None:
         window = exclude_frames(select_set, cfg.reid_eval.exclude_seconds)
         counts = protocol_counts(select_set, cfg.reid_eval.query_every, window)
