@@ -28,7 +28,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import os
@@ -45,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from finetrack.models.build import build_reid_head  # noqa: E402
+from finetrack.models.crop_reid import load_torchreid_osnet  # noqa: E402
 from finetrack.utils.io import atomic_write_text  # noqa: E402
 
 logger = logging.getLogger("bench_reid_head")
@@ -79,25 +79,6 @@ def random_boxes(
     x1 = torch.rand(n, generator=gen) * (frame_hw[1] - w)
     y1 = torch.rand(n, generator=gen) * (frame_hw[0] - h)
     return torch.stack([x1, y1, x1 + w, y1 + h], dim=1)
-
-
-def load_osnet():
-    """torchreid's ``osnet_x0_25`` builder, or None when torchreid is not installed.
-
-    torchreid's package ``__init__`` imports its data and engine modules (gdown, tensorboard,
-    ...); only ``torchreid/reid/models/osnet.py`` is needed, and it imports torch alone, so that
-    file is loaded by path.
-    """
-    spec = importlib.util.find_spec("torchreid")
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / "reid" / "models" / "osnet.py"
-    if not path.is_file():
-        return None
-    mspec = importlib.util.spec_from_file_location("torchreid_osnet", path)
-    module = importlib.util.module_from_spec(mspec)
-    mspec.loader.exec_module(module)
-    return module.osnet_x0_25
 
 
 class CropReID:
@@ -265,7 +246,7 @@ def main(argv=None) -> int:
                 " (FineTrack)" if name == "fafpn_mpmg" and not fused else "")
     crop_note = ""
     if not args.no_crop:
-        builder = load_osnet()
+        builder = load_torchreid_osnet()
         if builder is None:
             crop_note = ("crop_osnet skipped: torchreid is not installed "
                          "(pip install --no-deps torchreid==0.2.5)")

@@ -99,6 +99,25 @@ def tqdm_safe_logging() -> Iterator[None]:
         yield
 
 
+def train_parser(prog: str, doc: str, example: str, config_help: str) -> argparse.ArgumentParser:
+    """The trainer commands' parser: ``-c/--config``, ``key=value`` overrides and
+    :func:`add_run_flags`."""
+    p = parser(prog, doc, example)
+    p.add_argument("-c", "--config", required=True, help=config_help)
+    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=2")
+    add_run_flags(p)
+    return p
+
+
+def train_from_args(args: argparse.Namespace, config_cls, train_fn, summary_keys) -> int:
+    """Load ``args.config`` as a ``config_cls`` with :func:`config_overrides`, freeze it and
+    :func:`run_training` it."""
+    from finetrack.config import freeze, load_config
+
+    cfg = freeze(load_config(config_cls, args.config, config_overrides(args)))
+    return run_training(cfg, train_fn, summary_keys)
+
+
 RUN_FILES = ("best.pth", "last.pth", "metrics.json", "config.yaml", "train.log")
 
 

@@ -10,12 +10,9 @@ are the crop network's (``arch``, ``crop_size``). Exit code 2 = bad config, 3 = 
 """
 from __future__ import annotations
 
-import logging
 import sys
 
 from finetrack.cli import common
-from finetrack.config import freeze, load_config
-from finetrack.engine.logger import LOG_FORMAT
 
 EXAMPLE = """\
   finetrack train-crop-reid -c configs/pets09_crop_osnet.yaml out_dir=outputs/pets09_crop_osnet
@@ -24,23 +21,20 @@ EXAMPLE = """\
 
 
 def parse_args(argv=None):
-    p = common.parser("finetrack train-crop-reid", __doc__, EXAMPLE)
-    p.add_argument("-c", "--config", required=True, help="YAML config (configs/*crop*.yaml)")
-    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=2")
-    common.add_run_flags(p)
+    p = common.train_parser(
+        "finetrack train-crop-reid", __doc__, EXAMPLE, "YAML config (configs/*crop*.yaml)"
+    )
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format=LOG_FORMAT)
+    common.setup_logging(args.verbose)
     from finetrack.crop_config import CropReIDConfig
     from finetrack.engine.crop_build import train_crop_from_config
 
-    cfg = freeze(load_config(CropReIDConfig, args.config, common.config_overrides(args)))
-    return common.run_training(
-        cfg, train_crop_from_config, ("selected_on", "best", "final", "train_seconds")
-    )
+    keys = ("selected_on", "best", "final", "train_seconds")
+    return common.train_from_args(args, CropReIDConfig, train_crop_from_config, keys)
 
 
 if __name__ == "__main__":

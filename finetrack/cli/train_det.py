@@ -13,15 +13,9 @@ last.pth. Exit code 2 = bad config, 3 = non-finite loss.
 """
 from __future__ import annotations
 
-import logging
 import sys
 
 from finetrack.cli import common
-
-
-from finetrack.config import freeze, load_config
-from finetrack.engine.logger import LOG_FORMAT
-
 
 EXAMPLE = """\
   finetrack train-det -c configs/det_synthetic_tiny.yaml train.epochs=1 --device cpu
@@ -30,23 +24,20 @@ EXAMPLE = """\
 
 
 def parse_args(argv=None):
-    p = common.parser("finetrack train-det", __doc__, EXAMPLE)
-    p.add_argument("-c", "--config", required=True, help="detector config (configs/det_*.yaml)")
-    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=2")
-    common.add_run_flags(p)
+    p = common.train_parser(
+        "finetrack train-det", __doc__, EXAMPLE, "detector config (configs/det_*.yaml)"
+    )
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format=LOG_FORMAT)
+    common.setup_logging(args.verbose)
     from finetrack.det_config import DetConfig
-
-    cfg = freeze(load_config(DetConfig, args.config, common.config_overrides(args)))
     from finetrack.engine.det_build import train_from_config
 
     keys = ("selected_on", "AP50", "AP", "epoch", "final", "train_seconds", "track_overrides")
-    return common.run_training(cfg, train_from_config, keys)
+    return common.train_from_args(args, DetConfig, train_from_config, keys)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import os
 import sys
 
 from finetrack.cli import common
-from finetrack.config import Config, load_config
+from finetrack.config import Config
 from finetrack.engine.logger import LOG_FORMAT
 
 EXAMPLE = """\
@@ -26,10 +26,9 @@ EXAMPLE = """\
 
 
 def parse_args(argv=None):
-    p = common.parser("finetrack train-reid", __doc__, EXAMPLE)
-    p.add_argument("-c", "--config", required=True, help="YAML config (configs/*.yaml)")
-    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=2")
-    common.add_run_flags(p)
+    p = common.train_parser(
+        "finetrack train-reid", __doc__, EXAMPLE, "YAML config (configs/*.yaml)"
+    )
     return p.parse_args(argv)
 
 
@@ -39,12 +38,11 @@ def main(argv=None) -> int:
     if int(os.environ.get("RANK", "0")) > 0:  # torchrun: only rank 0 reports progress
         level = logging.WARNING
     logging.basicConfig(level=level, format=LOG_FORMAT)
-    cfg = load_config(Config, args.config, common.config_overrides(args))
-    from finetrack.config import freeze
     from finetrack.engine.reid_build import train_from_config
 
-    cfg = freeze(cfg)
-    return common.run_training(cfg, train_from_config, ("selected_on", "best", "final", "train_seconds"))
+    return common.train_from_args(
+        args, Config, train_from_config, ("selected_on", "best", "final", "train_seconds")
+    )
 
 
 if __name__ == "__main__":

@@ -81,16 +81,7 @@ class CropFrameDataset(Dataset):
     def __getitem__(self, index: int) -> Dict[str, object]:
         """``crops`` (N, 3, H, W) float32, ``labels``, ``track_ids`` (N,) int64, ``seq_index``,
         ``frame`` (1-based)."""
-        f = self.frames
-        seq_index, frame = f.frame_ref(index)
-        img = f.sequences[seq_index].read_frame(frame)
-        t = f.targets(index)
-        boxes = t["boxes_xyxy"]
-        if f.augment is not None:
-            from finetrack.data.reid_augment import augment_frame
-
-            rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,)).item()))
-            img, boxes = augment_frame(img, boxes, f.augment, rng)
+        seq_index, frame, img, boxes, t = self.frames.augmented_frame(index)
         return {
             "crops": crop_boxes(img, boxes, self.crop_hw),
             "labels": torch.as_tensor(t["labels"], dtype=torch.int64),

@@ -201,14 +201,10 @@ class ReIDFrameDataset(Dataset):
             "labels": self.identities.labels(seq.name, ann.ids),
         }
 
-    def __getitem__(self, index: int) -> Dict[str, object]:
-        """One frame.
-
-        Returns:
-            dict with ``image`` (3, H, W) float32 preprocessed; ``boxes`` (N, 4) float32 xyxy in
-            network-input pixels; ``labels`` (N,) int64; ``track_ids`` (N,) int64;
-            ``seq_index`` int; ``frame`` int (1-based); ``ratio`` float; ``orig_size`` (h, w).
-        """
+    def augmented_frame(self, index: int):
+        """Frame ``index`` as read, augmented when ``self.augment`` is set:
+        ``(seq_index, frame, img, boxes, targets)``, ``img`` the (H, W, 3) uint8 BGR frame,
+        ``boxes`` (N, 4) xyxy in its pixels, ``targets`` :meth:`targets` (labels, track ids)."""
         seq_index, frame = self.frame_ref(index)
         img = self.sequences[seq_index].read_frame(frame)
         t = self.targets(index)
@@ -219,6 +215,17 @@ class ReIDFrameDataset(Dataset):
             # torch's RNG is seeded per worker and epoch by the DataLoader: draw the numpy seed from it
             rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,)).item()))
             img, boxes = augment_frame(img, boxes, self.augment, rng)
+        return seq_index, frame, img, boxes, t
+
+    def __getitem__(self, index: int) -> Dict[str, object]:
+        """One frame.
+
+        Returns:
+            dict with ``image`` (3, H, W) float32 preprocessed; ``boxes`` (N, 4) float32 xyxy in
+            network-input pixels; ``labels`` (N,) int64; ``track_ids`` (N,) int64;
+            ``seq_index`` int; ``frame`` int (1-based); ``ratio`` float; ``orig_size`` (h, w).
+        """
+        seq_index, frame, img, boxes, t = self.augmented_frame(index)
         image, ratio = self.preprocess(img)
         return {
             "image": image,

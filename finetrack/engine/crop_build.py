@@ -9,8 +9,6 @@ batches of frames); the frames are served as crops of their GT boxes
 from __future__ import annotations
 
 import logging
-import time
-from pathlib import Path
 from typing import Any, Dict, Optional
 
 import torch
@@ -26,11 +24,10 @@ from finetrack.engine.context import run_context
 from finetrack.engine.crop_trainer import CropReIDTrainer
 from finetrack.engine.evaluator import evaluate_gt_reid
 from finetrack.engine.reid_build import (
-    build_reid_datasets,
-    build_selection_dataset,
+    build_training_datasets,
     exclude_frames,
+    fit_reid,
     protocol_counts,
-    protocol_info,
     seen_identities,
 )
 
@@ -75,16 +72,12 @@ def train_crop_from_config(cfg: CropReIDConfig, on_epoch_end=None) -> Dict[str, 
 
 
 def _train(cfg: CropReIDConfig, run, on_epoch_end) -> Dict[str, Any]:
-    from finetrack.losses import FineTrackLoss
     from finetrack.models.crop_reid import build_crop_model
 
     if run.world_size > 1:
         raise ConfigError("the crop Re-ID trainer runs on one process (no torchrun)")
     device = run.device
-    train_set, val_set = build_reid_datasets(cfg)
-    if len(train_set) == 0 or train_set.num_identities == 0:
-        raise ValueError("the training split has no GT box left after filtering")
-    select_set = build_selection_dataset(cfg)
+    train_set, val_set, select_set = build_training_datasets(cfg)
     if select_set is not None:
         window = exclude_frames(select_set, cfg.reid_eval.exclude_seconds)
         if protocol_counts(select_set, cfg.reid_eval.query_every, window).num_queries == 0:
@@ -100,51 +93,14 @@ def _train(cfg: CropReIDConfig, run, on_epoch_end) -> Dict[str, Any]:
         cfg.model.arch, *cfg.model.crop_size, train_set.num_identities,
         sum(p.numel() for p in params) / 1e6, device,
     )
-    optimizer = torch.optim.Adam(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(
-        optimizer, milestones=[cfg.train.lr_step_epoch], gamma=cfg.train.lr_gamma
-    )
     sampler = build_batch_sampler(
         cfg.data.sampler, train_set.seq_lengths, batch_size=cfg.train.batch_size,
         group_size=cfg.data.group_size, seed=cfg.seed, rank=0, world_size=1,
     )
     loader = crop_loader(cfg, train_set, batch_sampler=sampler)
-    trainer = CropReIDTrainer(
-        model,
-        FineTrackLoss(cfg.loss.alpha, cfg.loss.beta, cfg.loss.gamma),
-        optimizer,
-        scheduler,
-        loader,
-        sampler,
-        run.out_dir,
-        epochs=cfg.train.epochs,
-        device=device,
+    return fit_reid(
+        CropReIDTrainer, cfg, run, model, params, loader, sampler, train_set, val_set,
         evaluate=make_crop_evaluate_fn(cfg, select_set, device) if select_set is not None else None,
         report=make_crop_evaluate_fn(cfg, val_set, device, train_set.identities),
-        selected_on=cfg.reid_eval.selected_on,
-        report_info=protocol_info(cfg, val_set),
-        amp=cfg.train.amp,
-        log_every=cfg.train.log_every,
-        eval_every=cfg.train.eval_every,
-        max_iters_per_epoch=cfg.train.max_iters_per_epoch,
-        best_metric=cfg.train.best_metric,
-        extra_state={**run.checkpoint_info(), "identities": train_set.identities.to_json()},
-        writer=run.writer,
-        on_epoch_end=on_epoch_end,
-        progress=cfg.train.progress,
-        val_name=Path(cfg.data.root).name or "reid",
+        extra_state={}, on_epoch_end=on_epoch_end, unit="crops",
     )
-    if run.resume_from is not None:
-        trainer.resume(run.resume_from, config=run.config)
-    run.log_resume(run.resume_from is not None)
-    logger.info(
-        "training %d epoch(s) from epoch %d: %d frames / %d crops, %d batches per epoch "
-        "(sampler %s); evaluation split %d frames / %d crops (read after the last epoch)",
-        cfg.train.epochs, trainer.start_epoch + 1, len(train_set), train_set.num_boxes,
-        len(sampler), cfg.data.sampler, len(val_set), val_set.num_boxes,
-    )
-    t0 = time.perf_counter()
-    metrics = trainer.train()
-    logger.info("finished in %.1fs: %s", time.perf_counter() - t0,
-                {k: metrics.get(k) for k in ("best", "final", "train_seconds")})
-    return metrics

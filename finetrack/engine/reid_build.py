@@ -154,6 +154,17 @@ def build_selection_dataset(cfg: Config) -> Optional[ReIDFrameDataset]:
     )
 
 
+def build_training_datasets(
+    cfg: Config,
+) -> Tuple[ReIDFrameDataset, ReIDFrameDataset, Optional[ReIDFrameDataset]]:
+    """(training split, evaluation split, selection slice or None) of a training run; a training
+    split without any GT box left is a ValueError."""
+    train_set, val_set = build_reid_datasets(cfg)
+    if len(train_set) == 0 or train_set.num_identities == 0:
+        raise ValueError("the training split has no GT box left after filtering")
+    return train_set, val_set, build_selection_dataset(cfg)
+
+
 def exclude_frames(dataset: ReIDFrameDataset, seconds: float) -> Dict[int, int]:
     """{sequence index: T}: the +-T frame window of protocol v2 (``seconds`` x frame rate)."""
     return {i: int(round(seconds * fps)) for i, fps in dataset.frame_rates.items()}
@@ -286,15 +297,11 @@ def train_from_config(cfg: Config, on_epoch_end=None) -> Dict[str, Any]:
 
 
 def _train(cfg: Config, run, on_epoch_end) -> Dict[str, Any]:
-    from finetrack.losses import FineTrackLoss
     from finetrack.models.build import build_model
     from finetrack.models.detector import DETECTOR_STATE_KEY
 
     device, is_main, world_size = run.device, run.is_main, run.world_size
-    train_set, val_set = build_reid_datasets(cfg)
-    if len(train_set) == 0 or train_set.num_identities == 0:
-        raise ValueError("the training split has no GT box left after filtering")
-    select_set = build_selection_dataset(cfg)
+    train_set, val_set, select_set = build_training_datasets(cfg)
     if select_set is not None:
         window = exclude_frames(select_set, cfg.reid_eval.exclude_seconds)
         counts = protocol_counts(select_set, cfg.reid_eval.query_every, window)
@@ -360,10 +367,6 @@ def _train(cfg: Config, run, on_epoch_end) -> Dict[str, Any]:
         device,
         world_size,
     )
-    optimizer = torch.optim.Adam(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(
-        optimizer, milestones=[cfg.train.lr_step_epoch], gamma=cfg.train.lr_gamma
-    )
     sampler = build_batch_sampler(
         cfg.data.sampler,
         train_set.seq_lengths,
@@ -380,9 +383,70 @@ def _train(cfg: Config, run, on_epoch_end) -> Dict[str, Any]:
         num_workers=cfg.data.num_workers,
         pin_memory=device.type == "cuda",
     )
-    criterion = FineTrackLoss(cfg.loss.alpha, cfg.loss.beta, cfg.loss.gamma)
-    trainer = ReIDTrainer(
+    return fit_reid(
+        ReIDTrainer,
+        cfg,
+        run,
         train_model,
+        params,
+        loader,
+        sampler,
+        train_set,
+        val_set,
+        evaluate=(
+            make_evaluate_fn(cfg, select_set, device)
+            if is_main and select_set is not None
+            else None
+        ),
+        report=make_evaluate_fn(cfg, val_set, device, train_set.identities) if is_main else None,
+        extra_state={
+            # whether the YOLOX head in this checkpoint can detect (tracking refuses it else)
+            DETECTOR_STATE_KEY: {
+                "head_trained": cfg.model.det_ckpt is not None,
+                "checkpoint": cfg.model.det_ckpt,
+                "frozen": bool(cfg.model.freeze_detector),
+            },
+        },
+        on_epoch_end=on_epoch_end,
+        is_main=is_main,
+        unit="boxes",
+    )
+
+
+def fit_reid(
+    trainer_cls,
+    cfg: Config,
+    run,
+    model: torch.nn.Module,
+    params: List[torch.nn.Parameter],
+    loader: DataLoader,
+    sampler,
+    train_set: ReIDFrameDataset,
+    val_set: ReIDFrameDataset,
+    *,
+    evaluate,
+    report,
+    extra_state: Dict[str, Any],
+    on_epoch_end=None,
+    is_main: bool = True,
+    unit: str = "boxes",
+) -> Dict[str, Any]:
+    """The training run shared by the FineTrack head and the crop network: Adam + MultiStepLR
+    on ``params``, the FineTrack loss, a ``trainer_cls`` (:class:`ReIDTrainer` or a subclass)
+    over ``loader``/``sampler``, resume from ``run.resume_from``, ``trainer.train()``.
+
+    ``evaluate``/``report``: the selection and evaluation fns; ``extra_state``: what the
+    checkpoint keeps besides ``run.checkpoint_info()`` and the training identities; ``unit``:
+    what the log calls one box ("boxes", "crops")."""
+    from finetrack.losses import FineTrackLoss
+
+    optimizer = torch.optim.Adam(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones=[cfg.train.lr_step_epoch], gamma=cfg.train.lr_gamma
+    )
+    criterion = FineTrackLoss(cfg.loss.alpha, cfg.loss.beta, cfg.loss.gamma)
+    trainer = trainer_cls(
+        model,
         criterion,
         optimizer,
         scheduler,
@@ -390,13 +454,9 @@ def _train(cfg: Config, run, on_epoch_end) -> Dict[str, Any]:
         sampler,
         run.out_dir,
         epochs=cfg.train.epochs,
-        device=device,
-        evaluate=(
-            make_evaluate_fn(cfg, select_set, device)
-            if is_main and select_set is not None
-            else None
-        ),
-        report=make_evaluate_fn(cfg, val_set, device, train_set.identities) if is_main else None,
+        device=run.device,
+        evaluate=evaluate,
+        report=report,
         selected_on=cfg.reid_eval.selected_on,
         report_info=protocol_info(cfg, val_set),
         amp=cfg.train.amp,
@@ -407,12 +467,7 @@ def _train(cfg: Config, run, on_epoch_end) -> Dict[str, Any]:
         extra_state={
             **run.checkpoint_info(),
             "identities": train_set.identities.to_json(),
-            # whether the YOLOX head in this checkpoint can detect (tracking refuses it else)
-            DETECTOR_STATE_KEY: {
-                "head_trained": cfg.model.det_ckpt is not None,
-                "checkpoint": cfg.model.det_ckpt,
-                "frozen": bool(cfg.model.freeze_detector),
-            },
+            **extra_state,
         },
         writer=run.writer,
         is_main=is_main,
@@ -424,8 +479,9 @@ def _train(cfg: Config, run, on_epoch_end) -> Dict[str, Any]:
         trainer.resume(run.resume_from, config=run.config)
     run.log_resume(run.resume_from is not None)
     logger.info(
-        "training %d epoch(s) from epoch %d: %d frames / %d boxes, %d batches per "
-        "epoch (sampler %s); evaluation split %d frames / %d boxes (read after the last epoch)",
+        "training %d epoch(s) from epoch %d: %d frames / %d {0}, %d batches per "
+        "epoch (sampler %s); evaluation split %d frames / %d {0} (read after the last epoch)"
+        .format(unit),
         cfg.train.epochs,
         trainer.start_epoch + 1,
         len(train_set),

@@ -11,30 +11,23 @@ import json
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 import torch
 
 from finetrack.cli import track as track_cli
-from finetrack.data.mot import SeqInfo, read_results, write_seqinfo
+from finetrack.data.mot import read_results
 from finetrack.models.build import build_model
-from finetrack.models.random_detector import make_detector_respond
 from finetrack.models.detector import DETECTOR_STATE_KEY, detector_head_trained
+from tests.inference.tiny_model import (
+    FRAME_H, FRAME_W, INPUT, save_det_ckpt, save_reid_ckpt, tiny_frames, tiny_model, write_mot_seq,
+)
 
-H, W, N_FRAMES, FPS = 96, 144, 8, 10
-INPUT = (64, 96)
+H, W, N_FRAMES, FPS = FRAME_H, FRAME_W, 8, 10
 TRACK_OVERRIDES = ["tracker.min_box_area=0", "train.device=cpu"]
 
 
 def _model(seed: int = 0):
-    torch.manual_seed(seed)
-    model = build_model(
-        {"variant": "nano", "input_size": INPUT, "conf_thresh": 0.1},
-        {"channels": 12, "num_parts": 2, "global_dim": 16, "part_dim": 8,
-         "roi_sizes": ((8, 4), (4, 2), (2, 1))},
-    )
-    make_detector_respond(model.detector, _frames(), boxes_per_image=12)
-    return model.eval()
+    return tiny_model(_frames(), seed)
 
 
 @pytest.fixture(scope="module")
@@ -42,34 +35,18 @@ def ckpts(tmp_path_factory):
     """(Re-ID checkpoint holding the trained detector, the same detector alone, another one)."""
     d = tmp_path_factory.mktemp("ckpts")
     model = _model()
-    state = model.checkpoint_state()
-    state[DETECTOR_STATE_KEY] = {"head_trained": True, "checkpoint": "test", "frozen": True}
-    torch.save(state, d / "reid.pth")
-    for name, m in (("det_same.pth", model), ("det_other.pth", _model(seed=1))):
-        sd = {k: v.detach().cpu() for k, v in m.detector.model.state_dict().items()}
-        torch.save({"model": sd, "detector": "yolox_nano", "input_size": list(INPUT)}, d / name)
+    save_reid_ckpt(model, d / "reid.pth")
+    save_det_ckpt(model, d / "det_same.pth")
+    save_det_ckpt(_model(seed=1), d / "det_other.pth")
     return d / "reid.pth", d / "det_same.pth", d / "det_other.pth"
 
 
 def _frames(seed: int = 0):
-    rng = np.random.default_rng(seed)
-    out = []
-    for f in range(N_FRAMES):
-        img = rng.integers(60, 120, size=(H, W, 3), dtype=np.uint8)
-        for k, col in enumerate(((30, 30, 220), (40, 200, 40))):
-            x = 10 + 9 * f + 50 * k
-            cv2.rectangle(img, (x, 20 + 10 * k), (x + 18, 70 + 10 * k), col, -1)
-        out.append(img)
-    return out
+    return tiny_frames(N_FRAMES, seed)
 
 
 def _mot_seq(root: Path, name: str, frames, ext: str = ".png") -> Path:
-    d = root / name
-    (d / "img1").mkdir(parents=True)
-    for i, img in enumerate(frames, 1):
-        cv2.imwrite(str(d / "img1" / f"{i:06d}{ext}"), img)
-    write_seqinfo(d, SeqInfo(name, d, "img1", FPS, len(frames), W, H, ext))
-    return d
+    return write_mot_seq(root, name, frames, FPS, ext)
 
 
 def _track(*args):
@@ -257,9 +234,8 @@ def test_a_sequence_without_any_box_is_a_warning(tmp_path, caplog):
     with torch.no_grad():
         for c in model.detector.model.head.obj_preds:
             c.bias.sub_(1e4)  # moved from the prior (so "trained"), but nothing passes
-    sd = {k: v.detach().cpu() for k, v in model.detector.model.state_dict().items()}
     det = tmp_path / "det_blind.pth"
-    torch.save({"model": sd, "detector": "yolox_nano", "input_size": list(INPUT)}, det)
+    save_det_ckpt(model, det)
     seq = _mot_seq(tmp_path / "src", "SEQ", _frames()[:3])
     with caplog.at_level("WARNING"):
         rc = _track("--source", str(seq), "--det-ckpt", str(det), "--mode", "byte",

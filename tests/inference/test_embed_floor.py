@@ -9,55 +9,26 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-import torch
 
 from finetrack.cli import track as track_cli
-from finetrack.data.mot import SeqInfo, write_seqinfo
-from finetrack.models.build import build_model
-from finetrack.models.detector import DETECTOR_STATE_KEY
-from finetrack.models.random_detector import make_detector_respond
 from finetrack.models.reid_head import embed_mask, scatter_rows
 from finetrack.tracker import Tracker
+from tests.inference.tiny_model import (
+    save_det_ckpt, save_reid_ckpt, tiny_frames, tiny_model, write_mot_seq,
+)
 
-H, W, N_FRAMES, FPS = 96, 144, 6, 10
-INPUT = (64, 96)
-
-
-def _frames():
-    rng = np.random.default_rng(0)
-    out = []
-    for f in range(N_FRAMES):
-        img = rng.integers(60, 120, size=(H, W, 3), dtype=np.uint8)
-        for k, col in enumerate(((30, 30, 220), (40, 200, 40))):
-            x = 10 + 9 * f + 50 * k
-            cv2.rectangle(img, (x, 20 + 10 * k), (x + 18, 70 + 10 * k), col, -1)
-        out.append(img)
-    return out
+N_FRAMES = 6
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     d = tmp_path_factory.mktemp("floor")
-    torch.manual_seed(0)
-    model = build_model(
-        {"variant": "nano", "input_size": INPUT, "conf_thresh": 0.1},
-        {"channels": 12, "num_parts": 2, "global_dim": 16, "part_dim": 8,
-         "roi_sizes": ((8, 4), (4, 2), (2, 1))},
-    )
-    make_detector_respond(model.detector, _frames(), boxes_per_image=12)
-    state = model.eval().checkpoint_state()
-    state[DETECTOR_STATE_KEY] = {"head_trained": True, "checkpoint": "test", "frozen": True}
-    torch.save(state, d / "reid.pth")
-    sd = {k: v.detach().cpu() for k, v in model.detector.model.state_dict().items()}
-    torch.save({"model": sd, "detector": "yolox_nano", "input_size": list(INPUT)}, d / "det.pth")
-    seq = d / "data" / "train" / "SEQ"
-    (seq / "img1").mkdir(parents=True)
-    for i, img in enumerate(_frames(), 1):
-        cv2.imwrite(str(seq / "img1" / f"{i:06d}.png"), img)
-    write_seqinfo(seq, SeqInfo("SEQ", seq, "img1", FPS, N_FRAMES, W, H, ".png"))
+    model = tiny_model(tiny_frames(N_FRAMES))
+    save_reid_ckpt(model, d / "reid.pth")
+    save_det_ckpt(model, d / "det.pth")
+    write_mot_seq(d / "data" / "train", "SEQ", tiny_frames(N_FRAMES))
     return d
 
 

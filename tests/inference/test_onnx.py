@@ -17,18 +17,17 @@ import torch
 
 from finetrack.cli import export as export_cli
 from finetrack.cli import track as track_cli
-from finetrack.data.mot import SeqInfo, read_results, write_seqinfo
+from finetrack.data.mot import read_results
 from finetrack.inference.onnx_export import (
     DETECTOR_FILE, HEAD_FILE, META_FILE, OnnxDetector, OnnxHead, OnnxJointModel, export_onnx,
     parity, synthetic_frame,
 )
-from finetrack.models.build import build_model
-from finetrack.models.detector import DETECTOR_STATE_KEY
-from finetrack.models.random_detector import make_detector_respond
+from tests.inference.tiny_model import (
+    INPUT, save_det_ckpt, save_reid_ckpt, tiny_frames, tiny_model, write_mot_seq,
+)
 
 pytest.importorskip("onnxruntime", reason="onnxruntime is a pinned requirement (requirements.txt)")
 
-INPUT = (64, 96)
 TOL = 1e-4
 #: make_detector_respond multiplies the objectness logits by gain / std (~100x here), so float32
 #: rounding of the backbone reaches the scores amplified: they get a looser bound than the rest.
@@ -37,29 +36,11 @@ REAL_FRAME = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "
               / "PETS09-S2L1" / "img1" / "000001.jpg")
 
 
-def _frames(n: int = 6, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    out = []
-    for f in range(n):
-        img = rng.integers(60, 120, size=(96, 144, 3), dtype=np.uint8)
-        for k, col in enumerate(((30, 30, 220), (40, 200, 40))):
-            x = 10 + 9 * f + 50 * k
-            cv2.rectangle(img, (x, 20 + 10 * k), (x + 18, 70 + 10 * k), col, -1)
-        out.append(img)
-    return out
-
-
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """(model, export folder, Re-ID checkpoint holding a trained detector, detector checkpoint)."""
     d = tmp_path_factory.mktemp("onnx")
-    torch.manual_seed(0)
-    model = build_model(
-        {"variant": "nano", "input_size": INPUT, "conf_thresh": 0.1},
-        {"channels": 12, "num_parts": 2, "global_dim": 16, "part_dim": 8,
-         "roi_sizes": ((8, 4), (4, 2), (2, 1))},
-    )
-    make_detector_respond(model.detector, _frames(), boxes_per_image=12)
+    model = tiny_model(tiny_frames())
     gen = torch.Generator().manual_seed(3)
     with torch.no_grad():
         for m in model.head.modules():
@@ -67,11 +48,8 @@ def exported(tmp_path_factory):
                 m.running_mean.copy_(torch.rand(m.num_features, generator=gen) - 0.5)
                 m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=gen))
     model.eval()
-    state = model.checkpoint_state()
-    state[DETECTOR_STATE_KEY] = {"head_trained": True, "checkpoint": "test", "frozen": True}
-    torch.save(state, d / "reid.pth")
-    sd = {k: v.detach().cpu() for k, v in model.detector.model.state_dict().items()}
-    torch.save({"model": sd, "detector": "yolox_nano", "input_size": list(INPUT)}, d / "det.pth")
+    save_reid_ckpt(model, d / "reid.pth")
+    save_det_ckpt(model, d / "det.pth")
     files = export_onnx(model, d / "export", checkpoint=str(d / "reid.pth"))
     assert [p.name for p in files] == [DETECTOR_FILE, HEAD_FILE, META_FILE]
     return model, d / "export", d / "reid.pth", d / "det.pth"
@@ -138,7 +116,7 @@ def test_export_json_records_the_runtime_settings(exported):
     assert meta["opset"] == 17 and meta["checkpoint"] == str(ckpt)
     # the joint runtime loads the folder and gives the torch detections and embeddings
     joint = OnnxJointModel(model, export_dir)
-    image = _frames()[2]
+    image = tiny_frames()[2]
     tensor, ratio = model.detector.preprocess(image)
     (xyxy, scores, emb), = joint.detect_and_embed(tensor[None], [ratio], [image.shape[:2]])
     (r_xyxy, r_scores, r_emb), = model.detect_and_embed(tensor[None], [ratio], [image.shape[:2]])
@@ -187,18 +165,9 @@ def test_export_cli_writes_both_graphs_and_checks_them(exported, tmp_path, capsy
     assert not (tmp_path / "d").exists()
 
 
-def _mot_seq(root: Path, frames) -> Path:
-    d = root / "SEQ-01"
-    (d / "img1").mkdir(parents=True)
-    for i, img in enumerate(frames, 1):
-        cv2.imwrite(str(d / "img1" / f"{i:06d}.png"), img)
-    write_seqinfo(d, SeqInfo("SEQ-01", d, "img1", 10, len(frames), 144, 96, ".png"))
-    return d
-
-
 def test_track_runtime_onnx_gives_the_torch_results(exported, tmp_path, capsys):
     _, _, ckpt, det_ckpt = exported
-    seq = _mot_seq(tmp_path / "data", _frames())
+    seq = write_mot_seq(tmp_path / "data", "SEQ-01", tiny_frames())
     rows = {}
     for runtime in ("torch", "onnx"):
         out = tmp_path / runtime
