@@ -110,6 +110,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "OUT/sgs_report.{json,md} (mean +- std over the seeds)")
     p.add_argument("--report-only", action="store_true",
                    help="train nothing: report the finished, up-to-date runs there are")
+    p.add_argument("--final-from", default=None, metavar="NAME",
+                   help="with --seeds --report-only: take each run's final-epoch numbers from "
+                        "OUT/seed<S>/<variant>/NAME (a tools/eval_reid.py --json of its last.pth, "
+                        "e.g. on more evaluation frames) instead of metrics.json; the report is "
+                        "then OUT/sgs_report_<NAME stem>.{json,md}")
     p.add_argument("overrides", nargs="*", help="key=value overrides applied to every variant")
     # key=value items go to the overrides wherever they stand (`--tables 3 4 seed=1` would
     # otherwise hand seed=1 to --tables)
@@ -445,6 +450,9 @@ def main(argv=None) -> int:
     if clash:
         print(f"error: {clash} set what the variants vary ({sorted(varied)})", file=sys.stderr)
         return 2
+    if args.final_from and not (args.seeds and args.report_only):
+        print("error: --final-from needs --seeds and --report-only", file=sys.stderr)
+        return 2
     if args.seeds is not None and any(o.startswith("seed=") for o in args.overrides):
         print("error: give the seeds with --seeds, not seed=", file=sys.stderr)
         return 2
@@ -493,6 +501,13 @@ def main(argv=None) -> int:
             epochs = wanted[seed, name]["train"]["epochs"]
             if args.report_only:
                 m = _load_metrics(folder / name)
+                if _finished(m, epochs) and args.final_from:
+                    path = folder / name / args.final_from
+                    if path.is_file():
+                        m = {**m, "final": {"label": f"final epoch ({args.final_from})",
+                                            **json.loads(path.read_text())}}
+                    else:
+                        m = None
                 if _finished(m, epochs):
                     results[name] = m
                 else:
@@ -535,9 +550,15 @@ def main(argv=None) -> int:
         "positives": seed_positives(args.config, args.seeds, list(args.overrides)),
         "missing": missing,
     }
-    atomic_write_text(out / "sgs_report.json", json.dumps(report, indent=2) + "\n")
-    atomic_write_text(out / "sgs_report.md", report_markdown(title, report))
-    print((out / "sgs_report.md").read_text())
+    stem = "sgs_report"
+    if args.final_from:
+        stem += "_" + Path(args.final_from).stem
+        report["final_from"] = args.final_from
+        report["command"] += f" --report-only --final-from {args.final_from}"
+        title += f" (final epoch from {args.final_from})"
+    atomic_write_text(out / f"{stem}.json", json.dumps(report, indent=2) + "\n")
+    atomic_write_text(out / f"{stem}.md", report_markdown(title, report))
+    print((out / f"{stem}.md").read_text())
     return 0
 
 

@@ -182,3 +182,27 @@ def test_seeds_report_only_reports_the_finished_runs(abl, tmp_path, monkeypatch,
     # seed= together with --seeds is refused
     assert abl.main(argv[:-1] + ["seed=1"]) == 2
     assert "--seeds" in capsys.readouterr().err
+
+
+def test_final_from_takes_the_final_numbers_from_an_eval_json(abl, tmp_path, monkeypatch):
+    import json
+
+    names = ["sequential", "shuffle", "fafpn_mpmg"]
+    for s in (0, 1):
+        _fake_finished_runs(abl, tmp_path / f"seed{s}", names, [f"seed={s}"])
+        for i, name in enumerate(names):
+            (tmp_path / f"seed{s}" / name / "eval_120.json").write_text(
+                json.dumps({"rank1": 60.0 + i + s, "mAP": 40.0 + 2 * i + 2 * s, "num_queries": 300}))
+    (tmp_path / "seed1" / "shuffle" / "eval_120.json").unlink()  # not evaluated: missing
+    monkeypatch.setattr(abl.subprocess, "run", _no_training)
+    monkeypatch.setattr(abl, "seed_positives", lambda *a: None)
+    argv = ["-c", str(REPO / "configs" / "synthetic_reid.yaml"), "--out", str(tmp_path), "--tables", "3",
+            "--seeds", "0", "1"]
+    assert abl.main(argv + ["--final-from", "eval_120.json"]) == 2  # needs --report-only
+    assert abl.main(argv + ["--report-only", "--final-from", "eval_120.json"]) == 0
+    rep = json.loads((tmp_path / "sgs_report_eval_120.json").read_text())
+    assert rep["variants"]["fafpn_mpmg"]["final_mAP"]["values"] == [44.0, 46.0]
+    assert rep["variants"]["fafpn_mpmg"]["selected_mAP"]["values"] == [50, 50]  # metrics.json's
+    assert rep["missing"] == ["seed1/shuffle"] and rep["variants"]["shuffle"]["seeds"] == [0]
+    assert "--final-from eval_120.json" in rep["command"]
+    assert not (tmp_path / "sgs_report.json").exists()
