@@ -14,6 +14,19 @@ resumed from its ``last.pth``. When a folder was made with another config, nothi
 the script stops (exit 2) naming the differing keys of every such variant; ``--rerun`` trains
 every variant again from scratch. Variants shared by several tables (FAFPN+MPMG with SGS) run
 once. Output: ``OUT/ablations.md``, ``OUT/ablations.json``, ``OUT/ablation_map.png``.
+
+Seeds (issue 13: mean +- std over seeds):
+
+    .venv/bin/python scripts/run_reid_ablations.py -c configs/mot17like_reid.yaml \
+        --out outputs/sgs/mot17like --seeds 0 1 2 [--report-only]
+
+runs every variant once per seed in ``OUT/seed<S>/`` (override ``seed=S``; each seed folder gets
+the tables above) and writes ``OUT/sgs_report.json`` and ``OUT/sgs_report.md``: per variant the
+mean +- sample std (n - 1) over the seeds of the final-epoch and the selected checkpoint's
+Rank-1 / mAP, whether the paper's orderings hold (by mean final mAP, and per adjacent pair of the
+paper's order in how many seeds), and the positives per anchor per batch of every sampler on the
+training frames (scripts/sampler_positives.py, per seed, averaged). ``--report-only`` trains
+nothing and reports the finished runs there are (the report says how many seeds each variant has).
 """
 
 from __future__ import annotations
@@ -92,6 +105,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--tables", nargs="+", default=["3", "4"], choices=sorted(TABLES))
     p.add_argument("--rerun", action="store_true", help="train again even if finished")
     p.add_argument("--title", default=None, help="heading of the markdown (default: config name)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="run every variant once per seed into OUT/seed<S>/ and write "
+                        "OUT/sgs_report.{json,md} (mean +- std over the seeds)")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: report the finished, up-to-date runs there are")
+    p.add_argument("--final-from", default=None, metavar="NAME",
+                   help="with --seeds --report-only: take each run's final-epoch numbers from "
+                        "OUT/seed<S>/<variant>/NAME (a tools/eval_reid.py --json of its last.pth, "
+                        "e.g. on more evaluation frames) instead of metrics.json; the report is "
+                        "then OUT/sgs_report_<NAME stem>.{json,md}")
     p.add_argument("overrides", nargs="*", help="key=value overrides applied to every variant")
     # key=value items go to the overrides wherever they stand (`--tables 3 4 seed=1` would
     # otherwise hand seed=1 to --tables)
@@ -270,6 +293,155 @@ def _rel(path: str) -> str:
     return str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p)
 
 
+# -------------------------------------------------------------------------------------------
+# seeds: mean +- std (issue 13)
+# -------------------------------------------------------------------------------------------
+def mean_std(values: List[float]) -> Tuple[Optional[float], Optional[float]]:
+    """(mean, sample standard deviation with n - 1); std None for one value, both None for none."""
+    vals = [float(v) for v in values if v is not None]
+    if not vals:
+        return None, None
+    mean = sum(vals) / len(vals)
+    if len(vals) < 2:
+        return mean, None
+    return mean, (sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5
+
+
+#: report key -> (metrics.json entry, metric)
+REPORT_METRICS = {
+    "final_rank1": ("final", "rank1"),
+    "final_mAP": ("final", "mAP"),
+    "selected_rank1": ("best", "rank1"),
+    "selected_mAP": ("best", "mAP"),
+}
+
+
+def aggregate(per_seed: Dict[int, Dict[str, dict]], names: List[str]) -> Dict[str, dict]:
+    """{variant: {"seeds": [...], key: {"mean", "std", "values"} for REPORT_METRICS, "train_seconds",
+    "selected_epochs"}} over the seeds that have the variant's metrics.json content."""
+    out = {}
+    for name in names:
+        seeds = sorted(s for s, res in per_seed.items() if res.get(name))
+        row: Dict[str, object] = {"seeds": seeds}
+        for key, (entry, metric) in REPORT_METRICS.items():
+            vals = [(per_seed[s][name].get(entry) or {}).get(metric) for s in seeds]
+            mean, std = mean_std(vals)
+            row[key] = {"mean": mean, "std": std, "values": vals}
+        row["train_seconds"] = mean_std([per_seed[s][name].get("train_seconds") for s in seeds])[0]
+        row["selected_epochs"] = [(per_seed[s][name].get("best") or {}).get("epoch") for s in seeds]
+        out[name] = row
+    return out
+
+
+def orderings(agg: Dict[str, dict], per_seed: Dict[int, Dict[str, dict]], table: str,
+              key: str = "final_mAP") -> dict:
+    """Does the paper's mAP ordering of ``table``'s rows hold? By the mean of ``key`` over the
+    seeds, and per adjacent pair of the paper's order (better, worse): in how many seeds."""
+    rows = TABLES[table][1]
+    entry, metric = REPORT_METRICS[key]
+    have = [(label, name) for label, name in rows if agg.get(name, {}).get(key, {}).get("mean")
+            is not None]
+    paper = [label for label, name in sorted(rows, key=lambda r: -VARIANTS[r[1]][2])]
+    ours = [label for label, name in sorted(have, key=lambda r: -agg[r[1]][key]["mean"])]
+    by_label = dict(rows)
+    pairs = []
+    for better, worse in zip(paper, paper[1:]):
+        b, w = by_label[better], by_label[worse]
+        seeds = sorted(s for s, res in per_seed.items() if res.get(b) and res.get(w))
+        wins = sum(1 for s in seeds if per_seed[s][b][entry][metric] > per_seed[s][w][entry][metric])
+        mb, mw = agg[b][key]["mean"], agg[w][key]["mean"]
+        pairs.append({"better": better, "worse": worse, "seeds": len(seeds), "holds_in": wins,
+                      "mean_diff": None if mb is None or mw is None else mb - mw})
+    return {"metric": key, "paper": paper, "ours": ours,
+            "holds": len(have) == len(rows) and ours == paper,
+            "paper_best_is_best": bool(ours) and len(have) == len(rows) and ours[0] == paper[0],
+            "pairs": pairs}
+
+
+def _pm(cell: dict) -> str:
+    if cell["mean"] is None:
+        return "-"
+    return f"{cell['mean']:.1f}" + ("" if cell["std"] is None else f" ± {cell['std']:.1f}")
+
+
+def ordering_sentence(o: dict) -> str:
+    pairs = "; ".join(
+        f"{p['better']} > {p['worse']} in {p['holds_in']}/{p['seeds']} seeds"
+        + ("" if p["mean_diff"] is None else f" (mean {p['mean_diff']:+.1f})")
+        for p in o["pairs"])
+    head = ("**holds**" if o["holds"] else "**does not hold**")
+    return (f"The paper's ordering ({' > '.join(o['paper'])}) {head} by mean "
+            f"{o['metric'].replace('_', ' ')} (ours: {' > '.join(o['ours'])}). Pairs: {pairs}.")
+
+
+def report_markdown(title: str, report: dict) -> str:
+    lines = [f"### {title}: Re-ID ablations over seeds", "", f"Command: `{report['command']}`", ""]
+    lines += [
+        f"Rank-1 / mAP (percent) on the {report['evaluated_on']}, protocol "
+        f"{report['protocol']}, mean ± sample std over the seeds (n - 1); final = final epoch "
+        f"(main values), selected = the checkpoint selected on {report['selected_on']}. "
+        "run s = mean training seconds (one thread, machine shared). Paper: MOT17 val half, "
+        "GT boxes, YOLOX-X.", ""]
+    for t in report["tables"]:
+        head, rows = TABLES[t]
+        lines += [f"**{head}**", "",
+                  "| variant | seeds | final Rank-1 | final mAP | selected Rank-1 | selected mAP "
+                  "| selected epochs | run s | paper Rank-1 | paper mAP |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"]
+        for label, name in rows:
+            a = report["variants"][name]
+            _, p_r1, p_map = VARIANTS[name]
+            secs = "-" if a["train_seconds"] is None else f"{a['train_seconds']:.0f}"
+            lines.append(
+                f"| {label} | {len(a['seeds'])} | {_pm(a['final_rank1'])} | {_pm(a['final_mAP'])} "
+                f"| {_pm(a['selected_rank1'])} | {_pm(a['selected_mAP'])} "
+                f"| {','.join(str(e) for e in a['selected_epochs'])} | {secs} | {p_r1} | {p_map} |")
+        lines += ["", ordering_sentence(report["orderings"][t]["final_mAP"]),
+                  "By selected mAP: " + ordering_sentence(report["orderings"][t]["selected_mAP"]),
+                  ""]
+    pos = report.get("positives")
+    if pos:
+        lines += ["**Positives per anchor per batch** (scripts/sampler_positives.py: GT of the "
+                  f"training frames, batch {pos['batch_size']}, {pos['epochs']} epochs of "
+                  f"batches per seed, mean over seeds {pos['seeds']}; {pos['sequences']} sequences, "
+                  f"{pos['frames']} frames, {pos['identities']} identities)", "",
+                  "| sampler | positives per anchor | anchors with a positive |",
+                  "| --- | ---: | ---: |"]
+        for name, r in pos["samplers"].items():
+            lines.append(f"| {name} | {r['positives_per_anchor']:.2f} | "
+                         f"{100 * r['anchors_with_positive']:.1f}% |")
+        lines.append("")
+    missing = report.get("missing")
+    if missing:
+        lines += [f"Missing (not finished): {', '.join(missing)}.", ""]
+    return "\n".join(lines) + "\n"
+
+
+def seed_positives(config: str, seeds: List[int], overrides: List[str]) -> dict:
+    """scripts/sampler_positives.py's numbers per seed, averaged over the seeds."""
+    import importlib.util
+
+    from finetrack.config import Config, load_config
+
+    spec = importlib.util.spec_from_file_location("sampler_positives",
+                                                  REPO / "scripts" / "sampler_positives.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    runs = [mod.measure(load_config(Config, config, [*overrides, f"seed={s}"])) for s in seeds]
+    out = {k: runs[0][k] for k in ("sequences", "frames", "identities", "batch_size", "epochs")}
+    out["seeds"] = list(seeds)
+    out["samplers"] = {
+        name: {k: mean_std([r["samplers"][name][k] for r in runs])[0]
+               for k in ("positives_per_anchor", "anchors_with_positive")}
+        for name in runs[0]["samplers"]}
+    out["per_seed"] = {str(s): r["samplers"] for s, r in zip(seeds, runs)}
+    return out
+
+
+def _finished(metrics: Optional[dict], epochs: int) -> bool:
+    return bool(metrics and metrics.get("finished") and len(metrics.get("history", [])) >= epochs)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -277,6 +449,12 @@ def main(argv=None) -> int:
     clash = sorted(o for o in args.overrides if o.split("=", 1)[0] in varied)
     if clash:
         print(f"error: {clash} set what the variants vary ({sorted(varied)})", file=sys.stderr)
+        return 2
+    if args.final_from and not (args.seeds and args.report_only):
+        print("error: --final-from needs --seeds and --report-only", file=sys.stderr)
+        return 2
+    if args.seeds is not None and any(o.startswith("seed=") for o in args.overrides):
+        print("error: give the seeds with --seeds, not seed=", file=sys.stderr)
         return 2
     # the runs start in the repository (data roots there are relative to it): absolute paths here
     args.config = str(Path(args.config).resolve())
@@ -287,20 +465,25 @@ def main(argv=None) -> int:
         for _, name in TABLES[t][1]:
             if name not in names:
                 names.append(name)
-    wanted = {}
+    #: (seed or None, folder, overrides) of every set of variants
+    jobs = ([(None, out, list(args.overrides))] if args.seeds is None else
+            [(s, out / f"seed{s}", [*args.overrides, f"seed={s}"]) for s in args.seeds])
+    wanted: Dict[Tuple[Optional[int], str], dict] = {}
     try:
-        for name in names:
-            wanted[name] = requested_config(args.config, name, out, list(args.overrides))
+        for seed, folder, ovs in jobs:
+            for name in names:
+                wanted[seed, name] = requested_config(args.config, name, folder, ovs)
     except ValueError as e:  # ConfigError: a bad override or config
         print(f"error: {e}", file=sys.stderr)
         return 2
     if not args.rerun:
-        stale = {name: stale_keys(out / name, wanted[name]) for name in names}
-        stale = {name: keys for name, keys in stale.items() if keys}
+        stale = {(folder, name): stale_keys(folder / name, wanted[seed, name])
+                 for seed, folder, _ in jobs for name in names}
+        stale = {k: keys for k, keys in stale.items() if keys}
         if stale:
-            for name, keys in stale.items():
+            for (folder, name), keys in stale.items():
                 print(
-                    f"error: {out / name} was made with another config: {'; '.join(keys)}",
+                    f"error: {folder / name} was made with another config: {'; '.join(keys)}",
                     file=sys.stderr,
                 )
             print(
@@ -309,27 +492,73 @@ def main(argv=None) -> int:
                 file=sys.stderr,
             )
             return 2
-    results = {}
-    for name in names:
-        results[name] = run_variant(
-            args.config, name, out, list(args.overrides), args.rerun,
-            epochs=wanted[name]["train"]["epochs"],
-        )
-    command = " ".join(
-        [
-            "python scripts/run_reid_ablations.py",
-            "-c",
-            _rel(args.config),
-            "--tables",
-            *args.tables,
-            *args.overrides,
-        ]
-    )
     title = args.title or Path(args.config).stem
-    atomic_write_text(out / "ablations.md", markdown(title, results, args.tables, command))
-    atomic_write_text(out / "ablations.json", json.dumps(results, indent=2) + "\n")
-    plot(results, out / "ablation_map.png", f"{title}: selection-slice mAP per epoch")
-    print((out / "ablations.md").read_text())
+    per_seed: Dict[int, Dict[str, dict]] = {}
+    missing: List[str] = []
+    for seed, folder, ovs in jobs:
+        results = {}
+        for name in names:
+            epochs = wanted[seed, name]["train"]["epochs"]
+            if args.report_only:
+                m = _load_metrics(folder / name)
+                if _finished(m, epochs) and args.final_from:
+                    path = folder / name / args.final_from
+                    if path.is_file():
+                        m = {**m, "final": {"label": f"final epoch ({args.final_from})",
+                                            **json.loads(path.read_text())}}
+                    else:
+                        m = None
+                if _finished(m, epochs):
+                    results[name] = m
+                else:
+                    missing.append(str((folder / name).relative_to(out)))
+                continue
+            results[name] = run_variant(args.config, name, folder, ovs, args.rerun, epochs=epochs)
+        per_seed[0 if seed is None else seed] = results
+        if len(results) < len(names):
+            continue
+        command = " ".join(
+            ["python scripts/run_reid_ablations.py", "-c", _rel(args.config), "--tables",
+             *args.tables, *ovs])
+        heading = title if seed is None else f"{title}, seed {seed}"
+        atomic_write_text(folder / "ablations.md", markdown(heading, results, args.tables, command))
+        atomic_write_text(folder / "ablations.json", json.dumps(results, indent=2) + "\n")
+        plot(results, folder / "ablation_map.png", f"{heading}: selection-slice mAP per epoch")
+        if args.seeds is None:
+            print((folder / "ablations.md").read_text())
+    if args.seeds is None:
+        if missing:
+            print(f"error: not finished: {', '.join(missing)}", file=sys.stderr)
+            return 1
+        return 0
+    agg = aggregate(per_seed, names)
+    first = next((m for res in per_seed.values() for m in res.values()), {})
+    report = {
+        "config": _rel(args.config),
+        "command": " ".join(["python scripts/run_reid_ablations.py", "-c", _rel(args.config),
+                             "--out", _rel(str(out)), "--tables", *args.tables, "--seeds",
+                             *map(str, args.seeds), *args.overrides]),
+        "seeds": args.seeds,
+        "tables": args.tables,
+        "evaluated_on": first.get("evaluated_on", "evaluation split"),
+        "protocol": (first.get("protocol") or {}).get("version", "v1"),
+        "selected_on": first.get("selected_on"),
+        "std": "sample standard deviation (n - 1) over the seeds",
+        "variants": agg,
+        "orderings": {t: {k: orderings(agg, per_seed, t, k) for k in ("final_mAP", "selected_mAP")}
+                      for t in args.tables},
+        "positives": seed_positives(args.config, args.seeds, list(args.overrides)),
+        "missing": missing,
+    }
+    stem = "sgs_report"
+    if args.final_from:
+        stem += "_" + Path(args.final_from).stem
+        report["final_from"] = args.final_from
+        report["command"] += f" --report-only --final-from {args.final_from}"
+        title += f" (final epoch from {args.final_from})"
+    atomic_write_text(out / f"{stem}.json", json.dumps(report, indent=2) + "\n")
+    atomic_write_text(out / f"{stem}.md", report_markdown(title, report))
+    print((out / f"{stem}.md").read_text())
     return 0
 
 

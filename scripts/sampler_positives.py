@@ -25,6 +25,25 @@ from finetrack.config import Config, ConfigError, load_config  # noqa: E402
 from finetrack.utils.io import atomic_write_text  # noqa: E402
 
 
+def measure(cfg, epochs: int = 3) -> dict:
+    """Positives per anchor of every sampler on ``cfg``'s Re-ID training frames (GT only).
+
+    Returns:
+        {"sequences", "frames", "identities", "batch_size", "epochs", "samplers": {name: {
+        "positives_per_anchor", "anchors_with_positive", "batches"}}}.
+    """
+    from finetrack.data.samplers import sampler_positives
+    from finetrack.engine.reid_build import build_reid_datasets
+
+    train, _ = build_reid_datasets(cfg)
+    labels = [train.targets(i)["labels"] for i in range(len(train))]
+    res = sampler_positives(train.seq_lengths, labels, cfg.train.batch_size, cfg.data.group_size,
+                            cfg.seed, epochs=epochs)
+    return {"sequences": len(train.seq_lengths), "frames": len(train),
+            "identities": train.num_identities, "batch_size": cfg.train.batch_size,
+            "epochs": epochs, "samplers": res}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-c", "--config", required=True, help="Re-ID config (configs/*.yaml)")
@@ -33,22 +52,14 @@ def main(argv=None) -> int:
     p.add_argument("overrides", nargs="*", help="key=value overrides")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    from finetrack.data.samplers import sampler_positives
-    from finetrack.engine.reid_build import build_reid_datasets
-
     try:
         cfg = load_config(Config, args.config, args.overrides)
-        train, _ = build_reid_datasets(cfg)
+        out = {"config": args.config, "overrides": args.overrides,
+               **measure(cfg, epochs=args.epochs)}
     except (ConfigError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    labels = [train.targets(i)["labels"] for i in range(len(train))]
-    res = sampler_positives(train.seq_lengths, labels, cfg.train.batch_size, cfg.data.group_size,
-                            cfg.seed, epochs=args.epochs)
-    out = {"config": args.config, "overrides": args.overrides, "sequences": len(train.seq_lengths),
-           "frames": len(train), "identities": train.num_identities,
-           "batch_size": cfg.train.batch_size, "epochs": args.epochs, "samplers": res}
-    for name, r in res.items():
+    for name, r in out["samplers"].items():
         print(f"{name:10s} positives/anchor {r['positives_per_anchor']:.2f}  anchors with a "
               f"positive {100 * r['anchors_with_positive']:.1f}%  ({r['batches']} batches)")
     text = json.dumps(out, indent=1)
