@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+
+import matplotlib
+
+matplotlib.use("Agg")
+# build matplotlib's font cache now: it runs fc-list through subprocess.run, which the tests
+# below patch (a fresh machine without the cache failed them)
+import matplotlib.font_manager  # noqa: E402,F401
 from pathlib import Path
 
 import pytest
