@@ -332,6 +332,33 @@ def synthetic_frame(height: int = 576, width: int = 768, seed: int = 0) -> np.nd
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+#: Raw boxes wider or taller than this many input sizes are left out of :func:`box_parity`.
+PLAUSIBLE_BOX_SCALE: float = 4.0
+
+
+def box_parity(o_raw: torch.Tensor, raw: torch.Tensor, input_size: Sequence[int]) -> float:
+    """Largest box difference over ``max(1, max |box|)``, among the boxes a frame can hold.
+
+    YOLOX decodes w, h as ``exp(logit) * stride``, so a random or half-trained detector emits
+    boxes of 1e8 pixels (logits near 19) where float32 rounding of the logit (1e-4, tens of
+    ulps) becomes a relative error of 1e-4 of the box itself. Such boxes never survive
+    post-processing against a frame; only raw boxes with w and h at most
+    :data:`PLAUSIBLE_BOX_SCALE` times the larger input side are compared (0.0 when none is).
+
+    Args:
+        o_raw, raw: (B, A, 5 + C) raw outputs (cx, cy, w, h in input pixels first) of the two
+            runtimes.
+        input_size: (H, W) of the network input.
+    """
+    limit = PLAUSIBLE_BOX_SCALE * float(max(input_size))
+    o_raw = torch.as_tensor(o_raw)
+    keep = (raw[..., 2:4].abs().amax(dim=-1) <= limit) & (o_raw[..., 2:4].abs().amax(dim=-1) <= limit)
+    if not bool(keep.any()):
+        return 0.0
+    a, b = o_raw[..., :4][keep], raw[..., :4][keep]
+    return float((a - b).abs().max()) / max(1.0, float(b.abs().max()))
+
+
 def parity(model: nn.Module, export_dir: PathLike, image: Optional[np.ndarray] = None
            ) -> Dict[str, Any]:
     """Run the exported graphs and the torch model on one frame; the largest differences.
@@ -343,8 +370,7 @@ def parity(model: nn.Module, export_dir: PathLike, image: Optional[np.ndarray] =
 
     Returns:
         ``max_rel_feats`` (backbone maps: the largest difference over ``max(1, max |map|)``,
-        since deep maps reach tens), ``max_rel_boxes`` (the raw boxes, in pixels, over
-        ``max(1, max |box|)``), ``max_abs_scores`` (objectness and class probabilities),
+        since deep maps reach tens), ``max_rel_boxes`` (:func:`box_parity`), ``max_abs_scores`` (objectness and class probabilities),
         ``max_abs_embedding``
         and ``boxes`` (how many boxes were embedded: the torch detections plus fixed boxes, so
         that a frame without detections still checks the head).
@@ -362,8 +388,7 @@ def parity(model: nn.Module, export_dir: PathLike, image: Optional[np.ndarray] =
     report: Dict[str, Any] = {
         "max_rel_feats": max(float((a - b).abs().max()) / max(1.0, float(b.abs().max()))
                              for a, b in zip(o_feats, feats)),
-        "max_rel_boxes": float((o_raw[..., :4] - raw[..., :4]).abs().max())
-        / max(1.0, float(raw[..., :4].abs().max())),
+        "max_rel_boxes": box_parity(o_raw, raw, detector.input_size),
         "max_abs_scores": float((o_raw[..., 4:] - raw[..., 4:]).abs().max()),
     }
     head = getattr(model, "head", None)

@@ -19,8 +19,8 @@ from finetrack.cli import export as export_cli
 from finetrack.cli import track as track_cli
 from finetrack.data.mot import read_results
 from finetrack.inference.onnx_export import (
-    DETECTOR_FILE, HEAD_FILE, META_FILE, OnnxDetector, OnnxHead, OnnxJointModel, export_onnx,
-    parity, synthetic_frame,
+    DETECTOR_FILE, HEAD_FILE, META_FILE, OnnxDetector, OnnxHead, OnnxJointModel, box_parity,
+    export_onnx, parity, synthetic_frame,
 )
 from tests.inference.tiny_model import (
     INPUT, save_det_ckpt, save_reid_ckpt, tiny_frames, tiny_model, write_mot_seq,
@@ -69,8 +69,7 @@ def _check_frame(model, export_dir: Path, image: np.ndarray) -> None:
         # deep maps reach tens: float32 rounding scales with them
         assert float((a - b).abs().max()) < TOL * max(1.0, float(b.abs().max()))
     # raw: boxes in pixels (relative to their magnitude), objectness and class scores (absolute)
-    box_scale = max(1.0, float(raw[..., :4].abs().max()))
-    assert float((o_raw[..., :4] - raw[..., :4]).abs().max()) < TOL * box_scale
+    assert box_parity(o_raw, raw, det.input_size) < TOL  # boxes a frame can hold (< 4x input)
     assert float((o_raw[..., 4:] - raw[..., 4:]).abs().max()) < SCORE_TOL
     ref_dets = det.postprocess(raw, [ratio], [image.shape[:2]])[0]
     onnx_dets = onnx_det.detect(tensor[None], [ratio], [image.shape[:2]])[0]
@@ -194,3 +193,19 @@ def test_track_runtime_onnx_gives_the_torch_results(exported, tmp_path, capsys):
     assert rc == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]  # log lines may precede it
     assert last.startswith("error: --runtime onnx") and "'two-networks'" in last
+
+
+def test_box_parity_skips_only_implausible_boxes():
+    """Hand-made raw outputs: a 1e8-pixel box is left out, an in-frame box's error counts."""
+    raw = torch.zeros(1, 3, 6)
+    raw[0, 0, :4] = torch.tensor([50.0, 40.0, 20.0, 30.0])
+    raw[0, 1, :4] = torch.tensor([10.0, 10.0, 2.0e8, 5.0])     # exp(19) * stride: never a box
+    raw[0, 2, :4] = torch.tensor([90.0, 60.0, 100.0, 64.0])
+    o_raw = raw.clone()
+    o_raw[0, 1, 2] += 3.0e4                                      # ignored
+    assert box_parity(o_raw, raw, (64, 96)) == 0.0
+    o_raw[0, 2, 0] += 0.05                                       # counted: 0.05 / max |box| (100)
+    assert box_parity(o_raw, raw, (64, 96)) == pytest.approx(0.05 / 100.0, rel=1e-3)
+    big = raw.clone()
+    big[..., 2:4] = 1e9
+    assert box_parity(big + 1.0, big, (64, 96)) == 0.0           # nothing plausible to compare
