@@ -138,6 +138,10 @@ class LossConfig:
     alpha: float = 3.0
     beta: float = 0.3
     gamma: float = 2.0
+    #: weight of eq. (6) on the flattened part masks (issue 13 item 6; 0 = the paper's loss)
+    mask_div: float = 0.0
+    #: weight of mean relu(sum_k mask_k - 1), a penalty on pixels several parts claim (0 = off)
+    mask_overlap: float = 0.0
 
 
 @dataclass
@@ -320,7 +324,8 @@ RANGES: Dict[type, Dict[str, str]] = {
     ModelConfig: {"input_size": POSITIVE, "conf_thresh": UNIT, "nms_thresh": UNIT, "max_det": POSITIVE,
                   "roi_sizes": POSITIVE, "channels": POSITIVE, "num_parts": POSITIVE,
                   "global_dim": POSITIVE, "part_dim": POSITIVE},
-    LossConfig: {"alpha": NON_NEGATIVE, "beta": NON_NEGATIVE, "gamma": NON_NEGATIVE},
+    LossConfig: {"alpha": NON_NEGATIVE, "beta": NON_NEGATIVE, "gamma": NON_NEGATIVE,
+                 "mask_div": NON_NEGATIVE, "mask_overlap": NON_NEGATIVE},
     TrainConfig: {"epochs": POSITIVE, "batch_size": POSITIVE, "lr": POSITIVE,
                   "lr_step_epoch": NON_NEGATIVE, "lr_gamma": POSITIVE,
                   "weight_decay": NON_NEGATIVE, "log_every": POSITIVE, "eval_every": POSITIVE,

@@ -444,7 +444,8 @@ def fit_reid(
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, milestones=[cfg.train.lr_step_epoch], gamma=cfg.train.lr_gamma
     )
-    criterion = FineTrackLoss(cfg.loss.alpha, cfg.loss.beta, cfg.loss.gamma)
+    criterion = FineTrackLoss(cfg.loss.alpha, cfg.loss.beta, cfg.loss.gamma,
+                              mask_div=cfg.loss.mask_div, mask_overlap=cfg.loss.mask_overlap)
     trainer = trainer_cls(
         model,
         criterion,

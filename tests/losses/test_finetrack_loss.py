@@ -44,3 +44,32 @@ def test_missing_logits_is_an_error():
     with pytest.raises(KeyError, match="num_classes"):
         FineTrackLoss()({"f_global": torch.zeros(2, 4), "f_part": torch.zeros(2, 0, 4)},
                         torch.tensor([0, 1]))
+
+
+def test_mask_terms_are_off_by_default_and_add_with_their_weights():
+    n, k, m = 2, 3, 4
+    torch.manual_seed(0)
+    outputs = {
+        "f_global": torch.randn(n, 8), "f_part": torch.randn(n, k, 8),
+        "logits_global": torch.randn(n, m), "logits_part": torch.randn(n, k, m),
+        "part_masks": torch.ones(n, k, 2, 2),                   # copies, all 1: div 1, overlap 2
+    }
+    labels = torch.tensor([0, 1])
+    paper = FineTrackLoss()(outputs, labels)
+    assert "mask_div" not in paper and "mask_overlap" not in paper
+    both = FineTrackLoss(mask_div=0.5, mask_overlap=0.25)(outputs, labels)
+    assert abs(both["mask_div"].item() - 1.0) < 1e-6
+    assert abs(both["mask_overlap"].item() - (k - 1)) < 1e-6
+    assert abs(both["total"].item() - (paper["total"].item() + 0.5 * 1.0 + 0.25 * 2.0)) < 1e-5
+    del outputs["part_masks"]
+    with pytest.raises(KeyError, match="part_masks"):
+        FineTrackLoss(mask_div=1.0)(outputs, labels)
+
+
+def test_mask_weights_come_from_the_config_and_are_range_checked():
+    from finetrack.config import ConfigError, load_config
+
+    cfg = load_config(overrides=["loss.mask_div=2", "loss.mask_overlap=0.5"])
+    assert (cfg.loss.mask_div, cfg.loss.mask_overlap) == (2.0, 0.5)
+    with pytest.raises(ConfigError, match="mask_overlap"):
+        load_config(overrides=["loss.mask_overlap=-1"])
