@@ -14,7 +14,9 @@ from typing import Collection, Dict, Iterable, Optional, Tuple, Union
 import numpy as np
 import torch
 
-from finetrack.eval.reid_metrics import ReIDResult, evaluate_reid, mask_correlation
+from finetrack.eval.reid_metrics import (
+    ReIDResult, evaluate_reid, mask_border_share, mask_correlation,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +44,12 @@ def extract_gt_embeddings(
         {"embeddings": (N, D) float32, "seq_index": (N,) int64, "frames": (N,) int64,
          "track_ids": (N,) int64} over all boxes of the loader, plus "mask_corr": (N,) float64
         and "mask_abs_corr" (:func:`finetrack.eval.reid_metrics.mask_correlation` of each crop's part
-        masks, signed and absolute) when the model has K >= 2 MPMG masks.
+        masks, signed and absolute) and "mask_border" (:func:`~finetrack.eval.reid_metrics.mask_border_share`)
+        when the model has K >= 2 MPMG masks.
     """
     was_training = model.training
     model.eval()
-    embs, seqs, frames, tids, corrs, abs_corrs = [], [], [], [], [], []
+    embs, seqs, frames, tids, corrs, abs_corrs, borders = [], [], [], [], [], [], []
     batches = loader
     if progress:
         from tqdm import tqdm
@@ -67,6 +70,8 @@ def extract_gt_embeddings(
                 m = masks.float().cpu().numpy()
                 corrs.append(mask_correlation(m))
                 abs_corrs.append(mask_correlation(m, absolute=True))
+                if m.shape[3] >= 3:
+                    borders.append(mask_border_share(m))
             seqs.append(batch["seq_index"].numpy())
             frames.append(batch["frame"].numpy())
             tids.append(batch["track_ids"].numpy())
@@ -88,6 +93,8 @@ def extract_gt_embeddings(
     if corrs:
         data["mask_corr"] = np.concatenate(corrs)
         data["mask_abs_corr"] = np.concatenate(abs_corrs)
+    if borders:
+        data["mask_border"] = np.concatenate(borders)
     return data
 
 
@@ -123,6 +130,9 @@ def evaluate_gt_reid(
     if corr is not None and np.isfinite(corr).any():
         closed = dataclasses.replace(closed, mask_corr=float(np.nanmean(corr)),
                                      mask_abs_corr=float(np.nanmean(data["mask_abs_corr"])))
+    border = data.get("mask_border")
+    if border is not None and np.isfinite(border).any():
+        closed = dataclasses.replace(closed, mask_border=float(np.nanmean(border)))
     if seen_identities is None:
         return closed
     seen = set((int(s), int(t)) for s, t in seen_identities)

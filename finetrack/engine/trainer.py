@@ -176,6 +176,8 @@ class ReIDTrainer(BaseTrainer):
         if "mask_corr" in pct:  # MPMG part-mask diversity (issue 13 item 6): 1 = one pattern
             scalars["mask_corr"] = pct["mask_corr"]
             scalars["mask_abs_corr"] = pct["mask_abs_corr"]
+        if "mask_border" in pct:
+            scalars["mask_border"] = pct["mask_border"]
         self.writer.scalars(f"val/{self.val_name}", scalars, self.iter)
         logger.info("epoch %d selection (%s): %s", epoch + 1, self.selected_on,
                     summary_line(result))

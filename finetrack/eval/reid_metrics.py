@@ -45,6 +45,9 @@ class ReIDResult:
             crops (:func:`mask_correlation`); None without part masks (GAP / centre pooling, K < 2).
         mask_abs_corr: the same with |r|: 1 = the K masks are one pattern or its inverse, 0 =
             unrelated masks (Fig. 5 wants them apart).
+        mask_border: mean share of a part mask's mass in the crop's outer columns
+            (:func:`mask_border_share`): low correlation with a high share means the parts
+            split up the box's background edges, not the body.
     """
 
     rank1: float
@@ -57,6 +60,7 @@ class ReIDResult:
     open_set: Optional["ReIDResult"] = None
     mask_corr: Optional[float] = None
     mask_abs_corr: Optional[float] = None
+    mask_border: Optional[float] = None
 
     def as_percent(self) -> Dict[str, Any]:
         """{"rank1", "mAP"} in percent (0-100) plus the counts (and ``open_set``), JSON-ready."""
@@ -74,6 +78,8 @@ class ReIDResult:
             out["mask_corr"] = round(float(self.mask_corr), 4)
         if self.mask_abs_corr is not None:
             out["mask_abs_corr"] = round(float(self.mask_abs_corr), 4)
+        if self.mask_border is not None:
+            out["mask_border"] = round(float(self.mask_border), 4)
         return out
 
 
@@ -108,6 +114,39 @@ def mask_correlation(part_masks: np.ndarray, absolute: bool = False) -> np.ndarr
     total = np.where(valid, pairs, 0.0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def border_columns(width: int) -> int:
+    """Columns counted as border on EACH side of a w-column mask: ``max(1, w // 8)``."""
+    return max(1, int(width) // 8)
+
+
+def mask_border_share(part_masks: np.ndarray) -> np.ndarray:
+    """Per crop, the mean over its K part masks of the share of the mask's mass that lies in the
+    crop's outer columns (:func:`border_columns` on each side).
+
+    A GT box of a pedestrian holds background at its left and right edges, so a part mask that
+    sits on the body has a small share; a mask spread evenly has ``2 b / w`` (0.25 at w = 8);
+    a mask on the box edges approaches 1.
+
+    Args:
+        part_masks: (N, K, h, w) non-negative masks, K >= 1, w >= 3.
+
+    Returns:
+        (N,) float64 in [0, 1]; masks with no mass are left out of their crop's mean (NaN when
+        all of a crop's are).
+    """
+    m = np.asarray(part_masks, dtype=np.float64)
+    if m.ndim != 4 or m.shape[1] < 1 or m.shape[3] < 3:
+        raise ValueError(f"part_masks must be (N, K >= 1, h, w >= 3), got {m.shape}")
+    b = border_columns(m.shape[3])
+    total = m.sum(axis=(2, 3))  # (N, K)
+    edge = m[..., :b].sum(axis=(2, 3)) + m[..., -b:].sum(axis=(2, 3))
+    ok = total > 1e-12
+    share = np.where(ok, edge / np.where(ok, total, 1.0), 0.0)
+    count = ok.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, share.sum(axis=1) / np.maximum(count, 1), np.nan)
 
 
 def pairwise_sq_euclidean(q: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -275,4 +314,6 @@ def summary_line(result: ReIDResult) -> str:
         line += f"; open-set Rank-1 {o['rank1']:.2f}  mAP {o['mAP']:.2f} (#queries {o['num_queries']})"
     if result.mask_corr is not None:
         line += f"; part-mask correlation {result.mask_corr:.3f} (|r| {result.mask_abs_corr:.3f})"
+    if result.mask_border is not None:
+        line += f", border share {result.mask_border:.3f}"
     return line

@@ -185,3 +185,25 @@ def test_gt_reid_evaluation_reports_mask_correlation():
     res = evaluate_gt_reid(TwoMasks(), [batch], torch.device("cpu"), first_frames={0: 1}, query_every=1)
     assert res.mask_corr == pytest.approx(-1.0)
     assert res.as_percent()["mask_corr"] == -1.0 and res.mask_abs_corr == pytest.approx(1.0)
+    assert res.mask_border is None  # 2-column masks: no border to measure (w < 3)
+
+
+def test_mask_border_share_hand_values():
+    from finetrack.eval.reid_metrics import border_columns, mask_border_share
+
+    uniform = np.ones((1, 1, 4, 8))                       # b = 1 column a side: 2 / 8 of the mass
+    assert border_columns(8) == 1 and border_columns(16) == 2 and border_columns(3) == 1
+    assert np.allclose(mask_border_share(uniform), [0.25])
+    edges = np.zeros((4, 8))
+    edges[:, 0] = edges[:, -1] = 1.0                      # all on the box's two outer columns
+    body = np.zeros((4, 8))
+    body[:, 3:5] = 1.0                                    # a central stripe: none on the border
+    left = np.zeros((4, 8))
+    left[:, 0] = 1.0
+    left[:, 1:7] = 1.0 / 3.0                              # mass 4 on the border, 8 inside: 1/3
+    crops = np.stack([np.stack([edges, body]), np.stack([left, np.zeros((4, 8))])])
+    # crop 0: (1 + 0) / 2; crop 1: the empty mask is left out -> 1/3
+    assert np.allclose(mask_border_share(crops), [0.5, 1.0 / 3.0])
+    assert np.isnan(mask_border_share(np.zeros((1, 2, 4, 8))))[0]
+    with pytest.raises(ValueError, match="w >= 3"):
+        mask_border_share(np.ones((1, 2, 4, 2)))
