@@ -1,11 +1,12 @@
 #!/usr/bin/env python
 """Per-stage time of `byte` and `finetrack` tracking on PETS09-S2L1 frames, PyTorch and ONNX.
 
-    .venv/bin/python scripts/bench_stages.py [-c configs/pets09.yaml] [--frames 40] [--repeats 3]
-        [--det-ckpt DET --reid-ckpt REID] [--json OUT]
+    .venv/bin/python scripts/bench_stages.py [-c configs/pets09.yaml] [--frames 40] [--first 1]
+        [--repeats 3] [--det-ckpt DET --reid-ckpt REID] [--json OUT]
 
-Runs `finetrack track --source FRAMES` (an image folder of the first --frames PETS09-S2L1 frames,
-768x576) in one process, interleaved --repeats times: `byte` (the detector alone), `finetrack`
+Runs `finetrack track --source FRAMES` (an image folder of --frames PETS09-S2L1 frames from frame
+--first on, 768x576; ``--first 398 --frames 398`` is the second half that README's tracking
+tables score) in one process, interleaved --repeats times: `byte` (the detector alone), `finetrack`
 (the joint pipeline: one backbone pass gives the boxes and the Re-ID features), each with
 `--runtime torch` and `--runtime onnx`, and reports each stage of track_summary.json's `timing`
 (decode, detector, reid, association, write) in ms per frame, the median over the repeats, and
@@ -92,7 +93,8 @@ def random_checkpoints(config: str, frames, boxes: int, out: Path):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-c", "--config", default=str(REPO / "configs" / "pets09.yaml"))
-    p.add_argument("--frames", type=int, default=40)
+    p.add_argument("--frames", type=int, default=40, help="how many frames")
+    p.add_argument("--first", type=int, default=1, help="first PETS09-S2L1 frame (1-based)")
     p.add_argument("--boxes", type=int, default=8, help="detections per frame (random weights)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--det-ckpt", default=None)
@@ -101,16 +103,20 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=None)
     p.add_argument("--no-onnx", action="store_true", help="PyTorch columns only")
     args = p.parse_args(argv)
+    if args.first < 1 or args.frames < 1:
+        p.error(f"--first and --frames must be >= 1, got {args.first} and {args.frames}")
     selected = [r for r in RUNS if not (args.no_onnx and r[2] == "onnx")]
     torch.set_num_threads(1)
     if not (PETS09 / "img1").is_dir():
         raise SystemExit(f"real data absent: {PETS09}")
     args.out.mkdir(parents=True, exist_ok=True)
-    src = args.out / "frames"
+    src = args.out / f"frames_{args.first}_{args.frames}"
     src.mkdir(exist_ok=True)
     frames = []
-    for i in range(1, args.frames + 1):
+    for i in range(args.first, args.first + args.frames):
         name = f"{i:06d}.jpg"
+        if not (PETS09 / "img1" / name).is_file():
+            raise SystemExit(f"{PETS09 / 'img1' / name} does not exist (PETS09-S2L1 has 795 frames)")
         if not (src / name).exists():
             os.symlink(PETS09 / "img1" / name, src / name)
         frames.append(cv2.imread(str(src / name)))
@@ -152,7 +158,7 @@ def main(argv=None) -> int:
         med[key]["pipeline"] = runs[0]["pipeline"]
     cols = [key for key, *_ in selected]
     print(f"\nms per frame, median of {args.repeats} interleaved runs of {args.frames} PETS09-S2L1 "
-          f"frames (768x576); {weights}; 1 thread; load average "
+          f"frames from frame {args.first} (768x576); {weights}; 1 thread; load average "
           f"{', '.join(f'{v:.1f}' for v in load)} (2 cores, shared)\n")
     print("| stage | " + " | ".join(cols) + " |")
     print("|" + " --- |" * (1 + len(cols)))
@@ -173,7 +179,8 @@ def main(argv=None) -> int:
     if args.json:
         atomic_write_text(args.json, json.dumps({"median_ms_per_frame": med, "runs": per,
                                                  "ratio_to_byte": ratios,
-                                                 "load_average": load, "weights": weights},
+                                                 "load_average": load, "weights": weights,
+                                                 "first_frame": args.first, "frames": args.frames},
                                                 indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
