@@ -281,6 +281,7 @@ def main(argv=None) -> int:
         rows.append(row)
     md_path = args.md or args.out / "mask_study.md"
     json_path = args.json or args.out / "mask_study.json"
+    written = [p for r in rows for p in r.get("pictures", [])]
     if args.vis_seq:  # markdown links relative to where the markdown lies
         for row in rows:
             row["pictures"] = [str(Path(p).resolve().relative_to(md_path.resolve().parent))
@@ -294,7 +295,7 @@ def main(argv=None) -> int:
     atomic_write_text(json_path, json.dumps(report, indent=2) + "\n")
     atomic_write_text(md_path, markdown(report))
     print(report["outcome"])
-    for p in (json_path, md_path, *[p for r in rows for p in r.get("pictures", [])]):
+    for p in (json_path, md_path, *written):
         print(f"wrote {p}")
     return 0
 
