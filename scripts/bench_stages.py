@@ -10,11 +10,14 @@ tables score) in one process, interleaved --repeats times: `byte` (the detector 
 (the joint pipeline: one backbone pass gives the boxes and the Re-ID features), each with
 `--runtime torch` and `--runtime onnx`, and reports each stage of track_summary.json's `timing`
 (decode, detector, reid, association, write) in ms per frame, the median over the repeats, and
-the ratio of finetrack's whole frame to byte's. One thread (torch and onnxruntime).
+the ratio of finetrack's whole frame to byte's: of the medians, and per repeat (median, range). One thread (torch and onnxruntime).
 `finetrack_all` is finetrack with ``tracker.embed_all_boxes=true``: the Re-ID head embeds every
 detection, also those at or below ``tracker.low_thresh`` that the association never reads (the code
 before the embedding floor); `finetrack` embeds only the boxes it reads (same result files).
-``--no-onnx`` skips the onnxruntime columns.
+``--no-onnx`` skips the onnxruntime columns. ``--interleave frames`` builds the same pipelines in
+this process and sends every frame through all of them in turn (alternating the order), instead
+of whole runs one after the other: a machine whose speed drifts by 10-20 % between runs (a shared
+VM) then slows every column alike. Its ``write`` stage formats the result rows (no file).
 
 Without --det-ckpt/--reid-ckpt the model is built from -c's `model` section (configs/pets09.yaml:
 YOLOX-nano at 384x512 + FAFPN/MPMG, C = 64) with RANDOM weights made to respond to the pixels
@@ -28,6 +31,7 @@ import argparse
 import json
 import os
 import statistics
+import time
 import sys
 from pathlib import Path
 
@@ -90,6 +94,86 @@ def random_checkpoints(config: str, frames, boxes: int, out: Path):
     return out / "reid.pth", out / "det.pth", thresh
 
 
+def build_pipelines(config: str, selected, reid: Path, det: Path, overrides):
+    """{column: (source, tracker)} for ``--interleave frames``: the same models as the CLI runs
+    (:func:`finetrack.inference.app._models`; the joint pipeline for finetrack)."""
+    from finetrack.inference.app import _models, _onnx_models, _with_mode
+    from finetrack.inference.build import build_source, tracker_kwargs
+    from finetrack.inference.sources import JointDetections
+    from finetrack.tracker import Tracker
+
+    pipes = {}
+    for key, mode, runtime, extra in selected:
+        cfg = freeze(load_config(Config, config, [*overrides, *extra]))
+        joint, detector, embedder, pipeline = _models(
+            cfg, "yolox", mode, str(det), str(reid) if mode != "byte" else None, "cpu", False)
+        if runtime == "onnx":
+            joint, detector = _onnx_models(joint, detector, embedder, pipeline, "cpu")
+        tracker = Tracker(**tracker_kwargs(_with_mode(cfg, mode), 7.0))
+        floor = None if cfg.tracker.embed_all_boxes else tracker.embedding_floor
+        src = (JointDetections(joint, "cpu", min_score=floor) if joint is not None
+               else build_source("yolox", None, cfg, detector, "cpu"))
+        pipes[key] = (src, tracker, pipeline)
+    return pipes
+
+
+def run_interleaved(pipes, paths, repeats: int):
+    """Every frame goes through every pipeline before the next frame (the order alternates
+    frame by frame), so that a drift of the machine's speed hits all columns alike.
+
+    Returns:
+        {column: [per-pass {stage: ms per frame, "total", "boxes", "embedded", "pipeline"}]}.
+    """
+    from finetrack.inference.track_loop import StageTimer
+    from finetrack.models.reid_head import embed_mask
+
+    keys = list(pipes)
+    per = {k: [] for k in keys}
+    for _ in range(repeats):
+        timers = {k: StageTimer() for k in keys}
+        counts = {k: [0, 0] for k in keys}
+        for _, tracker, _ in pipes.values():
+            tracker.reset()
+        for i, path in enumerate(paths):
+            for key in (keys if i % 2 == 0 else keys[::-1]):
+                src, tracker, _ = pipes[key]
+                tm = timers[key]
+                t0 = time.perf_counter()
+                image = cv2.imread(str(path))
+                tm.add("decode", time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                dets = src(i + 1, image)
+                dt = time.perf_counter() - t0
+                if getattr(src, "gives_embeddings", False):
+                    xyxy, scores, emb = dets
+                    head = src.last_timings.get("reid", 0.0)
+                    tm.add("detector", dt - head)
+                    tm.add("reid", head)
+                    counts[key][1] += int(embed_mask(scores, src.min_score).sum())
+                else:
+                    (xyxy, scores), emb = dets, None
+                    tm.add("detector", dt)
+                    tm.add("reid", 0.0)
+                counts[key][0] += len(xyxy)
+                t0 = time.perf_counter()
+                out = tracker.update(xyxy, scores, emb)
+                tm.add("association", time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                _rows = [f"{i + 1},{t},{b[0]:.2f},{b[1]:.2f},{b[2]:.2f},{b[3]:.2f}"
+                        for t, b in zip(out.ids, out.xyxy)]  # the results file's formatting
+                tm.add("write", time.perf_counter() - t0)
+                tm.frames += 1
+        for key in keys:
+            tm = timers[key]
+            ms = {k: 1000.0 * v / tm.frames for k, v in tm.seconds.items()}
+            ms["total"] = sum(ms.values())
+            ms["boxes"] = counts[key][0] / tm.frames
+            ms["embedded"] = counts[key][1] / tm.frames
+            ms["pipeline"] = pipes[key][2]
+            per[key].append(ms)
+    return per
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-c", "--config", default=str(REPO / "configs" / "pets09.yaml"))
@@ -102,6 +186,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=Path("/tmp/bench_stages"))
     p.add_argument("--json", default=None)
     p.add_argument("--no-onnx", action="store_true", help="PyTorch columns only")
+    p.add_argument("--interleave", choices=("runs", "frames"), default="runs",
+                   help="runs: whole `finetrack track` runs one after the other (default); "
+                        "frames: every frame through every pipeline in turn, in this process")
     args = p.parse_args(argv)
     if args.first < 1 or args.frames < 1:
         p.error(f"--first and --frames must be >= 1, got {args.first} and {args.frames}")
@@ -131,7 +218,11 @@ def main(argv=None) -> int:
                    f"model.conf_thresh={thresh:.3g} for about {args.boxes} boxes per frame")
     per: dict = {key: [] for key, *_ in selected}
     load = [os.getloadavg()[0]]
-    for rep in range(args.repeats):
+    if args.interleave == "frames":
+        pipes = build_pipelines(args.config, selected, reid, det, overrides)
+        per = run_interleaved(pipes, sorted(src.glob("*.jpg")), args.repeats)
+        load.append(os.getloadavg()[0])
+    for rep in range(args.repeats if args.interleave == "runs" else 0):
         for key, mode, runtime, run_extra in selected:
             out = args.out / key.replace("/", "_")
             # the same detector weights in both: finetrack runs them in the joint pipeline, with
@@ -157,7 +248,9 @@ def main(argv=None) -> int:
                     for k in (*STAGES, "total", "boxes", "embedded")}
         med[key]["pipeline"] = runs[0]["pipeline"]
     cols = [key for key, *_ in selected]
-    print(f"\nms per frame, median of {args.repeats} interleaved runs of {args.frames} PETS09-S2L1 "
+    how = ("runs" if args.interleave == "runs" else
+           "passes, every frame through every column in turn,")
+    print(f"\nms per frame, median of {args.repeats} interleaved {how} of {args.frames} PETS09-S2L1 "
           f"frames from frame {args.first} (768x576); {weights}; 1 thread; load average "
           f"{', '.join(f'{v:.1f}' for v in load)} (2 cores, shared)\n")
     print("| stage | " + " | ".join(cols) + " |")
@@ -166,12 +259,19 @@ def main(argv=None) -> int:
         print(f"| {stage} | " + " | ".join(f"{med[c][stage]:.1f}" for c in cols) + " |")
     print("| boxes / frame | " + " | ".join(f"{med[c]['boxes']:.1f}" for c in cols) + " |")
     print("| embedded / frame | " + " | ".join(f"{med[c]['embedded']:.1f}" for c in cols) + " |")
-    ratios = {}
+    ratios, per_repeat = {}, {}
     for runtime in sorted({r[2] for r in selected}, reverse=True):
         for name in ("finetrack_all", "finetrack"):
             ratio = med[f"{name}/{runtime}"]["total"] / med[f"byte/{runtime}"]["total"]
             ratios[f"{name}/{runtime}"] = ratio
-            print(f"\n{name} / byte whole frame ({runtime}): {ratio:.2f}x (goal <= 1.3x)", end="")
+            # each repeat's own ratio: byte and finetrack ran minutes apart at most, so a slow
+            # drift of the machine cancels within a repeat
+            reps = [a["total"] / b["total"] for a, b in zip(per[f"{name}/{runtime}"],
+                                                             per[f"byte/{runtime}"])]
+            per_repeat[f"{name}/{runtime}"] = reps
+            print(f"\n{name} / byte whole frame ({runtime}): {ratio:.2f}x of the medians; per "
+                  f"repeat median {statistics.median(reps):.2f}x, range {min(reps):.2f}-"
+                  f"{max(reps):.2f}x (goal <= 1.3x)", end="")
     if not args.no_onnx:
         print(f"\nonnx / torch whole frame: byte {med['byte/onnx']['total'] / med['byte/torch']['total']:.2f}x, "
               f"finetrack {med['finetrack/onnx']['total'] / med['finetrack/torch']['total']:.2f}x")
@@ -179,8 +279,10 @@ def main(argv=None) -> int:
     if args.json:
         atomic_write_text(args.json, json.dumps({"median_ms_per_frame": med, "runs": per,
                                                  "ratio_to_byte": ratios,
+                                                 "ratio_to_byte_per_repeat": per_repeat,
                                                  "load_average": load, "weights": weights,
-                                                 "first_frame": args.first, "frames": args.frames},
+                                                 "first_frame": args.first, "frames": args.frames,
+                                                 "interleave": args.interleave},
                                                 indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0

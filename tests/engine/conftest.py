@@ -86,3 +86,14 @@ def tiny_overrides(root: Path, out_dir: Path) -> List[str]:
 
 def tiny_config(root: Path, out_dir: Path, extra=()) -> Config:
     return load_config(Config, None, tiny_overrides(root, out_dir) + list(extra))
+
+
+def load_script(name: str):
+    """``scripts/<name>.py`` imported as a module (scripts/ is not a package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -14,15 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import load_script
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def abl():
-    spec = importlib.util.spec_from_file_location("run_reid_ablations", REPO / "scripts" / "run_reid_ablations.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("run_reid_ablations")
 
 
 def _metrics(rank1, mAP, epoch=2):

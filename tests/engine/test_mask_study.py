@@ -2,24 +2,20 @@
 the mask correlation of every variant, and a folder made with another config is refused."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import tiny_overrides
+from .conftest import load_script, tiny_overrides
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def study():
-    spec = importlib.util.spec_from_file_location("mask_study", REPO / "scripts" / "mask_study.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("mask_study")
 
 
 def test_variant_overrides_follow_the_config(study):

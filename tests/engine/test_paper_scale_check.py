@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import configparser
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,16 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import load_script
+
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="module")
 def psc():
-    spec = importlib.util.spec_from_file_location("paper_scale_check", REPO / "scripts" / "paper_scale_check.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("paper_scale_check")
 
 
 def _fake_seq(root: Path, n: int) -> Path:

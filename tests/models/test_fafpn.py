@@ -12,6 +12,7 @@ from finetrack.models.fafpn import (
     ResBlock,
     build_neck,
     flow_warp,
+    flow_warp_gather,
     neck_flow_convs,
     upsample_to,
 )
@@ -66,6 +67,20 @@ def test_integer_flow_shifts_by_that_many_pixels():
         fam.flow_conv.bias.copy_(torch.tensor([0.0, 0.0, float(dx), float(dy)]))
     coarse = torch.zeros(1, 2, 5, 6)
     assert torch.allclose(fam(coarse, x), out, atol=1e-5)
+
+
+def test_gather_warp_equals_grid_sample_also_outside_the_map():
+    """The ONNX form of the warp: hand value at a half-pixel shift, and equal to grid_sample for
+    large flows (border clipping) and up-sampling sizes."""
+    x = torch.tensor([[[[0.0, 10.0, 20.0]]]])                    # (1, 1, 1, 3)
+    flow = torch.zeros(1, 2, 1, 3)
+    flow[:, 0] = 0.5                                             # half a pixel right
+    assert torch.allclose(flow_warp_gather(x, flow), torch.tensor([[[[5.0, 15.0, 20.0]]]]))
+    g = torch.Generator().manual_seed(0)
+    for h, w, out_h, out_w in ((8, 4, 16, 8), (4, 2, 8, 4), (16, 8, 16, 8), (5, 3, 16, 8)):
+        x = torch.randn(3, 5, h, w, generator=g)
+        flow = torch.randn(3, 2, out_h, out_w, generator=g) * 6.0  # many taps leave the map
+        assert torch.allclose(flow_warp_gather(x, flow), flow_warp(x, flow), atol=1e-5)
 
 
 def test_fafpn_equals_rbfpn_at_init_and_shapes():
