@@ -24,10 +24,11 @@ one-hot at the centre cell (centre pooling), the masks that reproduce those pool
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -319,6 +320,26 @@ def _as_box_tensors(boxes: Sequence[Any], device: torch.device) -> List[torch.Te
     ]
 
 
+@contextlib.contextmanager
+def eval_mode(module: nn.Module) -> Iterator[None]:
+    """The block runs with ``module`` in eval mode, and its mode is restored after.
+
+    The switch happens only when some submodule is training. ``Module.train`` walks every
+    submodule (about 800 in a YOLOX + FineTrack head model), so calling ``eval()`` and
+    ``train(False)`` around every tracked frame cost milliseconds per frame
+    (``scripts/bench_stages.py``'s torch ``detector`` row of finetrack against byte's).
+    """
+    was_training = module.training
+    if not any(m.training for m in module.modules()):
+        yield
+        return
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
 class FineTrackModel(nn.Module):
     """YOLOX detector + FineTrack Re-ID head.
 
@@ -386,13 +407,8 @@ class FineTrackModel(nn.Module):
         Returns:
             (sum N_i, embedding_dim) float32, L2-normalised rows.
         """
-        was_training = self.training
-        self.eval()
-        try:
-            device = images.device
-            out = self(images, _as_box_tensors(boxes_input_px, device))
-        finally:
-            self.train(was_training)
+        with eval_mode(self):
+            out = self(images, _as_box_tensors(boxes_input_px, images.device))
         return out["embedding"].float().cpu().numpy()
 
     @torch.inference_mode()
@@ -421,9 +437,7 @@ class FineTrackModel(nn.Module):
             embeddings (N, embedding_dim) float32)``; the embeddings are computed on the returned
             (clipped) boxes.
         """
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             t0 = time.perf_counter()
             raw, feats = self.detector(images)
             dets = self.detector.postprocess(raw, ratios, image_sizes)
@@ -437,8 +451,6 @@ class FineTrackModel(nn.Module):
             if timings is not None:
                 timings["detector"] = t1 - t0
                 timings["reid"] = time.perf_counter() - t1
-        finally:
-            self.train(was_training)
         results = []
         start = 0
         dim = self.head.embedding_dim

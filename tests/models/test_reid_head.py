@@ -149,3 +149,38 @@ def test_detect_and_embed_runs_one_pass():
     assert xyxy.min() >= 0
     ratio_boxes = [torch.from_numpy(xyxy * 0.5)]
     assert np.allclose(model.extract(images, ratio_boxes), emb, atol=1e-5)
+
+
+def test_inference_calls_walk_the_modules_only_when_something_is_training(monkeypatch):
+    """detect_and_embed / extract on an eval model never call Module.train (a walk over ~800
+    modules per frame); on a training model they run in eval mode and restore it."""
+    from finetrack.models.reid_head import eval_mode
+
+    torch.manual_seed(0)
+    model = build_model(
+        {"variant": "nano", "input_size": IMG, "conf_thresh": 0.0},
+        {"channels": 12, "roi_sizes": ((8, 4), (4, 2), (2, 1))},
+    )
+    images = torch.randn(1, 3, *IMG)
+    model.train()
+    seen = []
+    head_forward = model.head.forward
+
+    def spy(feats, boxes):
+        seen.append(model.head.training)
+        return head_forward(feats, boxes)
+
+    monkeypatch.setattr(model.head, "forward", spy)
+    ((_, _, emb_train),) = model.detect_and_embed(images, [0.5], [(128, 192)])
+    assert seen == [False] and model.training and model.head.training  # eval inside, restored
+    model.eval()
+    calls = []
+    real_train = torch.nn.Module.train
+    monkeypatch.setattr(torch.nn.Module, "train", lambda self, mode=True: calls.append(mode) or real_train(self, mode))
+    ((_, _, emb_eval),) = model.detect_and_embed(images, [0.5], [(128, 192)])
+    model.extract(images, [torch.zeros(1, 4) + torch.tensor([2.0, 2.0, 30.0, 60.0])])
+    assert calls == []                                   # nothing switched
+    assert np.allclose(emb_eval, emb_train, atol=1e-6)   # same eval-mode embeddings either way
+    with eval_mode(model):
+        pass
+    assert calls == [] and not model.training
