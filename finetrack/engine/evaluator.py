@@ -43,9 +43,9 @@ def extract_gt_embeddings(
     Returns:
         {"embeddings": (N, D) float32, "seq_index": (N,) int64, "frames": (N,) int64,
          "track_ids": (N,) int64} over all boxes of the loader, plus "mask_corr": (N,) float64
-        and "mask_abs_corr" (:func:`finetrack.eval.reid_metrics.mask_correlation` of each crop's part
-        masks, signed and absolute) and "mask_border" (:func:`~finetrack.eval.reid_metrics.mask_border_share`)
-        when the model has K >= 2 MPMG masks.
+        and "mask_abs_corr" (:func:`finetrack.eval.reid_metrics.mask_correlation` of each crop's
+        part masks, signed and absolute) and "mask_border"
+        (:func:`~finetrack.eval.reid_metrics.mask_border_share`) when the model has K >= 2 masks.
     """
     was_training = model.training
     model.eval()

@@ -370,9 +370,9 @@ def parity(model: nn.Module, export_dir: PathLike, image: Optional[np.ndarray] =
 
     Returns:
         ``max_rel_feats`` (backbone maps: the largest difference over ``max(1, max |map|)``,
-        since deep maps reach tens), ``max_rel_boxes`` (:func:`box_parity`), ``max_abs_scores`` (objectness and class probabilities),
-        ``max_abs_embedding``
-        and ``boxes`` (how many boxes were embedded: the torch detections plus fixed boxes, so
+        since deep maps reach tens), ``max_rel_boxes`` (:func:`box_parity`),
+        ``max_abs_scores`` (objectness and class probabilities), ``max_abs_embedding`` and
+        ``boxes`` (how many boxes were embedded: the torch detections plus fixed boxes, so
         that a frame without detections still checks the head).
     """
     export_dir = Path(export_dir)
