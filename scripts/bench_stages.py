@@ -31,8 +31,8 @@ import argparse
 import json
 import os
 import statistics
-import time
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -124,7 +124,7 @@ def run_interleaved(pipes, paths, repeats: int):
     Returns:
         {column: [per-pass {stage: ms per frame, "total", "boxes", "embedded", "pipeline"}]}.
     """
-    from finetrack.inference.track_loop import StageTimer
+    from finetrack.inference.track_loop import StageTimer, detect_frame
     from finetrack.models.reid_head import embed_mask
 
     keys = list(pipes)
@@ -141,19 +141,10 @@ def run_interleaved(pipes, paths, repeats: int):
                 t0 = time.perf_counter()
                 image = cv2.imread(str(path))
                 tm.add("decode", time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                dets = src(i + 1, image)
-                dt = time.perf_counter() - t0
-                if getattr(src, "gives_embeddings", False):
-                    xyxy, scores, emb = dets
-                    head = src.last_timings.get("reid", 0.0)
-                    tm.add("detector", dt - head)
-                    tm.add("reid", head)
+                xyxy, scores, emb = detect_frame(src, i + 1, image, tm)
+                tm.add("reid", 0.0)  # a column for byte too
+                if emb is not None:
                     counts[key][1] += int(embed_mask(scores, src.min_score).sum())
-                else:
-                    (xyxy, scores), emb = dets, None
-                    tm.add("detector", dt)
-                    tm.add("reid", 0.0)
                 counts[key][0] += len(xyxy)
                 t0 = time.perf_counter()
                 out = tracker.update(xyxy, scores, emb)
@@ -222,7 +213,8 @@ def main(argv=None) -> int:
         pipes = build_pipelines(args.config, selected, reid, det, overrides)
         per = run_interleaved(pipes, sorted(src.glob("*.jpg")), args.repeats)
         load.append(os.getloadavg()[0])
-    for rep in range(args.repeats if args.interleave == "runs" else 0):
+    runs = args.repeats if args.interleave == "runs" else 0  # whole `finetrack track` runs
+    for rep in range(runs):
         for key, mode, runtime, run_extra in selected:
             out = args.out / key.replace("/", "_")
             # the same detector weights in both: finetrack runs them in the joint pipeline, with

@@ -75,6 +75,28 @@ def embed_boxes(embedder, image, xyxy: np.ndarray, scores: np.ndarray,
     return scatter_rows(embedder(image, np.asarray(xyxy)[keep]), keep, int(embedder.dim))
 
 
+def detect_frame(source, frame: int, image: Optional[np.ndarray], timer: StageTimer):
+    """One frame through a detection source, its time added to ``timer``.
+
+    Returns:
+        ``(xyxy, scores, embeddings or None)``. A source with ``gives_embeddings`` (one backbone
+        pass) has its call split into ``detector`` and ``reid`` by its ``last_timings``; any
+        other source's call is all ``detector``.
+    """
+    t0 = time.perf_counter()
+    dets = source(frame, image)
+    dt = time.perf_counter() - t0
+    if getattr(source, "gives_embeddings", False):
+        xyxy, scores, emb = dets
+        head = source.last_timings.get("reid", 0.0)
+        timer.add("detector", dt - head)
+        timer.add("reid", head)
+        return xyxy, scores, emb
+    xyxy, scores = dets
+    timer.add("detector", dt)
+    return xyxy, scores, None
+
+
 def track_sequence(
     seq,
     source,
@@ -152,18 +174,7 @@ def track_sequence(
                 break
             if need_image:
                 timer.add("decode", time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            dets = source(frame, image)
-            dt = time.perf_counter() - t0
-            emb = None
-            if joint:
-                xyxy, scores, emb = dets
-                head = source.last_timings.get("reid", 0.0)
-                timer.add("detector", dt - head)
-                timer.add("reid", head)
-            else:
-                xyxy, scores = dets
-                timer.add("detector", dt)
+            xyxy, scores, emb = detect_frame(source, frame, image, timer)
             n_dets += len(xyxy)
             if embedder is not None and not joint:
                 t0 = time.perf_counter()

@@ -74,6 +74,9 @@ def flow_warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     Returns:
         (N, C, H, W) warped map.
     """
+    if torch.onnx.is_in_onnx_export():
+        # onnxruntime's CPU GridSample kernel is slow: the same bilinear sampling as gathers
+        return flow_warp_gather(x, flow)
     n, _, out_h, out_w = flow.shape
     ys = (torch.arange(out_h, device=flow.device, dtype=flow.dtype) + 0.5) * (2.0 / out_h) - 1.0
     xs = (torch.arange(out_w, device=flow.device, dtype=flow.dtype) + 0.5) * (2.0 / out_w) - 1.0
@@ -81,9 +84,6 @@ def flow_warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     grid_x = base_x.unsqueeze(0) + flow[:, 0] * (2.0 / out_w)
     grid_y = base_y.unsqueeze(0) + flow[:, 1] * (2.0 / out_h)
     grid = torch.stack([grid_x, grid_y], dim=-1)
-    if torch.onnx.is_in_onnx_export():
-        # onnxruntime's CPU GridSample kernel is slow: the same bilinear sampling as gathers
-        return flow_warp_gather(x, flow)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
@@ -95,14 +95,7 @@ def flow_warp_gather(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     - 0.5`` (grid_sample's align_corners=False un-normalisation), clipped to the map (border
     padding), bilinearly from its four neighbours. ``x`` is laid out as (N h w, C) rows, so each
     tap gathers whole C-channel rows (ONNX ``Gather``), which onnxruntime runs faster than
-    per-element ``GatherElements``.
-
-    Args:
-        x: (N, C, h, w) map to warp.
-        flow: (N, 2, H, W) displacement (dx, dy) in output pixels.
-
-    Returns:
-        (N, C, H, W) warped map.
+    per-element ``GatherElements``. Arguments and result as :func:`flow_warp`.
     """
     n, c, h, w = x.shape
     out_h, out_w = flow.shape[-2:]

@@ -324,13 +324,15 @@ def _as_box_tensors(boxes: Sequence[Any], device: torch.device) -> List[torch.Te
 def eval_mode(module: nn.Module) -> Iterator[None]:
     """The block runs with ``module`` in eval mode, and its mode is restored after.
 
-    The switch happens only when some submodule is training. ``Module.train`` walks every
-    submodule (about 800 in a YOLOX + FineTrack head model), so calling ``eval()`` and
-    ``train(False)`` around every tracked frame cost milliseconds per frame
-    (``scripts/bench_stages.py``'s torch ``detector`` row of finetrack against byte's).
+    The switch happens only when ``module`` or one of its children is training (the modes
+    ``train()`` / ``eval()`` set; a YOLOX head left training on its own is refused by
+    :meth:`YOLOXDetector.forward`). ``Module.train`` walks every submodule (474 in the
+    YOLOX-tiny + FineTrack head of configs/pets09_frozen_det.yaml), so calling ``eval()`` and ``train(False)`` around every
+    tracked frame cost milliseconds per frame (``scripts/bench_stages.py``'s torch ``detector``
+    row of finetrack against byte's); even checking every submodule's flag is a walk.
     """
     was_training = module.training
-    if not any(m.training for m in module.modules()):
+    if not (was_training or any(m.training for m in module.children())):
         yield
         return
     module.eval()
