@@ -64,8 +64,8 @@ ABLATIONS = {
 }
 
 
-def model_specs(which: List[str]) -> Dict[str, dict]:
-    """name -> {config, overrides, tracks: [(seq, half)]}."""
+def model_specs(which: List[str], seed: Optional[int] = None) -> Dict[str, dict]:
+    """name -> {config, overrides, tracks: [(seq, half)]}; ``seed`` overrides every config's seed."""
     specs: Dict[str, dict] = {}
     if "pets09" in which:
         specs["pets09"] = {"config": "configs/pets09.yaml", "overrides": [],
@@ -82,6 +82,9 @@ def model_specs(which: List[str]) -> Dict[str, dict]:
     if "inscene" in which:
         specs["inscene"] = {"config": "configs/transfer.yaml", "overrides": ["data.split=half"],
                             "tracks": [(s, "val") for s in REAL]}
+    if seed is not None:
+        for spec in specs.values():
+            spec["overrides"] = spec["overrides"] + [f"seed={seed}"]
     return specs
 
 
@@ -251,6 +254,9 @@ def main(argv=None) -> int:
     ap.add_argument("--peers", nargs="*", default=[], metavar="NAME",
                     help="also score OUT/results/<model>/<NAME>/ folders written by "
                          "scripts/peers_boxmot.py (bench venv) on the same caches, e.g. botsort deepocsort")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="training seed of every model (default: each config's own, 0); use another "
+                         "--out per seed")
     ap.add_argument("--adapt", action="store_true", help="add tools/adapt_reid.py rows (pets09 model)")
     ap.add_argument("overrides", nargs="*", help="tracker.* key=value overrides")
     args = ap.parse_args(argv)
@@ -268,7 +274,7 @@ def main(argv=None) -> int:
                         str(REPO / "datasets" / "synthetic")], check=True, cwd=REPO)
     subprocess.run([PY, str(REPO / "scripts" / "link_scenes.py"), "--out", str(SCENES_ROOT)],
                    check=True, cwd=REPO)
-    specs = model_specs(args.models)
+    specs = model_specs(args.models, args.seed)
     rows, retr = [], {}
     for name, spec in specs.items():
         ckpt = train_model(name, spec, out)
@@ -280,7 +286,7 @@ def main(argv=None) -> int:
         if args.adapt and name == "pets09":
             for s, h in spec["tracks"]:
                 if h == "all":
-                    targets.append((s, h, adapt(ckpt, s, out), f"pets09+adapt-{s}"))
+                    targets.append((s, h, adapt(ckpt, s, out, args.seed), f"pets09+adapt-{s}"))
         for seq_name, half, ck, label in targets:
             cache = cached_frames(ck, label, seq_name, half, out)
             row = {"model": label, "trained_on": trained_on + (" + adapted" if "adapt" in label else ""),
@@ -327,14 +333,15 @@ def main(argv=None) -> int:
     return 0
 
 
-def adapt(ckpt: Path, seq_name: str, out: Path) -> Path:
+def adapt(ckpt: Path, seq_name: str, out: Path, seed: Optional[int] = None) -> Path:
     """tools/adapt_reid.py on one unseen scene (its public detections, no GT); returns the checkpoint."""
     dst = out / "adapt" / seq_name
     if (dst / "adapted.pth").is_file():
         return dst / "adapted.pth"
     subprocess.run([PY, str(REPO / "tools" / "adapt_reid.py"), "--source",
                     str(SCENES_ROOT / "train" / seq_name), "--reid-ckpt", str(ckpt), "--out", str(dst),
-                    "--no-progress"], check=True, cwd=REPO)
+                    "--no-progress", *([f"seed={seed}"] if seed is not None else [])],
+                   check=True, cwd=REPO)
     return dst / "adapted.pth"
 
 
