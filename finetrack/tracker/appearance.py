@@ -53,6 +53,9 @@ class RobustParams:
         unlock_llr: a first-stage pair of ``byte`` is kept (locked) unless appearance disfavours it,
             ``llr < -unlock_llr``; only then may the bonus-weighted costs give its track or its
             detection to another IoU-plausible partner (``inf``: byte's pairs are never changed).
+        restore_dropped: a pair of ``byte`` whose track and detection both end up unmatched after
+            the reweighted assignment is restored (unless vetoed): appearance may hand a pair's
+            partners to others, never drop it and so start a new identity.
         veto_llr: llr below ``-veto_llr`` contradicts an IoU match; it is vetoed only when the track
             or the detection has a confident (``agree_llr``) alternative inside the motion gate.
         margin_llr: a recovery needs its llr to beat every competitor in its row and column by this.
@@ -68,6 +71,16 @@ class RobustParams:
         max_scale_change: motion gate on the height ratio.
         dynamic_ema: scale the EMA step by the detection score (Deep OC-SORT).
         recovery: run the appearance recovery stage (off: only vetoes use appearance).
+        identity_lag_s: the reliability gate's lag in seconds (0: no such gate). Besides the
+            calibration above (a track's EMA feature against the next frame's detections, which
+            at 30 fps mostly measures how little a crop changes in 33 ms), a second calibration
+            compares the track's clean detection feature of at least this long ago with its
+            current match (positive) and with the most similar other detection (negative): how well
+            the features tell people apart over time. Appearance is used only while its
+            separation ``d'`` is at least ``min_identity_separation``.
+        min_identity_separation: see ``identity_lag_s``.
+        identity_z: the identity gate tests a lower confidence bound, ``d' - identity_z * se``
+            (:class:`SimilarityCalibrator`).
         center: subtract the sequence's running mean embedding before matching (see
             :class:`FeatureCentering`).
         center_momentum: weight of the newest frame in the running mean once the first
@@ -80,6 +93,7 @@ class RobustParams:
     unlock_llr: float = 0.0
     bonus_clean_only: bool = True
     bonus_ref_fps: float = 7.0
+    restore_dropped: bool = False
     veto_llr: float = 4.0
     margin_llr: float = 1.0
     occlusion_iou: float = 0.3
@@ -93,6 +107,9 @@ class RobustParams:
     max_scale_change: float = 1.5
     dynamic_ema: bool = True
     recovery: bool = True
+    identity_lag_s: float = 1.0
+    min_identity_separation: float = 1.2
+    identity_z: float = 2.0
     center: bool = True
     center_momentum: float = 0.02
 
@@ -154,12 +171,16 @@ class SimilarityCalibrator:
         min_samples: Samples needed in each class before any decision is made.
         min_separation: Minimum ``d' = (mu_pos - mu_neg) / sd`` for appearance to be used at all.
         min_sd: Floor of the pooled standard deviation (avoids over-confidence on few samples).
+        confidence_z: :attr:`ready` needs ``d' - confidence_z * se(d')`` above ``min_separation``
+            (``se`` the large-sample standard error of ``d'``, Hedges & Olkin): a lower confidence
+            bound, so that a separation seen on few samples does not switch appearance on.
     """
 
     def __init__(self, window: int = 400, min_samples: int = 30, min_separation: float = 1.0,
-                 min_sd: float = 0.02) -> None:
+                 min_sd: float = 0.02, confidence_z: float = 0.0) -> None:
         if window < 1 or min_samples < 1:
             raise ValueError("window and min_samples must be positive")
+        self.confidence_z = float(confidence_z)
         self.window = int(window)
         self.min_samples = int(min_samples)
         self.min_separation = float(min_separation)
@@ -190,7 +211,9 @@ class SimilarityCalibrator:
                 var = ((n_p - 1) * p.var(ddof=1) + (n_n - 1) * n.var(ddof=1)) / (n_p + n_n - 2)
                 sd = max(float(np.sqrt(var)), self.min_sd)
                 sep = (float(p.mean()) - float(n.mean())) / sd
-                ready = n_p >= self.min_samples and n_n >= self.min_samples and sep >= self.min_separation
+                se = np.sqrt((n_p + n_n) / (n_p * n_n) + sep ** 2 / (2.0 * (n_p + n_n)))
+                ready = bool(n_p >= self.min_samples and n_n >= self.min_samples
+                             and sep - self.confidence_z * se >= self.min_separation)
                 self._state = CalibrationState(n_p, n_n, float(p.mean()), float(n.mean()), sd, sep, ready)
         return self._state
 

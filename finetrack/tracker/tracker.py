@@ -43,7 +43,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import List, Optional, Sequence, Tuple
+import collections
+from typing import Deque, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -279,10 +280,16 @@ class Tracker:
                              "robust": self._robust_first_stage}[self.policy.first_stage]
         self.calibrator = SimilarityCalibrator(self.robust.window, self.robust.min_samples,
                                                self.robust.min_separation)
+        #: identity calibration at a lag of identity_lag_s (the reliability gate)
+        self.identity_calibrator = SimilarityCalibrator(
+            self.robust.window, self.robust.min_samples, self.robust.min_identity_separation,
+            confidence_z=self.robust.identity_z)
+        self._lag_frames = max(1, int(round(self.robust.identity_lag_s * self.frame_rate)))
+        self._history_on = self.policy.feature_alpha and self.robust.identity_lag_s > 0
         self.centering = FeatureCentering(self.robust.center_momentum)
         #: per-frame counters of the robust mode (vetoes, recoveries, skipped EMA updates)
         self.robust_stats = {"vetoes": 0, "changed": 0, "added": 0, "recoveries": 0,
-                             "ema_skipped": 0}
+                             "ema_skipped": 0, "restored": 0}
         self.reset()
 
     @property
@@ -307,8 +314,11 @@ class Tracker:
         self.tracked_tracks: List[Track] = []
         self.lost_tracks: List[Track] = []
         self._removed_ids: set = set()
+        #: robust: track id -> (frame, clean detection feature) of the last identity_lag_s
+        self._history: Dict[int, Deque[Tuple[int, np.ndarray]]] = {}
         if hasattr(self, "calibrator"):
             self.calibrator.reset()
+            self.identity_calibrator.reset()
             self.centering.reset()
             self.robust_stats = {k: 0 for k in self.robust_stats}
 
@@ -409,6 +419,8 @@ class Tracker:
                     self.robust_stats["ema_skipped"] += 1
             t.apply_update(m, c, scores[d], frame_id, feature=feat, det_index=d,
                            reactivate=not was_tracked, feature_alpha=alpha)
+            if alpha is not None and self._history_on:
+                self._remember(t.track_id, feat)
             (activated if was_tracked else refound).append(t)
 
     def _remove_duplicates(
@@ -530,7 +542,7 @@ class Tracker:
         usable = mature[:, None] & clean_det[None, :]
         agree = usable & gate & (llr > p.agree_llr)
         byte_matches, _, _ = matching.linear_assignment(dists, self.match_thresh)
-        if self.calibrator.ready:
+        if self.appearance_on:
             # 1. appearance reweights the overlapping pairs by its calibrated evidence (bounded)
             overlap = (d_iou < 1.0) & (usable if p.bonus_clean_only else mature[:, None])
             weight = p.bonus_weight
@@ -554,6 +566,20 @@ class Tracker:
             fused[r[locked], c[locked]] = -1.0
             fused[r[vetoed], c[vetoed]] = np.inf
             matches, u_track, u_det = matching.linear_assignment(fused, self.match_thresh)
+            if p.restore_dropped and len(u_track) and len(u_det):
+                # a byte pair whose track and detection were both left unmatched is restored:
+                # appearance may give a pair's partners to others, not drop it (a new id)
+                free_t, free_d = set(u_track.tolist()), set(u_det.tolist())
+                back = [(a, b) for a, b in zip(r.tolist(), c.tolist())
+                        if a in free_t and b in free_d and not veto[a, b]]
+                if back:
+                    self.robust_stats["restored"] += len(back)
+                    matches = np.concatenate([matches.reshape(-1, 2),
+                                              np.array(back, dtype=matches.dtype).reshape(-1, 2)])
+                    u_track = np.array([a for a in u_track.tolist() if a not in {x for x, _ in back}],
+                                       dtype=u_track.dtype)
+                    u_det = np.array([b for b in u_det.tolist() if b not in {y for _, y in back}],
+                                     dtype=u_det.dtype)
             kept = {(int(a), int(b)) for a, b in matches}
             self.robust_stats["added"] += sum(1 for a, b in matches
                                               if dists[a, b] > self.match_thresh)
@@ -561,12 +587,12 @@ class Tracker:
                                                 if (int(a), int(b)) not in kept)
         else:
             matches, u_track, u_det = matching.linear_assignment(dists, self.match_thresh)
-        self._robust_calibrate(byte_matches, d_iou, sims, det_iou, clean_det)
+        self._robust_calibrate(byte_matches, d_iou, sims, det_iou, clean_det, pool, emb[high])
         self._apply_matches(pool, pool_mean, pool_cov, high, matches, xyxy, scores, emb, activated,
                             refound, feat_alpha)
 
         # Stage 1b: recovery on appearance inside the motion gate.
-        if p.recovery and self.calibrator.ready and len(u_track) and len(u_det):
+        if p.recovery and self.appearance_on and len(u_track) and len(u_det):
             sub = llr[np.ix_(u_track, u_det)]
             ok = agree[np.ix_(u_track, u_det)] & (d_iou[np.ix_(u_track, u_det)] >= 1.0)
             cand = np.where(ok, sub, -np.inf)
@@ -585,12 +611,44 @@ class Tracker:
                     u_track, u_det = u_track[u_r], u_det[u_c]
         return u_track, high[u_det]
 
+    @property
+    def appearance_on(self) -> bool:
+        """robust: appearance may act (both calibrations ready and separating; else ``byte``)."""
+        return self.calibrator.ready and (not self._history_on or self.identity_calibrator.ready)
+
+    def _remember(self, track_id: int, feature: np.ndarray) -> None:
+        """Keep a clean detection feature of a track for the identity calibration."""
+        f = np.asarray(feature, dtype=np.float64).reshape(-1)
+        self._history.setdefault(track_id, collections.deque()).append(
+            (self.frame_id, f / max(float(np.linalg.norm(f)), 1e-12)))
+
+    def _lagged_feature(self, track_id: int) -> Optional[np.ndarray]:
+        """The track's newest remembered feature at least ``identity_lag_s`` old (None: none).
+
+        Older entries are dropped: a later frame never needs one older than this.
+        """
+        hist = self._history.get(track_id)
+        if not hist:
+            return None
+        cutoff = self.frame_id - self._lag_frames
+        while len(hist) > 1 and hist[1][0] <= cutoff:
+            hist.popleft()
+        return hist[0][1] if hist[0][0] <= cutoff else None
+
     def _robust_calibrate(self, matches: np.ndarray, d_iou: np.ndarray, sims: np.ndarray,
-                          det_iou: np.ndarray, clean_det: np.ndarray) -> None:
-        """Feed the calibrator from this frame's unambiguous IoU matches (no labels needed).
+                          det_iou: np.ndarray, clean_det: np.ndarray, pool: Sequence[Track],
+                          emb_high: np.ndarray) -> None:
+        """Feed the calibrators from this frame's unambiguous IoU matches (no labels needed).
 
         Positive: track vs its match when IoU > ``pos_iou`` and the detection is clean. Negative:
         the same track vs the most similar other detection that does not overlap the match.
+        The identity calibrator does the same with the track's feature of ``identity_lag_s`` ago
+        (:meth:`_lagged_feature`) in place of its EMA feature.
+
+        Args:
+            matches: (K, 2) byte's first-stage pairs [pool row, high column]. d_iou, sims: (N, M)
+                IoU distance and EMA-feature cosine of pool x high. det_iou: (M, M) IoU of the high
+                detections. clean_det: (M,) bool. pool: the N tracks. emb_high: (M, D) features.
         """
         if len(matches) == 0:
             return
@@ -605,6 +663,18 @@ class Tracker:
         others[np.arange(len(cols)), cols] = False
         neg_sims = np.where(others, sims[rows], -np.inf).max(axis=1)
         self.calibrator.add(pos, neg_sims[np.isfinite(neg_sims)])
+        if not self._history_on:
+            return
+        lag_pos, lag_neg = [], []
+        for k, (r, c) in enumerate(zip(rows.tolist(), cols.tolist())):
+            old = self._lagged_feature(pool[r].track_id)
+            if old is None or not others[k].any():
+                continue
+            s_old = emb_high @ old / np.maximum(np.linalg.norm(emb_high, axis=1), 1e-12)
+            lag_pos.append(s_old[c])
+            lag_neg.append(s_old[others[k]].max())
+        if lag_pos:
+            self.identity_calibrator.add(np.array(lag_pos), np.array(lag_neg))
 
     # ------------------------------------------------------------------ stage 1 per mode
     def _iou_first_stage(self, pool, pool_mean, pool_cov, pool_boxes, high, xyxy, scores, emb,
@@ -770,12 +840,16 @@ class Tracker:
                     self._new_id(), m, c, scores[d], self.frame_id,
                     feature=None if emb is None else emb[d], ema_alpha=self.ema_alpha,
                     det_index=d, activated=first))
+                if self._history_on and emb is not None and feat_alpha[d] < 1.0:
+                    self._remember(activated[-1].track_id, emb[d])
 
         # Stage 5: lost tracks past the buffer are removed.
         for t in self.lost_tracks:
             if self.frame_id - t.end_frame > self.max_time_lost:
                 t.mark_removed()
                 removed_now.append(t)
+        for t in removed_now:
+            self._history.pop(t.track_id, None)
 
         tracked = [t for t in self.tracked_tracks if t.state == TrackState.TRACKED]
         tracked = _joint(tracked, activated)

@@ -5,7 +5,10 @@
   after an occlusion that IoU cannot bridge;
 - occluded and low-score boxes do not update a track's feature;
 - the calibrator's log-likelihood ratio has its hand-derived value and stays off for features that
-  do not separate people.
+  do not separate people;
+- the identity gate (calibration at a lag of ``identity_lag_s``) keeps ``byte`` for features that are
+  alike from one frame to the next but do not tell people apart a second later;
+- ``restore_dropped`` gives back a pair of ``byte`` that appearance alone left unmatched.
 """
 import numpy as np
 import pytest
@@ -17,7 +20,9 @@ from finetrack.tracker.sim import synthetic_crowd
 
 from tests.tracker.test_tracker_crossing import bounce_scene, run_scene
 
-FAST = RobustParams(min_samples=5)  # scripted scenes are short: calibrate after 5 samples
+# scripted scenes are short (two people, 30 frames): calibrate after 5 samples, identity gate at a
+# 0.1 s (3-frame) lag on its point estimate (a confidence bound needs more samples than they have)
+FAST = RobustParams(min_samples=5, identity_lag_s=0.1, identity_z=0.0)
 
 
 def _outputs(tracker, frames, embs=None):
@@ -191,3 +196,104 @@ def test_feature_centering_removes_the_scene_mean():
     np.testing.assert_allclose(c.mean, common + 0.5 * ids.sum(0) + 1.0)
     c(frame + 4.0)
     np.testing.assert_allclose(c.mean, common + 0.5 * ids.sum(0) + 0.5 * 1.0 + 0.5 * 4.0)
+
+
+def drifting_embeddings(frames, dim=64, step=0.3, seed=0):
+    """Per identity a random walk on the sphere: consecutive features alike (cos ~0.96), features
+    one second (30 frames) apart barely related (cos ~0.27, no more than the most similar other
+    person): what a model gives on a scene where the crop hardly changes between frames but the
+    features carry little identity."""
+    rng = np.random.default_rng(seed)
+    cur, out = {}, []
+    for f in frames:
+        rows = []
+        for g in f.gt_ids.tolist():
+            v = cur.get(g)
+            v = rng.normal(size=dim) if v is None else v + step * np.linalg.norm(v) / np.sqrt(dim) * rng.normal(size=dim)
+            cur[g] = v / np.linalg.norm(v)
+            rows.append(cur[g])
+        out.append(np.array(rows).reshape(-1, dim))
+    return out
+
+
+def test_identity_gate_keeps_byte_when_features_only_match_frame_to_frame():
+    frames = synthetic_crowd(n_frames=150, n_targets=80, speed=20.0, seed=5)  # fast: IoU is weak
+    embs = drifting_embeddings(frames, step=0.3)
+    dets = [(f.xyxy, f.scores) for f in frames]
+    byte = _outputs(Tracker(mode="byte"), dets)
+    rob_t = Tracker(mode="robust", robust=RobustParams(center=False))
+    robust = _outputs(rob_t, dets, embs)
+    # frame to frame the features look informative: the first calibration separates well ...
+    assert rob_t.calibrator.ready and rob_t.calibrator.state.separation > 2.0
+    # ... but a second later they do not tell people apart, so appearance stays off
+    st = rob_t.identity_calibrator.state
+    assert st.n_pos >= 30 and st.separation < 0.5 and not rob_t.appearance_on
+    for (ib, bb, db), (ir, br, dr) in zip(byte, robust):
+        np.testing.assert_array_equal(ib, ir)
+        np.testing.assert_array_equal(db, dr)
+    # without the gate the same features do change byte's decisions
+    free = Tracker(mode="robust", robust=RobustParams(center=False, identity_lag_s=0.0))
+    _outputs(free, dets, embs)
+    assert free.robust_stats["changed"] + free.robust_stats["added"] > 0
+    assert any(not np.array_equal(a[0], b[0]) for a, b in zip(byte, _outputs(free, dets, embs)))
+
+
+def test_lagged_feature_is_the_newest_one_old_enough():
+    t = Tracker(mode="robust", frame_rate=10, robust=RobustParams(identity_lag_s=0.3))
+    assert t._lag_frames == 3
+    for frame in (1, 2, 4, 5):
+        t.frame_id = frame
+        t._remember(7, np.eye(1, 4, frame % 4)[0] * 2.0)
+    t.frame_id = 6  # cutoff frame 3: the entry of frame 2 (frame 1 is dropped)
+    np.testing.assert_allclose(t._lagged_feature(7), np.eye(1, 4, 2)[0])
+    assert [fr for fr, _ in t._history[7]] == [2, 4, 5]
+    t.frame_id = 3  # nothing is 3 frames old yet at frame 3 ... for a new track
+    t._remember(8, np.ones(4))
+    assert t._lagged_feature(8) is None and t._lagged_feature(9) is None
+
+
+def test_calibrator_lower_confidence_bound_hand_value():
+    """se(d') = sqrt((n_p + n_n) / (n_p n_n) + d'^2 / (2 (n_p + n_n))) = sqrt(2/3 + 49/12) = 2.179."""
+    pos, neg = [0.8, 0.9, 1.0], [0.1, 0.2, 0.3]
+    for z, ready in ((0.0, True), (2.0, True), (2.8, False)):
+        c = SimilarityCalibrator(min_samples=2, min_separation=1.0, confidence_z=z)
+        c.add(pos, neg)
+        assert c.state.separation == pytest.approx(7.0)
+        assert c.ready is ready, z  # 7 - 2 * 2.179 = 2.64 >= 1; 7 - 2.8 * 2.179 = 0.90 < 1
+
+
+def two_walkers(n=20, odd_frame=10):
+    """A walks right at the top, B walks left far below, 12 px a frame (IoU 0.54 between frames);
+    on ``odd_frame`` A hesitates (its box 24 px behind the Kalman prediction: IoU 0.25, byte still
+    matches it) and its feature is unlike anything seen (a third direction), e.g. a sudden pose or
+    lighting change."""
+    frames, embs = [], []
+    for f in range(1, n + 1):
+        xa, xb = 100 + 12 * f - 24 * (f == odd_frame), 700 - 12 * f
+        frames.append((np.array([[xa, 100, xa + 40, 200], [xb, 400, xb + 40, 500]], float),
+                       np.array([0.9, 0.9])))
+        e = np.eye(3, 16)[[0, 1]].copy()
+        if f == odd_frame:
+            e[0] = np.eye(3, 16)[2]
+        embs.append(e)
+    return frames, embs
+
+
+def test_restore_dropped_keeps_byte_pair_that_appearance_only_dislikes():
+    frames, embs = two_walkers()
+    params = dict(min_samples=3, identity_lag_s=0.1, center=False, min_track_feats=1)
+    byte = _outputs(Tracker(mode="byte", frame_rate=7), frames)
+    off_t = Tracker(mode="robust", frame_rate=7, robust=RobustParams(restore_dropped=False, **params))
+    off = _outputs(off_t, frames, embs)
+    on_t = Tracker(mode="robust", frame_rate=7, robust=RobustParams(restore_dropped=True, **params))
+    on = _outputs(on_t, frames, embs)
+    assert on_t.appearance_on and off_t.appearance_on
+    # without the rule the disliked pair is dropped: A is not tracked on that frame (its detection
+    # starts an unconfirmed track instead); with it, every frame is byte's
+    assert off_t.robust_stats["changed"] >= 1
+    odd = 9  # frame 10
+    assert 0 in byte[odd][2].tolist() and 0 not in off[odd][2].tolist()
+    assert on_t.robust_stats["restored"] >= 1
+    for (ib, _, db), (ir, _, dr) in zip(byte, on):
+        np.testing.assert_array_equal(ib, ir)
+        np.testing.assert_array_equal(db, dr)
