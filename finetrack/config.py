@@ -224,7 +224,7 @@ class RobustConfig:
     bonus_ref_fps: float = 7.0  #: >0: bonus x min(1, bonus_ref_fps / frame rate) (IoU says more at high fps)
     bonus_clean_only: bool = True  #: the bonus only for detections overlapping no other detection
     unlock_llr: float = 0.0  #: byte's first-stage pairs are kept unless llr < -unlock_llr (then the bonus decides)
-    restore_dropped: bool = False  #: a byte pair left with both partners unmatched is restored (unless vetoed)
+    restore_dropped: bool = True  #: a byte pair left with both partners unmatched is restored (unless vetoed)
     bonus_clip: float = 4.0  #: llr clip of that bonus (max cost change bonus_weight * bonus_clip)
     veto_llr: float = 4.0  #: llr below -veto_llr contradicts an IoU match (vetoed only for a swap)
     margin_llr: float = 1.0  #: a recovery beats its row/column competitors by this llr
@@ -240,7 +240,7 @@ class RobustConfig:
     dynamic_ema: bool = True  #: EMA step scaled by the detection score (Deep OC-SORT)
     recovery: bool = True  #: appearance recovery stage (off: appearance only vetoes swaps)
     identity_lag_s: float = 1.0  #: lag (s) of the identity calibration behind the reliability gate (0: no gate)
-    min_identity_separation: float = 1.2  #: d' at that lag below which appearance is off (= byte)
+    min_identity_separation: float = 0.8  #: d' at that lag below which appearance is off (= byte)
     identity_z: float = 2.0  #: that gate tests d' - identity_z * se(d') (a lower confidence bound)
     center: bool = True  #: subtract the sequence's running mean embedding (unseen-scene BN shift)
     center_momentum: float = 0.02  #: weight of a new frame in that running mean

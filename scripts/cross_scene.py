@@ -60,6 +60,8 @@ ABLATIONS = {
     "-dynamic EMA": ("robust", ["tracker.robust.dynamic_ema=false"]),
     "-centring": ("robust", ["tracker.robust.center=false"]),
     "-reliability gate": ("robust", ["tracker.robust.min_separation=-1.0e9"]),
+    "-identity gate": ("robust", ["tracker.robust.identity_lag_s=0"]),
+    "-restore": ("robust", ["tracker.robust.restore_dropped=false"]),
     "finetrack+IoU stage": ("finetrack", ["tracker.finetrack_iou_stage=true"]),
 }
 

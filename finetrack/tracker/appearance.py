@@ -93,7 +93,7 @@ class RobustParams:
     unlock_llr: float = 0.0
     bonus_clean_only: bool = True
     bonus_ref_fps: float = 7.0
-    restore_dropped: bool = False
+    restore_dropped: bool = True
     veto_llr: float = 4.0
     margin_llr: float = 1.0
     occlusion_iou: float = 0.3
@@ -108,7 +108,7 @@ class RobustParams:
     dynamic_ema: bool = True
     recovery: bool = True
     identity_lag_s: float = 1.0
-    min_identity_separation: float = 1.2
+    min_identity_separation: float = 0.8
     identity_z: float = 2.0
     center: bool = True
     center_momentum: float = 0.02

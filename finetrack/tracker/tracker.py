@@ -27,8 +27,12 @@ Numpy in, numpy out, no model inside. Three association modes share ByteTrack's 
   competitor: the matches IoU cannot make (after occlusion, at low frame rates). Confidence comes
   from similarity statistics learned on the sequence itself (no labels, no absolute threshold),
   on embeddings centred on the sequence's running mean; while they do not separate people (too
-  few samples, or a model that does not work on this scene) the mode is exactly ``byte``. Feature
-  updates skip occluded and low-score boxes and scale the EMA step by the score.
+  few samples, or a model that does not work on this scene) the mode is exactly ``byte``. Whether
+  they separate people is judged a second later (the identity gate: a track's feature of
+  ``identity_lag_s`` ago against its current detection and the most similar other one), not from
+  one frame to the next, where at 30 fps any feature looks reliable. With ``restore_dropped`` a
+  ``byte`` pair that appearance only dislikes is given back rather than dropped. Feature updates
+  skip occluded and low-score boxes and scale the EMA step by the score.
 
 Matched tracks update their EMA feature (lambda 0.9, L2-renormalised) whenever embeddings are given.
 
