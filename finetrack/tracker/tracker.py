@@ -45,9 +45,9 @@ found again (same id) at frame t + 1. The effective buffer is ``max_time_lost + 
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
-import collections
 from typing import Deque, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -574,16 +574,14 @@ class Tracker:
                 # a byte pair whose track and detection were both left unmatched is restored:
                 # appearance may give a pair's partners to others, not drop it (a new id)
                 free_t, free_d = set(u_track.tolist()), set(u_det.tolist())
-                back = [(a, b) for a, b in zip(r.tolist(), c.tolist())
-                        if a in free_t and b in free_d and not veto[a, b]]
-                if back:
+                back = np.array([(a, b) for a, b in zip(r.tolist(), c.tolist())
+                                 if a in free_t and b in free_d and not veto[a, b]],
+                                dtype=matches.dtype).reshape(-1, 2)
+                if len(back):
                     self.robust_stats["restored"] += len(back)
-                    matches = np.concatenate([matches.reshape(-1, 2),
-                                              np.array(back, dtype=matches.dtype).reshape(-1, 2)])
-                    u_track = np.array([a for a in u_track.tolist() if a not in {x for x, _ in back}],
-                                       dtype=u_track.dtype)
-                    u_det = np.array([b for b in u_det.tolist() if b not in {y for _, y in back}],
-                                     dtype=u_det.dtype)
+                    matches = np.concatenate([matches.reshape(-1, 2), back])
+                    u_track = u_track[~np.isin(u_track, back[:, 0])]
+                    u_det = u_det[~np.isin(u_det, back[:, 1])]
             kept = {(int(a), int(b)) for a, b in matches}
             self.robust_stats["added"] += sum(1 for a, b in matches
                                               if dists[a, b] > self.match_thresh)
@@ -669,16 +667,18 @@ class Tracker:
         self.calibrator.add(pos, neg_sims[np.isfinite(neg_sims)])
         if not self._history_on:
             return
-        lag_pos, lag_neg = [], []
-        for k, (r, c) in enumerate(zip(rows.tolist(), cols.tolist())):
-            old = self._lagged_feature(pool[r].track_id)
-            if old is None or not others[k].any():
-                continue
-            s_old = emb_high @ old / np.maximum(np.linalg.norm(emb_high, axis=1), 1e-12)
-            lag_pos.append(s_old[c])
-            lag_neg.append(s_old[others[k]].max())
-        if lag_pos:
-            self.identity_calibrator.add(np.array(lag_pos), np.array(lag_neg))
+        keep, old = [], []
+        for k, r in enumerate(rows.tolist()):
+            f = self._lagged_feature(pool[r].track_id)
+            if f is not None and others[k].any():
+                keep.append(k)
+                old.append(f)
+        if keep:
+            unit = emb_high / np.maximum(np.linalg.norm(emb_high, axis=1, keepdims=True), 1e-12)
+            s_old = np.stack(old) @ unit.T  # (K', M): each lagged feature against every detection
+            keep = np.array(keep)
+            self.identity_calibrator.add(s_old[np.arange(len(keep)), cols[keep]],
+                                         np.where(others[keep], s_old, -np.inf).max(axis=1))
 
     # ------------------------------------------------------------------ stage 1 per mode
     def _iou_first_stage(self, pool, pool_mean, pool_cov, pool_boxes, high, xyxy, scores, emb,
