@@ -242,6 +242,7 @@ class RobustConfig:
     identity_lag_s: float = 1.0  #: lag (s) of the identity calibration behind the reliability gate (0: no gate)
     min_identity_separation: float = 0.8  #: d' at that lag below which appearance is off (= byte)
     identity_z: float = 2.0  #: that gate tests d' - identity_z * se(d') (a lower confidence bound)
+    identity_ref_fps: float = 0.0  #: >0: that gate's d' x min(1, frame rate / identity_ref_fps) (IoU weaker at low fps; 0: fixed)
     center: bool = True  #: subtract the sequence's running mean embedding (unseen-scene BN shift)
     center_momentum: float = 0.02  #: weight of a new frame in that running mean
 
@@ -348,7 +349,8 @@ RANGES: Dict[type, Dict[str, str]] = {
                    "min_samples": POSITIVE, "window": POSITIVE, "min_track_feats": NON_NEGATIVE,
                    "gate_radius": NON_NEGATIVE, "gate_speed": NON_NEGATIVE,
                    "max_scale_change": POSITIVE, "center_momentum": UNIT,
-                   "identity_lag_s": NON_NEGATIVE, "identity_z": NON_NEGATIVE},
+                   "identity_lag_s": NON_NEGATIVE, "identity_z": NON_NEGATIVE,
+                   "identity_ref_fps": NON_NEGATIVE},
     AugmentConfig: {"flip": UNIT, "color": UNIT, "erase": UNIT, "box_jitter": NON_NEGATIVE},
 }
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import cross_scene as cs  # noqa: E402
 from finetrack.config import Config, freeze, load_config  # noqa: E402
-from finetrack.inference.cache import load_frames  # noqa: E402
+from finetrack.inference.cache import load_frames, shuffle_embeddings  # noqa: E402
 
 
 def grid_key(key: str) -> str:
@@ -39,6 +39,9 @@ def main(argv=None) -> int:
     ap.add_argument("--fixed", nargs="*", default=[], help="key=value overrides of every setting")
     ap.add_argument("--models", nargs="*", default=None, help="only these cache folders (model labels)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--shuffle-embeddings", type=int, default=None, metavar="SEED",
+                    help="control: permute each frame's embeddings among its detections (boxes kept), "
+                         "so any gain over byte is not appearance's")
     args = ap.parse_args(argv)
     out = Path(args.out)
     caches = sorted(c for c in (out / "cache").glob("*/*.npz")
@@ -53,6 +56,8 @@ def main(argv=None) -> int:
     rows = []
     for c in caches:
         cache = load_frames(c)
+        if args.shuffle_embeddings is not None:
+            cache = shuffle_embeddings(cache, args.shuffle_embeddings)
         seq, half = cache.meta["sequence"], cache.meta["half"]
         label = c.parent.name
         byte = cs.track_and_score(cache, seq, half, "byte", base, tmp / label / "byte")
@@ -75,6 +80,7 @@ def main(argv=None) -> int:
             print(st, f"in-scene {' '.join(f'{v:+.2f}' for v in ins)}")
     if args.json:
         Path(args.json).write_text(json.dumps({"mode": args.mode, "fixed": args.fixed,
+                                               "shuffle_embeddings": args.shuffle_embeddings,
                                                "settings": settings, "rows": rows}, indent=1))
     return 0
 

@@ -100,6 +100,24 @@ def load_frames(path) -> CachedFrames:
         return CachedFrames(z["frames"].copy(), xyxy, scores, emb, json.loads(str(z["meta"])))
 
 
+def shuffle_embeddings(cache: CachedFrames, seed: int = 0) -> CachedFrames:
+    """A control: each frame's embeddings permuted among its detections (boxes untouched).
+
+    The features keep their distribution (norms, similarity statistics, the scene's BN shift) but
+    no longer say who is who: a tracker that gains from them over ``byte`` gains from how the
+    cost is built (thresholds, gating), not from appearance.
+
+    Returns:
+        a new :class:`CachedFrames`; frames with fewer than two detections are unchanged.
+    """
+    if cache.emb is None:
+        raise ValueError("shuffle_embeddings: the cache has no embeddings")
+    rng = np.random.default_rng(seed)
+    emb = [e[rng.permutation(len(e))] if len(e) > 1 else e.copy() for e in cache.emb]
+    return CachedFrames(cache.frames, cache.xyxy, cache.scores, emb,
+                        {**cache.meta, "control": f"shuffled embeddings (seed {seed})"})
+
+
 def track_frames(cache: CachedFrames, tracker, use_embeddings: bool = True) -> np.ndarray:
     """Replay cached frames through ``tracker`` (reset first).
 

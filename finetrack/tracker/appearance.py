@@ -81,6 +81,10 @@ class RobustParams:
         min_identity_separation: see ``identity_lag_s``.
         identity_z: the identity gate tests a lower confidence bound, ``d' - identity_z * se``
             (:class:`SimilarityCalibrator`).
+        identity_ref_fps: when > 0, the identity gate's threshold is
+            ``min_identity_separation * min(1, frame_rate / identity_ref_fps)``: at a low frame rate
+            boxes move far between frames and IoU's own evidence is weak, so weaker appearance
+            evidence still adds to it (0: the threshold does not depend on the frame rate).
         center: subtract the sequence's running mean embedding before matching (see
             :class:`FeatureCentering`).
         center_momentum: weight of the newest frame in the running mean once the first
@@ -110,8 +114,15 @@ class RobustParams:
     identity_lag_s: float = 1.0
     min_identity_separation: float = 0.8
     identity_z: float = 2.0
+    identity_ref_fps: float = 0.0
     center: bool = True
     center_momentum: float = 0.02
+
+    def identity_threshold(self, frame_rate: float) -> float:
+        """The identity gate's d' threshold at ``frame_rate`` (see ``identity_ref_fps``)."""
+        if self.identity_ref_fps <= 0:
+            return self.min_identity_separation
+        return self.min_identity_separation * min(1.0, frame_rate / self.identity_ref_fps)
 
 
 class FeatureCentering:

@@ -286,8 +286,8 @@ class Tracker:
                                                self.robust.min_separation)
         #: identity calibration at a lag of identity_lag_s (the reliability gate)
         self.identity_calibrator = SimilarityCalibrator(
-            self.robust.window, self.robust.min_samples, self.robust.min_identity_separation,
-            confidence_z=self.robust.identity_z)
+            self.robust.window, self.robust.min_samples,
+            self.robust.identity_threshold(self.frame_rate), confidence_z=self.robust.identity_z)
         self._lag_frames = max(1, int(round(self.robust.identity_lag_s * self.frame_rate)))
         self._history_on = self.policy.feature_alpha and self.robust.identity_lag_s > 0
         self.centering = FeatureCentering(self.robust.center_momentum)
