@@ -240,9 +240,9 @@ class RobustConfig:
     dynamic_ema: bool = True  #: EMA step scaled by the detection score (Deep OC-SORT)
     recovery: bool = True  #: appearance recovery stage (off: appearance only vetoes swaps)
     identity_lag_s: float = 1.0  #: lag (s) of the identity calibration behind the reliability gate (0: no gate)
-    min_identity_separation: float = 0.8  #: d' at that lag below which appearance is off (= byte)
+    min_identity_separation: float = 1.2  #: d' at that lag below which appearance is off (= byte)
     identity_z: float = 2.0  #: that gate tests d' - identity_z * se(d') (a lower confidence bound)
-    identity_ref_fps: float = 0.0  #: >0: that gate's d' x min(1, frame rate / identity_ref_fps) (IoU weaker at low fps; 0: fixed)
+    identity_ref_fps: float = 30.0  #: >0: that gate's d' x min(1, frame rate / identity_ref_fps) (IoU weaker at low fps; 0: fixed)
     center: bool = True  #: subtract the sequence's running mean embedding (unseen-scene BN shift)
     center_momentum: float = 0.02  #: weight of a new frame in that running mean
 

@@ -62,6 +62,7 @@ ABLATIONS = {
     "-reliability gate": ("robust", ["tracker.robust.min_separation=-1.0e9"]),
     "-identity gate": ("robust", ["tracker.robust.identity_lag_s=0"]),
     "-restore": ("robust", ["tracker.robust.restore_dropped=false"]),
+    "-fps scaling": ("robust", ["tracker.robust.identity_ref_fps=0"]),
     "finetrack+IoU stage": ("finetrack", ["tracker.finetrack_iou_stage=true"]),
 }
 

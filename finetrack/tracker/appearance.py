@@ -112,9 +112,9 @@ class RobustParams:
     dynamic_ema: bool = True
     recovery: bool = True
     identity_lag_s: float = 1.0
-    min_identity_separation: float = 0.8
+    min_identity_separation: float = 1.2
     identity_z: float = 2.0
-    identity_ref_fps: float = 0.0
+    identity_ref_fps: float = 30.0
     center: bool = True
     center_momentum: float = 0.02
 

@@ -301,7 +301,7 @@ def test_restore_dropped_keeps_byte_pair_that_appearance_only_dislikes():
 
 def test_identity_threshold_follows_the_frame_rate():
     """identity_ref_fps 30: at 7.5 fps a quarter of the d' asked at 30 fps; never above it."""
-    fixed = RobustParams(min_identity_separation=0.8)
+    fixed = RobustParams(min_identity_separation=0.8, identity_ref_fps=0.0)
     scaled = RobustParams(min_identity_separation=0.8, identity_ref_fps=30.0)
     assert fixed.identity_threshold(7.5) == 0.8 and fixed.identity_threshold(60.0) == 0.8
     assert scaled.identity_threshold(7.5) == pytest.approx(0.2)
@@ -312,7 +312,8 @@ def test_identity_threshold_follows_the_frame_rate():
     neg = [0.48 + 0.02 * k for k in range(10)]  # d' = 0.02 / 0.0606 = 0.33: above 0.2, below 0.8
     for fps, ready in ((7.5, True), (30.0, False)):
         t = Tracker(mode="robust", frame_rate=fps,
-                    robust=RobustParams(min_samples=5, identity_z=0.0, identity_ref_fps=30.0))
+                    robust=RobustParams(min_samples=5, identity_z=0.0, min_identity_separation=0.8,
+                                       identity_ref_fps=30.0))
         t.identity_calibrator.add(pos, neg)
         assert t.identity_calibrator.state.separation == pytest.approx(0.33, abs=0.01)
         assert t.identity_calibrator.ready is ready
