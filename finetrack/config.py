@@ -226,6 +226,7 @@ class RobustConfig:
     unlock_llr: float = 0.0  #: byte's first-stage pairs are kept unless llr < -unlock_llr (then the bonus decides)
     restore_dropped: bool = True  #: a byte pair left with both partners unmatched is restored (unless vetoed)
     bonus_clip: float = 4.0  #: llr clip of that bonus (max cost change bonus_weight * bonus_clip)
+    bonus_margin: float = 0.0  #: >0: each pair's bonus x min(1, mean(row, column llr margin over the runner-up) / bonus_margin) (Deep OC-SORT); 0: off
     veto_llr: float = 4.0  #: llr below -veto_llr contradicts an IoU match (vetoed only for a swap)
     margin_llr: float = 1.0  #: a recovery beats its row/column competitors by this llr
     occlusion_iou: float = 0.3  #: detections overlapping another above this are occluded
@@ -280,6 +281,10 @@ class TrackerConfig:
     #: false: the Re-ID head embeds only the boxes this mode's association reads (score above
     #: Tracker.embedding_floor; the other rows are zeros: same results, fewer ROIs); true: every box
     embed_all_boxes: bool = False
+    #: what the embeddings are (finetrack/inference/color.py): reid (the Re-ID head's) | color
+    #: (an HSV histogram of the upper and lower body; no Re-ID checkpoint needed) | reid+color
+    appearance: Literal["reid", "color", "reid+color"] = "reid"
+    color_weight: float = 0.5  #: reid+color: the colour share w of the cosine, (1 - w) cos_reid + w cos_color
 
     def __post_init__(self) -> None:
         if isinstance(self.interpolate, bool):
@@ -342,10 +347,10 @@ RANGES: Dict[type, Dict[str, str]] = {
                     "track_buffer": NON_NEGATIVE, "min_box_area": NON_NEGATIVE,
                     "max_aspect_ratio": POSITIVE, "ema_alpha": UNIT, "duplicate_thresh": UNIT,
                     "iou_pixel_offset": NON_NEGATIVE, "interp_max_gap": POSITIVE,
-                    "interp_min_track_len": NON_NEGATIVE},
+                    "interp_min_track_len": NON_NEGATIVE, "color_weight": UNIT},
     RobustConfig: {"agree_llr": NON_NEGATIVE, "veto_llr": NON_NEGATIVE, "margin_llr": NON_NEGATIVE,
                    "bonus_weight": NON_NEGATIVE, "bonus_clip": NON_NEGATIVE,
-                   "bonus_ref_fps": NON_NEGATIVE, "occlusion_iou": UNIT, "pos_iou": UNIT,
+                   "bonus_ref_fps": NON_NEGATIVE, "bonus_margin": NON_NEGATIVE, "occlusion_iou": UNIT, "pos_iou": UNIT,
                    "min_samples": POSITIVE, "window": POSITIVE, "min_track_feats": NON_NEGATIVE,
                    "gate_radius": NON_NEGATIVE, "gate_speed": NON_NEGATIVE,
                    "max_scale_change": POSITIVE, "center_momentum": UNIT,

@@ -85,6 +85,9 @@ def model_specs(which: List[str], seed: Optional[int] = None) -> Dict[str, dict]
     if "inscene" in which:
         specs["inscene"] = {"config": "configs/transfer.yaml", "overrides": ["data.split=half"],
                             "tracks": [(s, "val") for s in REAL]}
+    if "color" in which:  # no model: the colour histogram of finetrack/inference/color.py
+        specs["color"] = {"config": None, "overrides": [],
+                          "tracks": [(s, "all") for s in REAL] + [(s, "val") for s in REAL]}
     if seed is not None:
         for spec in specs.values():
             spec["overrides"] = spec["overrides"] + [f"seed={seed}"]
@@ -132,12 +135,17 @@ def cached_frames(ckpt: Path, model: str, seq_name: str, half: str, out: Path):
     from finetrack.inference.sources import PublicDetections
 
     path = out / "cache" / model / f"{seq_name}.{half}.npz"
-    if path.is_file() and path.stat().st_mtime >= ckpt.stat().st_mtime:
+    if path.is_file() and (ckpt is None or path.stat().st_mtime >= ckpt.stat().st_mtime):
         return load_frames(path)
     seq = MOTSequence(SCENES_ROOT / "train" / seq_name)
     t0 = time.perf_counter()
-    cache = compute_frames(seq, PublicDetections(seq), Embedder.from_checkpoint(ckpt), half,
-                           meta={"checkpoint": str(ckpt)})
+    if ckpt is None:  # the colour histogram: nothing trained
+        from finetrack.inference.color import ColorHistogramEmbedder
+
+        embedder, what = ColorHistogramEmbedder(), "color histogram"
+    else:
+        embedder, what = Embedder.from_checkpoint(ckpt), str(ckpt)
+    cache = compute_frames(seq, PublicDetections(seq), embedder, half, meta={"checkpoint": what})
     log.info("%s / %s [%s]: %d frames embedded in %.0f s", model, seq_name, half,
              len(cache.frames), time.perf_counter() - t0)
     save_frames(cache, path)
@@ -248,7 +256,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(REPO / "outputs" / "cross_scene"))
     ap.add_argument("--models", nargs="+", default=["pets09", "synthetic", "loso", "inscene"],
-                    choices=["pets09", "synthetic", "loso", "inscene"])
+                    choices=["pets09", "synthetic", "loso", "inscene", "color"],
+                    help="color: no model, the colour histogram (tracker.appearance=color) on every "
+                         "scene, none of which it was fitted to")
     ap.add_argument("--modes", nargs="+", default=["byte", "finetrack", "robust"],
                     choices=["byte", "finetrack", "jde", "robust"])
     ap.add_argument("--no-retrieval", action="store_true")
@@ -280,10 +290,10 @@ def main(argv=None) -> int:
     specs = model_specs(args.models, args.seed)
     rows, retr = [], {}
     for name, spec in specs.items():
-        ckpt = train_model(name, spec, out)
-        trained_on = {"pets09": "PETS09 1st half", "synthetic": "synthetic",
+        ckpt = None if spec["config"] is None else train_model(name, spec, out)
+        trained_on = {"pets09": "PETS09 1st half", "synthetic": "synthetic", "color": "nothing",
                       "inscene": "all 1st halves"}.get(name, "all but " + name[5:])
-        if not args.no_retrieval:
+        if not args.no_retrieval and ckpt is not None:
             retr[name] = retrieval(ckpt)
         targets = [(s, h, ckpt, name) for s, h in spec["tracks"]]
         if args.adapt and name == "pets09":

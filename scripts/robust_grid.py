@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import cross_scene as cs  # noqa: E402
 from finetrack.config import Config, freeze, load_config  # noqa: E402
-from finetrack.inference.cache import load_frames, shuffle_embeddings  # noqa: E402
+from finetrack.inference.cache import fuse_color, load_frames, shuffle_embeddings  # noqa: E402
 
 
 def grid_key(key: str) -> str:
@@ -42,10 +42,15 @@ def main(argv=None) -> int:
     ap.add_argument("--shuffle-embeddings", type=int, default=None, metavar="SEED",
                     help="control: permute each frame's embeddings among its detections (boxes kept), "
                          "so any gain over byte is not appearance's")
+    ap.add_argument("--color-weight", type=float, default=None, metavar="W",
+                    help="tracker.appearance=reid+color: fuse every model's embeddings with the colour "
+                         "features of OUT/cache/color (scripts/cross_scene.py --models color), colour "
+                         "share W of the cosine; the colour rows themselves are left out")
     args = ap.parse_args(argv)
     out = Path(args.out)
     caches = sorted(c for c in (out / "cache").glob("*/*.npz")
-                    if args.models is None or c.parent.name in args.models)
+                    if (args.models is None or c.parent.name in args.models)
+                    and not (args.color_weight is not None and c.parent.name == "color"))
     keys = [grid_key(g.split("=")[0]) for g in args.grid]
     values = [g.split("=", 1)[1].split(",") for g in args.grid]
     settings = [dict(zip(keys, combo)) for combo in itertools.product(*values)] or [{}]
@@ -56,6 +61,12 @@ def main(argv=None) -> int:
     rows = []
     for c in caches:
         cache = load_frames(c)
+        if args.color_weight is not None:
+            cpath = out / "cache" / "color" / c.name
+            if not cpath.is_file():
+                raise SystemExit(f"error: {cpath} is missing: run scripts/cross_scene.py --out {out} "
+                                 "--models color first")
+            cache = fuse_color(cache, load_frames(cpath), args.color_weight)
         if args.shuffle_embeddings is not None:
             cache = shuffle_embeddings(cache, args.shuffle_embeddings)
         seq, half = cache.meta["sequence"], cache.meta["half"]
@@ -80,6 +91,7 @@ def main(argv=None) -> int:
             print(st, f"in-scene {' '.join(f'{v:+.2f}' for v in ins)}")
     if args.json:
         Path(args.json).write_text(json.dumps({"mode": args.mode, "fixed": args.fixed,
+                                               "color_weight": args.color_weight,
                                                "shuffle_embeddings": args.shuffle_embeddings,
                                                "settings": settings, "rows": rows}, indent=1))
     return 0

@@ -227,8 +227,18 @@ def run_tracking(
         raise ValueError("--det fairmot needs --det-ckpt (a tools/train_fairmot.py best.pth)")
     if det == "fairmot" and reid_ckpt is not None:
         raise ValueError("--det fairmot gives its own embeddings: drop --reid-ckpt")
-    if mode in ("finetrack", "jde", "robust") and reid_ckpt is None and det != "fairmot":
-        raise ValueError(f"mode {mode!r} uses appearance: give --reid-ckpt (a train_reid.py best.pth)")
+    looks = mode in ("finetrack", "jde", "robust")
+    appearance = cfg.tracker.appearance
+    if looks and reid_ckpt is None and det != "fairmot" and appearance != "color":
+        raise ValueError(f"mode {mode!r} uses appearance: give --reid-ckpt (a train_reid.py best.pth), "
+                         "or tracker.appearance=color (a colour histogram, no checkpoint)")
+    color = None
+    if looks and appearance != "reid":
+        from finetrack.inference.color import ColorAppearance
+
+        color = ColorAppearance(appearance, cfg.tracker.color_weight)
+        logger.info("appearance: %s", "colour histogram only" if appearance == "color" else
+                    f"Re-ID + colour histogram (colour weight {cfg.tracker.color_weight:g})")
     device = str(resolve_device(cfg.train.device))
     if source is not None:
         readers = [open_source(source, fps)]
@@ -254,8 +264,10 @@ def run_tracking(
         fairmot = _fairmot_model(det_ckpt, device)
         joint_model, detector, embedder, pipeline = None, None, None, "joint"
     else:
+        # colour only: the Re-ID checkpoint (if any) serves as a detector, never as an embedder
         joint_model, detector, embedder, pipeline = _models(
-            cfg, det, mode, det_ckpt, reid_ckpt, device, two_networks
+            cfg, det, "byte" if appearance == "color" else mode, det_ckpt, reid_ckpt, device,
+            two_networks
         )
     if runtime == "onnx":
         joint_model, detector = _onnx_models(joint_model, detector, embedder, pipeline, device)
@@ -263,7 +275,7 @@ def run_tracking(
     out.mkdir(parents=True, exist_ok=True)
     total = StageTimer()
     summary = {"mode": mode, "det": det, "half": half, "pipeline": pipeline, "runtime": runtime,
-               "sequences": {}, "files": []}
+               "appearance": appearance if looks else None, "sequences": {}, "files": []}
     if source is not None:
         summary["source"] = str(source)
     t_start = time.perf_counter()
@@ -312,7 +324,7 @@ def run_tracking(
                                "camera motion compensation", reader.name, cfg.tracker.cmc)
         try:
             res = track_sequence(reader, src, tracker, embedder, half, progress, writer, cmc=cmc,
-                                 embed_floor=floor)
+                                 embed_floor=floor, appearance=color)
             if cmc is not None:
                 cmc.save()
                 logger.info("%s: camera motion (%s) %d computed, %d cached in %s", reader.name,

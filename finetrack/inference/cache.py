@@ -133,3 +133,27 @@ def track_frames(cache: CachedFrames, tracker, use_embeddings: bool = True) -> n
             rows.append(np.column_stack([np.full(len(out.ids), frame), out.ids,
                                          xyxy_to_tlwh(out.xyxy), out.scores]))
     return np.concatenate(rows) if rows else np.zeros((0, 7))
+
+
+def fuse_color(cache: CachedFrames, color: CachedFrames, weight: float) -> CachedFrames:
+    """``cache``'s Re-ID embeddings fused with ``color``'s colour features of the same boxes
+    (:func:`finetrack.inference.color.fuse_embeddings`, colour weight ``weight``): what
+    ``tracker.appearance=reid+color`` gives the tracker, from two caches.
+
+    Raises:
+        ValueError: the caches hold other frames or other boxes.
+    """
+    from finetrack.inference.color import fuse_embeddings
+
+    if cache.emb is None or color.emb is None:
+        raise ValueError("fuse_color: both caches need embeddings")
+    if len(cache.frames) != len(color.frames) or not np.array_equal(cache.frames, color.frames):
+        raise ValueError(f"fuse_color: {cache.meta.get('sequence')} caches hold other frames")
+    emb = []
+    for a, b, ea, eb in zip(cache.xyxy, color.xyxy, cache.emb, color.emb):
+        if a.shape != b.shape or not np.allclose(a, b):
+            raise ValueError(f"fuse_color: {cache.meta.get('sequence')} caches hold other boxes")
+        emb.append(fuse_embeddings(ea, eb, weight) if len(ea) else
+                   np.zeros((0, ea.shape[1] + eb.shape[1]), np.float32))
+    return CachedFrames(cache.frames, cache.xyxy, cache.scores, emb,
+                        {**cache.meta, "color_weight": float(weight)})

@@ -107,6 +107,7 @@ def track_sequence(
     on_frame: Optional[Callable[[int, np.ndarray, object], None]] = None,
     cmc: Optional[Callable[[int, np.ndarray, Optional[np.ndarray]], np.ndarray]] = None,
     embed_floor: Optional[float] = None,
+    appearance: Optional[Callable[[np.ndarray, np.ndarray, Optional[np.ndarray]], np.ndarray]] = None,
 ) -> SequenceResult:
     """Run ``tracker`` over the frames of a (half of a) sequence.
 
@@ -128,6 +129,9 @@ def track_sequence(
             needs itself), passed to ``tracker.update(..., warp=)``; None = static camera.
         embed_floor: ``embedder`` runs only on the boxes scoring above it, the other rows are
             zeros (``tracker.embedding_floor``: boxes the association never reads); None = all.
+        appearance: ``appearance(image_bgr, xyxy, reid_or_None) -> (N, D)`` turns the frame's
+            Re-ID embeddings into the tracker's (``tracker.appearance`` colour cue,
+            :class:`finetrack.inference.color.ColorAppearance`); None = the Re-ID embeddings.
 
     Returns:
         The results with frames numbered as the matching GT file expects. Ctrl-C (KeyboardInterrupt)
@@ -149,6 +153,7 @@ def track_sequence(
     joint = getattr(source, "gives_embeddings", False)
     need_image = (
         getattr(source, "needs_image", False) or embedder is not None or on_frame is not None
+        or appearance is not None
     )
     rows_f: List[np.ndarray] = []
     rows_id: List[np.ndarray] = []
@@ -180,6 +185,10 @@ def track_sequence(
                 t0 = time.perf_counter()
                 emb = embed_boxes(embedder, image, xyxy, scores, embed_floor)
                 timer.add("reid", time.perf_counter() - t0)
+            if appearance is not None:
+                t0 = time.perf_counter()
+                emb = appearance(image, xyxy, emb)
+                timer.add("color", time.perf_counter() - t0)
             if emb is not None:
                 floor = getattr(source, "min_score", None) if joint else embed_floor
                 n_emb += int(embed_mask(scores, floor).sum())

@@ -46,6 +46,12 @@ class RobustParams:
             (llr clipped to +-``bonus_clip``): calibrated appearance breaks IoU's ties and lets
             low-IoU pairs match, never more than ``bonus_weight * bonus_clip``.
         bonus_clip: see ``bonus_weight``.
+        bonus_margin: when > 0, appearance is weighted by how well it discriminates (Deep OC-SORT's
+            adaptive weighting, on llrs): a pair's bonus is multiplied by
+            ``min(1, (m_row + m_col) / 2 / bonus_margin)``, ``m_row`` the margin of the row's best
+            llr over its runner-up among the usable detections (``bonus_margin`` when the row has
+            one), ``m_col`` the same for the column. A track that looks like two detections, or a
+            detection like two tracks, gets little appearance help. 0: off.
         bonus_ref_fps: when > 0, the bonus shrinks as ``min(1, bonus_ref_fps / frame_rate)``: the
             higher the frame rate, the less boxes move between frames and the more IoU alone says.
         bonus_clean_only: the bonus applies only to detections that overlap no other detection
@@ -94,6 +100,7 @@ class RobustParams:
     agree_llr: float = 3.0
     bonus_weight: float = 0.1
     bonus_clip: float = 4.0
+    bonus_margin: float = 0.0
     unlock_llr: float = 0.0
     bonus_clean_only: bool = True
     bonus_ref_fps: float = 7.0

@@ -173,6 +173,33 @@ def _joint(a: Sequence[Track], b: Sequence[Track]) -> List[Track]:
     return out
 
 
+def discrimination_weight(llr: np.ndarray, margin: float) -> np.ndarray:
+    """(N, M) weights in [0, 1]: how clearly each row's and column's best llr beats its runner-up.
+
+    ``w_ij = min(1, (m_i + m_j) / 2 / margin)`` with ``m_i`` the gap between the two largest finite
+    values of row ``i`` (``margin`` when the row has fewer than two) and ``m_j`` the same for
+    column ``j`` (Deep OC-SORT's adaptive appearance weight, on log-likelihood ratios).
+
+    Args:
+        llr: (N, M) log-likelihood ratios, ``-inf`` where a pair is not a candidate.
+        margin: the gap that earns full weight (> 0).
+    """
+    v = np.asarray(llr, dtype=np.float64)
+    n, m = v.shape
+
+    def gaps(a: np.ndarray) -> np.ndarray:  # per row of a
+        if a.shape[1] < 2:
+            return np.full(a.shape[0], margin)
+        top = np.sort(a, axis=1)[:, ::-1][:, :2]
+        ok = np.isfinite(top).all(axis=1)
+        return np.where(ok, top[:, 0] - np.where(ok, top[:, 1], 0.0), margin)
+
+    if n == 0 or m == 0:
+        return np.ones((n, m))
+    w = (gaps(v)[:, None] + gaps(v.T)[None, :]) / (2.0 * margin)
+    return np.clip(w, 0.0, 1.0)
+
+
 def _second_best(values: np.ndarray, axis: int) -> np.ndarray:
     """For each entry, the largest *other* value along ``axis`` (``-inf`` when there is none).
 
@@ -553,6 +580,8 @@ class Tracker:
             if p.bonus_ref_fps > 0:
                 weight *= min(1.0, p.bonus_ref_fps / max(self.frame_rate, 1e-6))
             bonus = weight * np.clip(llr, -p.bonus_clip, p.bonus_clip)
+            if p.bonus_margin > 0:
+                bonus = bonus * discrimination_weight(np.where(usable, llr, -np.inf), p.bonus_margin)
             fused = np.where(overlap, dists - bonus, dists)
             # 2. byte's pairs are kept (locked) unless appearance contradicts them confidently
             #    while the track or the detection has a confident alternative: a swap
