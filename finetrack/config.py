@@ -244,6 +244,7 @@ class RobustConfig:
     min_identity_separation: float = 1.2  #: d' at that lag below which appearance is off (= byte)
     identity_z: float = 2.0  #: that gate tests d' - identity_z * se(d') (a lower confidence bound)
     identity_ref_fps: float = 30.0  #: >0: that gate's d' x min(1, frame rate / identity_ref_fps) (IoU weaker at low fps; 0: fixed)
+    identity_llr: bool = True  #: decisions read the identity calibration's llr (feature of identity_lag_s ago vs now), not the next-frame one
     center: bool = True  #: subtract the sequence's running mean embedding (unseen-scene BN shift)
     center_momentum: float = 0.02  #: weight of a new frame in that running mean
 

@@ -63,6 +63,7 @@ ABLATIONS = {
     "-identity gate": ("robust", ["tracker.robust.identity_lag_s=0"]),
     "-restore": ("robust", ["tracker.robust.restore_dropped=false"]),
     "-fps scaling": ("robust", ["tracker.robust.identity_ref_fps=0"]),
+    "-identity llr": ("robust", ["tracker.robust.identity_llr=false"]),
     "finetrack+IoU stage": ("finetrack", ["tracker.finetrack_iou_stage=true"]),
 }
 

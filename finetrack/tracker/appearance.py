@@ -91,6 +91,10 @@ class RobustParams:
             ``min_identity_separation * min(1, frame_rate / identity_ref_fps)``: at a low frame rate
             boxes move far between frames and IoU's own evidence is weak, so weaker appearance
             evidence still adds to it (0: the threshold does not depend on the frame rate).
+        identity_llr: the appearance decisions (the first stage's bonus, locks and vetoes, the
+            recovery) read the llr of the identity calibration (``identity_lag_s``) instead of the
+            next-frame one, whenever the identity calibration is ready: how likely two features are
+            the same person over time, not how little a crop changes in one frame.
         center: subtract the sequence's running mean embedding before matching (see
             :class:`FeatureCentering`).
         center_momentum: weight of the newest frame in the running mean once the first
@@ -122,6 +126,7 @@ class RobustParams:
     min_identity_separation: float = 1.2
     identity_z: float = 2.0
     identity_ref_fps: float = 30.0
+    identity_llr: bool = True
     center: bool = True
     center_momentum: float = 0.02
 

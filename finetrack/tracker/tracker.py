@@ -563,7 +563,11 @@ class Tracker:
                                 activated, refound, feat_alpha)
             return u_track, high[u_det]
         sims = np.clip(1.0 - matching.embedding_distance(self._feats(pool), emb[high]), -1.0, 1.0)
-        llr = self.calibrator.llr(sims)
+        # identity decisions read the identity calibration (a track's feature of identity_lag_s ago
+        # against its detection now) when there is one: the next-frame calibration mostly measures
+        # how little a crop changes between two frames and is over-confident about identity
+        use_identity = p.identity_llr and self._history_on and self.identity_calibrator.ready
+        llr = (self.identity_calibrator if use_identity else self.calibrator).llr(sims)
         det_iou = box_iou_xyxy(xyxy[high], xyxy[high])
         clean_det = max_overlap(xyxy[high], det_iou) <= p.occlusion_iou
         mature = np.array([t.n_feats >= p.min_track_feats for t in pool])
