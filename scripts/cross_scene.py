@@ -87,8 +87,9 @@ def model_specs(which: List[str], seed: Optional[int] = None) -> Dict[str, dict]
         specs["inscene"] = {"config": "configs/transfer.yaml", "overrides": ["data.split=half"],
                             "tracks": [(s, "val") for s in REAL]}
     if "color" in which:  # no model: the colour histogram of finetrack/inference/color.py
-        specs["color"] = {"config": None, "overrides": [],
-                          "tracks": [(s, "all") for s in REAL] + [(s, "val") for s in REAL]}
+        specs["color"] = {"config": None, "overrides": [], "tracks": [(s, "all") for s in REAL]}
+        # the second halves too, next to the in-scene rows (own label: results are one file per sequence)
+        specs["color-val"] = {"config": None, "overrides": [], "tracks": [(s, "val") for s in REAL]}
     if seed is not None:
         for spec in specs.values():
             spec["overrides"] = spec["overrides"] + [f"seed={seed}"]
@@ -292,7 +293,7 @@ def main(argv=None) -> int:
     rows, retr = [], {}
     for name, spec in specs.items():
         ckpt = None if spec["config"] is None else train_model(name, spec, out)
-        trained_on = {"pets09": "PETS09 1st half", "synthetic": "synthetic", "color": "nothing",
+        trained_on = {"pets09": "PETS09 1st half", "synthetic": "synthetic", "color": "nothing", "color-val": "nothing",
                       "inscene": "all 1st halves"}.get(name, "all but " + name[5:])
         if not args.no_retrieval and ckpt is not None:
             retr[name] = retrieval(ckpt)

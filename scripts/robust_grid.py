@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     caches = sorted(c for c in (out / "cache").glob("*/*.npz")
                     if (args.models is None or c.parent.name in args.models)
-                    and not (args.color_weight is not None and c.parent.name == "color"))
+                    and not (args.color_weight is not None and c.parent.name.startswith("color")))
     keys = [grid_key(g.split("=")[0]) for g in args.grid]
     values = [g.split("=", 1)[1].split(",") for g in args.grid]
     settings = [dict(zip(keys, combo)) for combo in itertools.product(*values)] or [{}]
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     for c in caches:
         cache = load_frames(c)
         if args.color_weight is not None:
-            cpath = out / "cache" / "color" / c.name
+            cpath = out / "cache" / ("color-val" if c.name.endswith(".val.npz") else "color") / c.name
             if not cpath.is_file():
                 raise SystemExit(f"error: {cpath} is missing: run scripts/cross_scene.py --out {out} "
                                  "--models color first")

@@ -1,0 +1,28 @@
+"""scripts/cross_scene.py's model table: the colour rows need no model and read no training scene."""
+import importlib.util
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_colour_specs_train_nothing_and_split_the_halves():
+    cs = _load("cross_scene")
+    specs = cs.model_specs(["color"], seed=1)
+    assert set(specs) == {"color", "color-val"}
+    assert all(s["config"] is None for s in specs.values())
+    assert specs["color"]["tracks"] == [(s, "all") for s in cs.REAL]
+    assert specs["color-val"]["tracks"] == [(s, "val") for s in cs.REAL]
+    # every other model is a training config, and every loso model leaves its scene out
+    for name, spec in cs.model_specs(["pets09", "synthetic", "loso", "inscene"]).items():
+        assert (REPO / spec["config"]).is_file(), name
+        if name.startswith("loso-"):
+            assert name[5:] not in spec["overrides"][0] and spec["tracks"] == [(name[5:], "all")]
