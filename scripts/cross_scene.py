@@ -188,17 +188,32 @@ def score_folder(res_dir: Path, seq_name: str, half: str) -> Optional[dict]:
     return {k: m[k] for k in ("HOTA", "IDF1", "AssA", "MOTA", "IDs")}
 
 
-def retrieval(ckpt: Path) -> dict:
-    from finetrack.engine.checkpoint import load_checkpoint
-    from finetrack.engine.reid_build import evaluate_checkpoint
-
-    size = load_checkpoint(ckpt)["model_args"]["detector"]["input_size"]
+def _retrieval_cfg(size) -> Config:
     overrides = [f"model.input_size=[{size[0]},{size[1]}]", f"data.root={SCENES_ROOT}", "data.val_split=mini",
                  f"data.val_seqs=[{','.join(MINI)}]", "data.split=full", "reid_eval.query_every=2",
                  "reid_eval.exclude_seconds=0", "reid_eval.select_on=final_epoch",
                  "data.num_workers=0"]
-    cfg = freeze(load_config(Config, str(REPO / "configs" / "transfer.yaml"), overrides))
-    res = evaluate_checkpoint(cfg, ckpt).as_percent()
+    return freeze(load_config(Config, str(REPO / "configs" / "transfer.yaml"), overrides))
+
+
+def retrieval(ckpt: Optional[Path]) -> dict:
+    """MOT17-mini cross-camera retrieval (GT boxes) of a checkpoint, or of the colour histogram
+    (``ckpt`` None) on the same boxes at configs/transfer.yaml's input size."""
+    if ckpt is None:
+        import torch
+
+        from finetrack.engine.reid_build import build_reid_datasets, make_evaluate_fn
+        from finetrack.inference.color import color_reid_model
+
+        cfg = _retrieval_cfg(load_config(Config, str(REPO / "configs" / "transfer.yaml"), []).model.input_size)
+        _, val = build_reid_datasets(cfg, need_train=False)
+        res = make_evaluate_fn(cfg, val, torch.device("cpu"))(color_reid_model()).as_percent()
+    else:
+        from finetrack.engine.checkpoint import load_checkpoint
+        from finetrack.engine.reid_build import evaluate_checkpoint
+
+        size = load_checkpoint(ckpt)["model_args"]["detector"]["input_size"]
+        res = evaluate_checkpoint(_retrieval_cfg(size), ckpt).as_percent()
     return {k: res[k] for k in ("rank1", "mAP", "num_queries", "num_gallery")}
 
 
@@ -295,7 +310,7 @@ def main(argv=None) -> int:
         ckpt = None if spec["config"] is None else train_model(name, spec, out)
         trained_on = {"pets09": "PETS09 1st half", "synthetic": "synthetic", "color": "nothing", "color-val": "nothing",
                       "inscene": "all 1st halves"}.get(name, "all but " + name[5:])
-        if not args.no_retrieval and ckpt is not None:
+        if not args.no_retrieval and name != "color-val":
             retr[name] = retrieval(ckpt)
         targets = [(s, h, ckpt, name) for s, h in spec["tracks"]]
         if args.adapt and name == "pets09":

@@ -138,3 +138,36 @@ class ColorAppearance:
         if reid is None:
             raise ValueError("tracker.appearance=reid+color: this frame has no Re-ID embeddings")
         return fuse_embeddings(reid, color, self.weight)
+
+
+def color_reid_model(bins: Tuple[int, int, int] = (16, 4, 8), trim: float = 0.2):
+    """The colour histogram as a Re-ID "model" for the GT-box retrieval protocol
+    (:func:`finetrack.engine.evaluator.evaluate_gt_reid`): ``model(images, boxes)["embedding"]``.
+
+    ``images`` are the detector's letterboxed, normalised inputs (B, 3, H, W) (RGB,
+    :func:`finetrack.data.letterbox.normalize_chw`), ``boxes`` a list of (N_b, 4) xyxy tensors in
+    those pixels; the histograms are taken on the de-normalised letterboxed frame (the resized
+    image, not the original resolution the tracker reads).
+    """
+    import torch
+
+    from finetrack.data.letterbox import IMAGENET_MEAN, IMAGENET_STD
+
+    class ColorReID(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedder = ColorHistogramEmbedder(bins, trim)
+            self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(3, 1, 1))
+            self.register_buffer("std", torch.tensor(IMAGENET_STD).view(3, 1, 1))
+
+        @torch.no_grad()
+        def forward(self, images, boxes):
+            out = []
+            for img, bx in zip(images, boxes):
+                rgb = (img.float() * self.std + self.mean).clamp(0, 1) * 255.0
+                bgr = np.ascontiguousarray(rgb.flip(0).permute(1, 2, 0).round().byte().cpu().numpy())
+                out.append(torch.from_numpy(self.embedder(bgr, bx.detach().cpu().numpy())))
+            emb = torch.cat(out) if out else torch.zeros((0, self.embedder.dim))
+            return {"embedding": emb.to(images.device)}
+
+    return ColorReID()

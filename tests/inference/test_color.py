@@ -179,3 +179,23 @@ def test_discrimination_weight_hand_values():
     want = np.clip(np.array([[4 + 1, 4 + 2.5, 4 + 2], [0.5 + 1, 0.5 + 2.5, 0.5 + 2]]) / 4.0, 0, 1)
     np.testing.assert_allclose(w, want)
     assert discrimination_weight(np.zeros((0, 3)), 1.0).shape == (0, 3)
+
+
+def test_colour_reid_model_reads_the_letterboxed_frame():
+    """The retrieval wrapper undoes the detector's normalisation: same features as on the
+    letterboxed BGR frame itself."""
+    import torch
+
+    from finetrack.data.letterbox import letterbox, preprocess_image
+    from finetrack.inference.color import color_reid_model
+
+    img = np.full((200, 300, 3), 128, np.uint8)
+    _person(img, (20, 20, 80, 180), RED, BLUE)
+    _person(img, (200, 20, 260, 180), GREEN, YELLOW)
+    chw, r = preprocess_image(img, (256, 320))
+    boxes = np.array([[20, 20, 80, 180], [200, 20, 260, 180.0]]) * r
+    out = color_reid_model()(torch.from_numpy(chw)[None], [torch.from_numpy(boxes)])["embedding"]
+    padded, _ = letterbox(img, (256, 320), 114.0)
+    want = ColorHistogramEmbedder()(padded.astype(np.uint8), boxes)
+    np.testing.assert_allclose(out.numpy(), want, atol=1e-6)
+    assert float(out[0] @ out[1]) < 0.5
