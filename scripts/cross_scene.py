@@ -188,8 +188,10 @@ def score_folder(res_dir: Path, seq_name: str, half: str) -> Optional[dict]:
     return {k: m[k] for k in ("HOTA", "IDF1", "AssA", "MOTA", "IDs")}
 
 
-def _retrieval_cfg(size) -> Config:
-    overrides = [f"model.input_size=[{size[0]},{size[1]}]", f"data.root={SCENES_ROOT}", "data.val_split=mini",
+def _retrieval_cfg(size=None) -> Config:
+    """configs/transfer.yaml with the MOT17-mini retrieval protocol (at ``size``, else its own)."""
+    overrides = [] if size is None else [f"model.input_size=[{size[0]},{size[1]}]"]
+    overrides += [f"data.root={SCENES_ROOT}", "data.val_split=mini",
                  f"data.val_seqs=[{','.join(MINI)}]", "data.split=full", "reid_eval.query_every=2",
                  "reid_eval.exclude_seconds=0", "reid_eval.select_on=final_epoch",
                  "data.num_workers=0"]
@@ -205,7 +207,7 @@ def retrieval(ckpt: Optional[Path]) -> dict:
         from finetrack.engine.reid_build import build_reid_datasets, make_evaluate_fn
         from finetrack.inference.color import color_reid_model
 
-        cfg = _retrieval_cfg(load_config(Config, str(REPO / "configs" / "transfer.yaml"), []).model.input_size)
+        cfg = _retrieval_cfg()
         _, val = build_reid_datasets(cfg, need_train=False)
         res = make_evaluate_fn(cfg, val, torch.device("cpu"))(color_reid_model()).as_percent()
     else:

@@ -147,7 +147,7 @@ def fuse_color(cache: CachedFrames, color: CachedFrames, weight: float) -> Cache
 
     if cache.emb is None or color.emb is None:
         raise ValueError("fuse_color: both caches need embeddings")
-    if len(cache.frames) != len(color.frames) or not np.array_equal(cache.frames, color.frames):
+    if not np.array_equal(cache.frames, color.frames):
         raise ValueError(f"fuse_color: {cache.meta.get('sequence')} caches hold other frames")
     emb = []
     for a, b, ea, eb in zip(cache.xyxy, color.xyxy, cache.emb, color.emb):

@@ -21,14 +21,10 @@ from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 
-APPEARANCES = ("reid", "color", "reid+color")
-
-
-def _l2(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+from finetrack.tracker.track import l2_normalize
 
 
 def color_histogram(image_bgr: np.ndarray, box: Sequence[float], bins: Tuple[int, int, int] = (16, 4, 8),
@@ -44,8 +40,6 @@ def color_histogram(image_bgr: np.ndarray, box: Sequence[float], bins: Tuple[int
     Returns:
         (2 * (bins[0] * bins[1] + bins[2]),) float32, L2 norm 1; zeros for a box with no pixels.
     """
-    import cv2
-
     dim = 2 * (bins[0] * bins[1] + bins[2])
     h, w = image_bgr.shape[:2]
     x1, y1, x2, y2 = (int(round(float(v))) for v in box)
@@ -105,13 +99,13 @@ def fuse_embeddings(reid: Optional[np.ndarray], color: np.ndarray, weight: float
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"color weight must be in [0, 1], got {weight}")
-    color = _l2(np.asarray(color).reshape(len(color), -1))
+    color = l2_normalize(np.asarray(color).reshape(len(color), -1))
     if reid is None:
         return color.astype(np.float32)
     reid = np.asarray(reid)
     if len(reid) != len(color):
         raise ValueError(f"{len(reid)} Re-ID rows but {len(color)} colour rows")
-    return np.concatenate([np.sqrt(1.0 - weight) * _l2(reid), np.sqrt(weight) * color],
+    return np.concatenate([np.sqrt(1.0 - weight) * l2_normalize(reid), np.sqrt(weight) * color],
                           axis=1).astype(np.float32)
 
 
