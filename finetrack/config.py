@@ -222,6 +222,7 @@ class RobustConfig:
     agree_llr: float = 3.0  #: log-likelihood ratio for "same person" (recovery of non-overlapping pairs)
     bonus_weight: float = 0.1  #: first stage: overlapping pairs' cost - bonus_weight * clip(llr)
     bonus_ref_fps: float = 7.0  #: >0: bonus x min(1, bonus_ref_fps / frame rate) (IoU says more at high fps)
+    add_llr: float = 0.0  #: >0: a pair IoU alone rejects (cost > match_thresh) gets the bonus only with llr > add_llr; 0: off
     bonus_clean_only: bool = True  #: the bonus only for detections overlapping no other detection
     unlock_llr: float = 0.0  #: byte's first-stage pairs are kept unless llr < -unlock_llr (then the bonus decides)
     restore_dropped: bool = True  #: a byte pair left with both partners unmatched is restored (unless vetoed)
@@ -245,6 +246,9 @@ class RobustConfig:
     identity_z: float = 2.0  #: that gate tests d' - identity_z * se(d') (a lower confidence bound)
     identity_ref_fps: float = 30.0  #: >0: that gate's d' x min(1, frame rate / identity_ref_fps) (IoU weaker at low fps; 0: fixed)
     identity_llr: bool = True  #: decisions read the identity calibration's llr (feature of identity_lag_s ago vs now), not the next-frame one
+    #: tracker.appearance=auto (Re-ID and colour cues): select (the decisions read the cue whose
+    #: identity calibration separates people best on this sequence, label-free) | sum (llrs added)
+    cue_rule: Literal["select", "sum"] = "select"
     center: bool = True  #: subtract the sequence's running mean embedding (unseen-scene BN shift)
     center_momentum: float = 0.02  #: weight of a new frame in that running mean
 
@@ -284,7 +288,9 @@ class TrackerConfig:
     embed_all_boxes: bool = False
     #: what the embeddings are (finetrack/inference/color.py): reid (the Re-ID head's) | color
     #: (an HSV histogram of the upper and lower body; no Re-ID checkpoint needed) | reid+color
-    appearance: Literal["reid", "color", "reid+color"] = "reid"
+    #: (one cosine, colour share color_weight) | auto (robust: both, as two cues calibrated on the
+    #: sequence itself; tracker.robust.cue_rule says which the decisions read)
+    appearance: Literal["reid", "color", "reid+color", "auto"] = "reid"
     color_weight: float = 0.5  #: reid+color: the colour share w of the cosine, (1 - w) cos_reid + w cos_color
 
     def __post_init__(self) -> None:

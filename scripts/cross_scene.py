@@ -170,7 +170,7 @@ def track_and_score(cache, seq_name: str, half: str, mode: str, cfg: Config, res
     out = score_folder(res_dir, seq_name, half)
     if mode == "robust":
         st = tracker.calibrator.state
-        out["robust_stats"] = dict(tracker.robust_stats, n_pos=st.n_pos, n_neg=st.n_neg,
+        out["robust_stats"] = dict(tracker.robust_stats, cue=tracker.active_cue, n_pos=st.n_pos, n_neg=st.n_neg,
                                    mu_pos=round(st.mu_pos, 3), mu_neg=round(st.mu_neg, 3),
                                    sd=round(st.sd, 3), separation=round(st.separation, 2))
     return out
@@ -300,6 +300,10 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    appearance = cfg.tracker.appearance
+    if appearance == "color" and set(args.models) != {"color"}:
+        print("error: tracker.appearance=color ignores the models: use --models color", file=sys.stderr)
+        return 2
     t_start = time.perf_counter()
     if not (REPO / "datasets" / "synthetic" / "train" / "SYN-00").is_dir():
         subprocess.run([PY, str(REPO / "tools" / "make_synthetic.py"), "--out",
@@ -321,6 +325,12 @@ def main(argv=None) -> int:
                     targets.append((s, h, adapt(ckpt, s, out, args.seed), f"pets09+adapt-{s}"))
         for seq_name, half, ck, label in targets:
             cache = cached_frames(ck, label, seq_name, half, out)
+            if ck is not None and appearance in ("auto", "reid+color"):
+                # the model's Re-ID features and the colour histogram of the same boxes
+                from finetrack.inference.cache import fuse_color
+
+                color = cached_frames(None, "color-val" if half == "val" else "color", seq_name, half, out)
+                cache = fuse_color(cache, color, 0.5 if appearance == "auto" else cfg.tracker.color_weight)
             row = {"model": label, "trained_on": trained_on + (" + adapted" if "adapt" in label else ""),
                    "seq": seq_name, "half": half,
                    "unseen": not (half == "val"), "modes": {}}
@@ -352,6 +362,8 @@ def main(argv=None) -> int:
     minutes = (time.perf_counter() - t_start) / 60
     stem = "cross_scene" if set(args.models) == {"pets09", "synthetic", "loso", "inscene"} \
         else "cross_scene." + "+".join(args.models)
+    if appearance not in ("reid", "color"):
+        stem += "." + appearance.replace("+", "_")
     atomic_write_text(out / f"{stem}.json", json.dumps(
         {"rows": rows, "retrieval": retr, "tracker_overrides": args.overrides,
          "minutes": minutes}, indent=2))

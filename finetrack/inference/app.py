@@ -232,13 +232,18 @@ def run_tracking(
     if looks and reid_ckpt is None and det != "fairmot" and appearance != "color":
         raise ValueError(f"mode {mode!r} uses appearance: give --reid-ckpt (a train_reid.py best.pth), "
                          "or tracker.appearance=color (a colour histogram, no checkpoint)")
+    if appearance == "auto" and mode != "robust":
+        raise ValueError(f"tracker.appearance=auto needs --mode robust (its two cues are calibrated "
+                         f"by the robust mode), got --mode {mode}; use reid+color for {mode}")
     color = None
     if looks and appearance != "reid":
         from finetrack.inference.color import ColorAppearance
 
         color = ColorAppearance(appearance, cfg.tracker.color_weight)
-        logger.info("appearance: %s", "colour histogram only" if appearance == "color" else
-                    f"Re-ID + colour histogram (colour weight {cfg.tracker.color_weight:g})")
+        logger.info("appearance: %s", {
+            "color": "colour histogram only",
+            "auto": f"Re-ID and colour histogram, two cues (tracker.robust.cue_rule={cfg.tracker.robust.cue_rule})",
+        }.get(appearance, f"Re-ID + colour histogram (colour weight {cfg.tracker.color_weight:g})"))
     device = str(resolve_device(cfg.train.device))
     if source is not None:
         readers = [open_source(source, fps)]

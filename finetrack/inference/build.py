@@ -14,8 +14,15 @@ logger = logging.getLogger(__name__)
 
 
 def tracker_kwargs(cfg: TrackerConfig, frame_rate: float) -> Dict[str, Any]:
-    """Keyword arguments of :class:`finetrack.tracker.Tracker` for one sequence."""
+    """Keyword arguments of :class:`finetrack.tracker.Tracker` for one sequence.
+
+    ``appearance=auto`` makes the embeddings two cues, the Re-ID features then the colour
+    histogram (:data:`finetrack.inference.color.COLOR_DIM` columns).
+    """
+    from finetrack.inference.color import COLOR_DIM
+
     return dict(
+        cues=(-1, COLOR_DIM) if cfg.appearance == "auto" else None,
         mode=cfg.mode,
         track_thresh=cfg.track_thresh,
         low_thresh=cfg.low_thresh,

@@ -9,7 +9,11 @@ classic appearance cue of pre-deep-learning trackers, does not depend on any tra
 - ``reid``: the Re-ID head's (default; the paper's);
 - ``color``: the colour histogram only (no Re-ID checkpoint needed);
 - ``reid+color``: both, concatenated so that the cosine of two fused vectors is
-  ``(1 - w) * cos(reid) + w * cos(color)`` with ``w = tracker.color_weight``.
+  ``(1 - w) * cos(reid) + w * cos(color)`` with ``w = tracker.color_weight``;
+- ``auto`` (``robust`` mode): both, concatenated as for ``reid+color`` at ``w = 1/2``, and the
+  tracker told they are two cues (``Tracker(cues=(-1, COLOR_DIM))``): each is calibrated on the
+  sequence on its own and ``tracker.robust.cue_rule`` combines them (by default the decisions read
+  the cue that tells this sequence's people apart best, chosen without labels).
 
 The feature of a box (:func:`color_histogram`): the box is trimmed by ``trim`` of its width on
 each side and 10 % of its height at the top and the bottom (background, feet), split into an upper
@@ -25,6 +29,9 @@ import cv2
 import numpy as np
 
 from finetrack.tracker.track import l2_normalize
+
+#: the default bins' feature width, 2 * (16 * 4 + 8)
+COLOR_DIM = 144
 
 
 def color_histogram(image_bgr: np.ndarray, box: Sequence[float], bins: Tuple[int, int, int] = (16, 4, 8),
@@ -114,15 +121,16 @@ class ColorAppearance:
     the tracker's embeddings.
 
     Args:
-        appearance: ``color`` (colour only) or ``reid+color``.
+        appearance: ``color`` (colour only), ``reid+color`` or ``auto`` (both, weight 1/2: two cues).
         weight: ``tracker.color_weight`` (``reid+color`` only).
     """
 
     def __init__(self, appearance: str, weight: float = 0.5):
-        if appearance not in ("color", "reid+color"):
-            raise ValueError(f"ColorAppearance: appearance must be color or reid+color, got {appearance!r}")
+        if appearance not in ("color", "reid+color", "auto"):
+            raise ValueError("ColorAppearance: appearance must be color, reid+color or auto, "
+                             f"got {appearance!r}")
         self.appearance = appearance
-        self.weight = float(weight)
+        self.weight = 0.5 if appearance == "auto" else float(weight)
         self.embedder = ColorHistogramEmbedder()
 
     def __call__(self, image_bgr: np.ndarray, xyxy: np.ndarray, reid: Optional[np.ndarray]) -> np.ndarray:
@@ -130,7 +138,7 @@ class ColorAppearance:
         if self.appearance == "color":
             return fuse_embeddings(None, color, 1.0)
         if reid is None:
-            raise ValueError("tracker.appearance=reid+color: this frame has no Re-ID embeddings")
+            raise ValueError(f"tracker.appearance={self.appearance}: this frame has no Re-ID embeddings")
         return fuse_embeddings(reid, color, self.weight)
 
 

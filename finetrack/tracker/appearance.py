@@ -46,6 +46,10 @@ class RobustParams:
             (llr clipped to +-``bonus_clip``): calibrated appearance breaks IoU's ties and lets
             low-IoU pairs match, never more than ``bonus_weight * bonus_clip``.
         bonus_clip: see ``bonus_weight``.
+        add_llr: when > 0, a pair that ``byte``'s cost rejects (``cost > match_thresh``: too little
+            IoU) gets the bonus only when appearance is confident it is the same person,
+            ``llr > add_llr``: weak appearance evidence may break IoU's ties and reorder ``byte``'s
+            pairs, not add pairs on its own. 0: every overlapping pair gets the bonus.
         bonus_margin: when > 0, appearance is weighted by how well it discriminates (Deep OC-SORT's
             adaptive weighting, on llrs): a pair's bonus is multiplied by
             ``min(1, (m_row + m_col) / 2 / bonus_margin)``, ``m_row`` the margin of the row's best
@@ -95,6 +99,11 @@ class RobustParams:
             recovery) read the llr of the identity calibration (``identity_lag_s``) instead of the
             next-frame one, whenever the identity calibration is ready: how likely two features are
             the same person over time, not how little a crop changes in one frame.
+        cue_rule: with several appearance cues (``Tracker(cues=...)``, ``tracker.appearance=auto``:
+            Re-ID and colour), how their calibrated evidence is combined. ``select``: the decisions
+            read the one cue whose identity calibration separates people best on this sequence so
+            far (the largest lower confidence bound of ``d'``; label-free, chosen again every
+            frame). ``sum``: the llrs of every cue that passes its gates are added (naive Bayes).
         center: subtract the sequence's running mean embedding before matching (see
             :class:`FeatureCentering`).
         center_momentum: weight of the newest frame in the running mean once the first
@@ -108,6 +117,7 @@ class RobustParams:
     unlock_llr: float = 0.0
     bonus_clean_only: bool = True
     bonus_ref_fps: float = 7.0
+    add_llr: float = 0.0
     restore_dropped: bool = True
     veto_llr: float = 4.0
     margin_llr: float = 1.0
@@ -127,6 +137,7 @@ class RobustParams:
     identity_z: float = 2.0
     identity_ref_fps: float = 30.0
     identity_llr: bool = True
+    cue_rule: str = "select"
     center: bool = True
     center_momentum: float = 0.02
 
@@ -239,6 +250,16 @@ class SimilarityCalibrator:
                              and sep - self.confidence_z * se >= self.min_separation)
                 self._state = CalibrationState(n_p, n_n, float(p.mean()), float(n.mean()), sd, sep, ready)
         return self._state
+
+    def lower_bound(self, z: Optional[float] = None) -> float:
+        """``d' - z * se(d')`` (``z`` default: ``confidence_z``); ``-inf`` with under 2 samples a class."""
+        st = self.state
+        if st.n_pos < 2 or st.n_neg < 2:
+            return float("-inf")
+        z = self.confidence_z if z is None else float(z)
+        n = st.n_pos + st.n_neg
+        se = np.sqrt(n / (st.n_pos * st.n_neg) + st.separation ** 2 / (2.0 * n))
+        return float(st.separation - z * se)
 
     @property
     def ready(self) -> bool:

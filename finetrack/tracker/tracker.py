@@ -252,6 +252,11 @@ class Tracker:
         fuse_motion_lambda: jde: appearance weight in the motion fusion (0.98).
         kalman_filter: Optional custom :class:`KalmanFilter` (default: ByteTrack's weights).
         robust: Settings of the ``robust`` mode (default :class:`RobustParams`).
+        cues: ``robust`` only: the embeddings are several appearance cues side by side, of these
+            widths (one may be -1: the rest), e.g. ``(-1, 144)`` for Re-ID features followed by
+            the colour histogram (``tracker.appearance=auto``). Each cue is L2-normalised and
+            calibrated on its own; ``robust.cue_rule`` says how their evidence is combined. None:
+            the embeddings are one cue.
     """
 
     def __init__(
@@ -277,6 +282,7 @@ class Tracker:
         fuse_motion_lambda: float = matching.FUSE_MOTION_LAMBDA,
         kalman_filter: Optional[KalmanFilter] = None,
         robust: Optional[RobustParams] = None,
+        cues: Optional[Sequence[int]] = None,
     ) -> None:
         self.mode = mode
         self.track_thresh = float(track_thresh)
@@ -309,12 +315,24 @@ class Tracker:
         self._first_stage = {"iou": self._iou_first_stage, "fused": self._fused_first_stage,
                              "motion": self._motion_first_stage,
                              "robust": self._robust_first_stage}[self.policy.first_stage]
-        self.calibrator = SimilarityCalibrator(self.robust.window, self.robust.min_samples,
-                                               self.robust.min_separation)
-        #: identity calibration at a lag of identity_lag_s (the reliability gate)
-        self.identity_calibrator = SimilarityCalibrator(
+        self.cues = None if cues is None else tuple(int(c) for c in cues)
+        if self.cues is not None and (len(self.cues) < 1 or self.cues.count(-1) > 1
+                                      or any(c == 0 or c < -1 for c in self.cues)):
+            raise ValueError(f"cues must be positive widths (one may be -1), got {cues}")
+        if self.robust.cue_rule not in ("select", "sum"):
+            raise ValueError(f"robust.cue_rule must be select or sum, got {self.robust.cue_rule!r}")
+        n_cues = 1 if self.cues is None else len(self.cues)
+        #: next-frame calibration per cue (a track's EMA feature against its next detection)
+        self.calibrators = [SimilarityCalibrator(self.robust.window, self.robust.min_samples,
+                                                 self.robust.min_separation) for _ in range(n_cues)]
+        #: identity calibration per cue at a lag of identity_lag_s (the reliability gate)
+        self.identity_calibrators = [SimilarityCalibrator(
             self.robust.window, self.robust.min_samples,
             self.robust.identity_threshold(self.frame_rate), confidence_z=self.robust.identity_z)
+            for _ in range(n_cues)]
+        #: the cue the decisions read (``cue_rule=select``; 0 with one cue)
+        self.active_cue = 0
+        self._cue_slices: Optional[List[slice]] = None
         self._lag_frames = max(1, int(round(self.robust.identity_lag_s * self.frame_rate)))
         self._history_on = self.policy.feature_alpha and self.robust.identity_lag_s > 0
         self.centering = FeatureCentering(self.robust.center_momentum)
@@ -322,6 +340,16 @@ class Tracker:
         self.robust_stats = {"vetoes": 0, "changed": 0, "added": 0, "recoveries": 0,
                              "ema_skipped": 0, "restored": 0}
         self.reset()
+
+    @property
+    def calibrator(self):
+        """The next-frame :class:`SimilarityCalibrator` of the active cue."""
+        return self.calibrators[self.active_cue]
+
+    @property
+    def identity_calibrator(self):
+        """The identity :class:`SimilarityCalibrator` of the active cue."""
+        return self.identity_calibrators[self.active_cue]
 
     @property
     def embedding_floor(self) -> Optional[float]:
@@ -347,9 +375,10 @@ class Tracker:
         self._removed_ids: set = set()
         #: robust: track id -> (frame, clean detection feature) of the last identity_lag_s
         self._history: Dict[int, Deque[Tuple[int, np.ndarray]]] = {}
-        if hasattr(self, "calibrator"):
-            self.calibrator.reset()
-            self.identity_calibrator.reset()
+        if hasattr(self, "calibrators"):
+            for cal in self.calibrators + self.identity_calibrators:
+                cal.reset()
+            self.active_cue = 0
             self.centering.reset()
             self.robust_stats = {k: 0 for k in self.robust_stats}
 
@@ -562,12 +591,9 @@ class Tracker:
             self._apply_matches(pool, pool_mean, pool_cov, high, matches, xyxy, scores, emb,
                                 activated, refound, feat_alpha)
             return u_track, high[u_det]
-        sims = np.clip(1.0 - matching.embedding_distance(self._feats(pool), emb[high]), -1.0, 1.0)
-        # identity decisions read the identity calibration (a track's feature of identity_lag_s ago
-        # against its detection now) when there is one: the next-frame calibration mostly measures
-        # how little a crop changes between two frames and is over-confident about identity
-        use_identity = p.identity_llr and self._history_on and self.identity_calibrator.ready
-        llr = (self.identity_calibrator if use_identity else self.calibrator).llr(sims)
+        cue_sims = self._cue_sims(self._feats(pool), emb[high])
+        llr = self._appearance_llr(cue_sims)
+        sims = cue_sims[self.active_cue]
         det_iou = box_iou_xyxy(xyxy[high], xyxy[high])
         clean_det = max_overlap(xyxy[high], det_iou) <= p.occlusion_iou
         mature = np.array([t.n_feats >= p.min_track_feats for t in pool])
@@ -587,6 +613,10 @@ class Tracker:
             if p.bonus_margin > 0:
                 bonus = bonus * discrimination_weight(np.where(usable, llr, -np.inf), p.bonus_margin)
             fused = np.where(overlap, dists - bonus, dists)
+            if p.add_llr > 0:
+                # a pair IoU alone rejects is admitted only on confident appearance evidence
+                fused = np.where((dists > self.match_thresh) & ~(usable & (llr > p.add_llr)),
+                                 np.maximum(fused, dists), fused)
             # 2. byte's pairs are kept (locked) unless appearance contradicts them confidently
             #    while the track or the detection has a confident alternative: a swap
             contra = usable & (llr < -p.veto_llr)
@@ -622,7 +652,7 @@ class Tracker:
                                                 if (int(a), int(b)) not in kept)
         else:
             matches, u_track, u_det = matching.linear_assignment(dists, self.match_thresh)
-        self._robust_calibrate(byte_matches, d_iou, sims, det_iou, clean_det, pool, emb[high])
+        self._robust_calibrate(byte_matches, d_iou, cue_sims, det_iou, clean_det, pool, emb[high])
         self._apply_matches(pool, pool_mean, pool_cov, high, matches, xyxy, scores, emb, activated,
                             refound, feat_alpha)
 
@@ -646,10 +676,75 @@ class Tracker:
                     u_track, u_det = u_track[u_r], u_det[u_c]
         return u_track, high[u_det]
 
+    def _cue_on(self, k: int) -> bool:
+        """Cue ``k``'s calibrations are both ready and separating."""
+        return self.calibrators[k].ready and (not self._history_on
+                                              or self.identity_calibrators[k].ready)
+
     @property
     def appearance_on(self) -> bool:
-        """robust: appearance may act (both calibrations ready and separating; else ``byte``)."""
-        return self.calibrator.ready and (not self._history_on or self.identity_calibrator.ready)
+        """robust: appearance may act (some cue's calibrations ready and separating; else ``byte``)."""
+        return any(self._cue_on(k) for k in range(len(self.calibrators)))
+
+    def _slices(self, dim: int) -> List[slice]:
+        """The cues' column slices of (.., dim) embeddings (:attr:`cues`)."""
+        if self._cue_slices is None or self._cue_slices[-1].stop != dim:
+            if self.cues is None:
+                self._cue_slices = [slice(0, dim)]
+            else:
+                fixed = sum(c for c in self.cues if c > 0)
+                widths = [dim - fixed if c == -1 else c for c in self.cues]
+                if min(widths) < 1 or sum(widths) != dim:
+                    raise ValueError(f"embeddings of width {dim} do not split into cues {self.cues}")
+                ends = np.cumsum(widths).tolist()
+                self._cue_slices = [slice(e - w, e) for e, w in zip(ends, widths)]
+        return self._cue_slices
+
+    def _cue_normalize(self, emb: np.ndarray) -> np.ndarray:
+        """(N, D) embeddings with each cue L2-normalised and scaled by 1/sqrt(#cues) (norm 1)."""
+        slices = self._slices(emb.shape[1])
+        out = np.empty_like(emb, dtype=np.float64)
+        for s in slices:
+            out[:, s] = l2_normalize(emb[:, s]) / np.sqrt(len(slices))
+        return out
+
+    def _cue_sims(self, a: np.ndarray, b: np.ndarray) -> List[np.ndarray]:
+        """Per cue, the (N, M) cosine similarities of (N, D) ``a`` and (M, D) ``b``."""
+        if self.cues is None:
+            return [np.clip(1.0 - matching.embedding_distance(a, b), -1.0, 1.0)]
+        return [np.clip(l2_normalize(a[:, s]) @ l2_normalize(b[:, s]).T, -1.0, 1.0)
+                for s in self._slices(a.shape[1])]
+
+    def _appearance_llr(self, cue_sims: List[np.ndarray]) -> np.ndarray:
+        """The (N, M) llr the decisions read, from each cue's (N, M) similarities.
+
+        Identity decisions read a cue's identity calibration (its track features of
+        identity_lag_s ago against their detections now) when it is ready: the next-frame
+        calibration mostly measures how little a crop changes in one frame and is over-confident
+        about identity. ``cue_rule=select`` reads the active cue; ``sum`` adds the llrs of the
+        cues that pass their gates (the active cue's alone while none does).
+        """
+        p = self.robust
+
+        def cue_llr(k: int) -> np.ndarray:
+            use_identity = p.identity_llr and self._history_on and self.identity_calibrators[k].ready
+            return (self.identity_calibrators[k] if use_identity else self.calibrators[k]).llr(cue_sims[k])
+
+        on = [k for k in range(len(cue_sims)) if self._cue_on(k)]
+        if p.cue_rule == "sum" and len(on) > 1:
+            return np.sum([cue_llr(k) for k in on], axis=0)
+        return cue_llr(self.active_cue)
+
+    def _select_cue(self) -> None:
+        """``cue_rule=select``: make the cue whose calibration separates identities best (the
+        largest lower confidence bound of ``d'``; the identity calibration's when the identity gate
+        is on) the active one, among the cues that pass their gates (unchanged when none does)."""
+        if len(self.calibrators) < 2:
+            return
+        cals = self.identity_calibrators if self._history_on else self.calibrators
+        on = [k for k in range(len(cals)) if self._cue_on(k)]
+        if on:
+            self.active_cue = max(on, key=lambda k: cals[k].lower_bound())
 
     def _remember(self, track_id: int, feature: np.ndarray) -> None:
         """Keep a clean detection feature of a track for the identity calibration."""
@@ -670,7 +765,7 @@ class Tracker:
             hist.popleft()
         return hist[0][1] if hist[0][0] <= cutoff else None
 
-    def _robust_calibrate(self, matches: np.ndarray, d_iou: np.ndarray, sims: np.ndarray,
+    def _robust_calibrate(self, matches: np.ndarray, d_iou: np.ndarray, cue_sims: List[np.ndarray],
                           det_iou: np.ndarray, clean_det: np.ndarray, pool: Sequence[Track],
                           emb_high: np.ndarray) -> None:
         """Feed the calibrators from this frame's unambiguous IoU matches (no labels needed).
@@ -678,11 +773,12 @@ class Tracker:
         Positive: track vs its match when IoU > ``pos_iou`` and the detection is clean. Negative:
         the same track vs the most similar other detection that does not overlap the match.
         The identity calibrator does the same with the track's feature of ``identity_lag_s`` ago
-        (:meth:`_lagged_feature`) in place of its EMA feature.
+        (:meth:`_lagged_feature`) in place of its EMA feature. Each cue feeds its own pair of
+        calibrators; the active cue is chosen again afterwards (:meth:`_select_cue`).
 
         Args:
-            matches: (K, 2) byte's first-stage pairs [pool row, high column]. d_iou, sims: (N, M)
-                IoU distance and EMA-feature cosine of pool x high. det_iou: (M, M) IoU of the high
+            matches: (K, 2) byte's first-stage pairs [pool row, high column]. d_iou: (N, M) IoU
+                distance of pool x high; cue_sims: per cue, their (N, M) EMA-feature cosines. det_iou: (M, M) IoU of the high
                 detections. clean_det: (M,) bool. pool: the N tracks. emb_high: (M, D) features.
         """
         if len(matches) == 0:
@@ -693,12 +789,13 @@ class Tracker:
         if not good.any():
             return
         rows, cols = rows[good], cols[good]
-        pos = sims[rows, cols]
         others = det_iou[cols] <= 0.0  # (K, M): detections not overlapping the match at all
         others[np.arange(len(cols)), cols] = False
-        neg_sims = np.where(others, sims[rows], -np.inf).max(axis=1)
-        self.calibrator.add(pos, neg_sims[np.isfinite(neg_sims)])
+        for cal, sims in zip(self.calibrators, cue_sims):
+            neg_sims = np.where(others, sims[rows], -np.inf).max(axis=1)
+            cal.add(sims[rows, cols], neg_sims[np.isfinite(neg_sims)])
         if not self._history_on:
+            self._select_cue()
             return
         keep, old = [], []
         for k, r in enumerate(rows.tolist()):
@@ -707,11 +804,12 @@ class Tracker:
                 keep.append(k)
                 old.append(f)
         if keep:
-            unit = emb_high / np.maximum(np.linalg.norm(emb_high, axis=1, keepdims=True), 1e-12)
-            s_old = np.stack(old) @ unit.T  # (K', M): each lagged feature against every detection
             keep = np.array(keep)
-            self.identity_calibrator.add(s_old[np.arange(len(keep)), cols[keep]],
-                                         np.where(others[keep], s_old, -np.inf).max(axis=1))
+            # (K', M) per cue: each lagged feature against every detection
+            for cal, s_old in zip(self.identity_calibrators, self._cue_sims(np.stack(old), emb_high)):
+                cal.add(s_old[np.arange(len(keep)), cols[keep]],
+                        np.where(others[keep], s_old, -np.inf).max(axis=1))
+        self._select_cue()
 
     # ------------------------------------------------------------------ stage 1 per mode
     def _iou_first_stage(self, pool, pool_mean, pool_cov, pool_boxes, high, xyxy, scores, emb,
@@ -803,6 +901,8 @@ class Tracker:
             emb = l2_normalize(emb)
             if policy.center_embeddings:
                 emb = self.centering(emb)
+            if self.cues is not None and self.mode == "robust":
+                emb = self._cue_normalize(emb)
         elif policy.needs_embeddings:
             raise ValueError(f"mode {self.mode!r} needs embeddings")
 

@@ -93,6 +93,16 @@ def test_adapt_reid_without_gt_writes_a_checkpoint_track_takes(target_and_ckpt, 
     summary = run_tracking(cfg, str(target.parent.parent), "target", str(res), det="public",
                            mode="robust", reid_ckpt=str(out / "adapted.pth"), progress=False)
     assert summary["sequences"]["TINY-09"]["ids"] == 3
+    # and with the colour histogram beside it as a second cue (tracker.appearance=auto)
+    cfg = freeze(load_config(Config, None, ["tracker.min_box_area=0", "tracker.appearance=auto"]))
+    summary = run_tracking(cfg, str(target.parent.parent), "target", str(tmp_path / "auto"),
+                           det="public", mode="robust", reid_ckpt=str(out / "adapted.pth"),
+                           progress=False)
+    assert summary["appearance"] == "auto" and summary["sequences"]["TINY-09"]["ids"] == 3
+    with pytest.raises(ValueError, match="needs --mode robust"):
+        run_tracking(cfg, str(target.parent.parent), "target", str(tmp_path / "auto2"),
+                     det="public", mode="finetrack", reid_ckpt=str(out / "adapted.pth"),
+                     progress=False)
 
 
 def test_adapt_reid_refuses_a_source_without_detections(target_and_ckpt, tmp_path, capsys):

@@ -146,7 +146,7 @@ def test_colour_config_is_checked():
         load_config(Config, None, ["tracker.appearance=colour"])
     with pytest.raises(ConfigError):
         load_config(Config, None, ["tracker.color_weight=1.5"])
-    with pytest.raises(ValueError, match="color or reid\\+color"):
+    with pytest.raises(ValueError, match="color, reid\\+color or auto"):
         ColorAppearance("reid")
     with pytest.raises(ValueError, match="no Re-ID"):
         ColorAppearance("reid+color")(np.zeros((10, 10, 3), np.uint8), np.zeros((0, 4)), None)
