@@ -341,3 +341,32 @@ def test_decisions_read_the_identity_calibration(identity_llr):
         assert all(f < first for f in calls["next"])  # next-frame llr only before it was ready
     else:
         assert not calls["identity"] and calls["next"]
+
+
+def jump_walkers(n=20, jump_frame=12, jump=30.0):
+    """A walks right 12 px a frame, B far below walks left; from ``jump_frame`` on A is ``jump`` px
+    further right than its constant-velocity path (its box overlaps the prediction at IoU 0.14:
+    byte's cost 1 - 0.14 * 0.9 is above 0.8, so byte starts a new track). Features: one-hot ids."""
+    frames, embs = [], []
+    for f in range(1, n + 1):
+        xa, xb = 100 + 12 * f + jump * (f >= jump_frame), 700 - 12 * f
+        frames.append((np.array([[xa, 100, xa + 40, 200], [xb, 400, xb + 40, 500]], float),
+                       np.array([0.9, 0.9])))
+        embs.append(np.eye(2, 16))
+    return frames, embs
+
+
+@pytest.mark.parametrize("add_llr, kept", [(0.0, True), (4.0, True), (float("inf"), False)])
+def test_add_llr_admits_low_iou_pairs_only_on_confident_appearance(add_llr, kept):
+    import dataclasses
+
+    frames, embs = jump_walkers()
+    byte = _outputs(Tracker(mode="byte", frame_rate=7), frames)
+    assert byte[-1][0][0] != byte[5][0][0]  # IoU alone: A gets a new id after the jump
+    rob = Tracker(mode="robust", frame_rate=7,
+                  robust=dataclasses.replace(FAST, center=False, add_llr=add_llr))
+    res = _outputs(rob, frames, embs)
+    assert rob.appearance_on
+    # the one-hot features give the true pair an llr far above 4: only an infinite bar refuses it
+    assert bool(res[-1][0][0] == res[5][0][0]) is kept
+    assert (rob.robust_stats["added"] >= 1) is kept
