@@ -289,8 +289,9 @@ class TrackerConfig:
     #: what the embeddings are (finetrack/inference/color.py): reid (the Re-ID head's) | color
     #: (an HSV histogram of the upper and lower body; no Re-ID checkpoint needed) | reid+color
     #: (one cosine, colour share color_weight) | auto (robust: both, as two cues calibrated on the
-    #: sequence itself; tracker.robust.cue_rule says which the decisions read)
-    appearance: Literal["reid", "color", "reid+color", "auto"] = "reid"
+    #: sequence itself; tracker.robust.cue_rule says which the decisions read) | null (the mode's
+    #: own: auto for robust, reid for finetrack and jde)
+    appearance: Optional[Literal["reid", "color", "reid+color", "auto"]] = None
     color_weight: float = 0.5  #: reid+color: the colour share w of the cosine, (1 - w) cos_reid + w cos_color
 
     def __post_init__(self) -> None:

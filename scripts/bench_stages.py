@@ -28,6 +28,7 @@ the numbers measure the speed of the pipeline at that box count, not tracking qu
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -109,7 +110,9 @@ def build_pipelines(config: str, selected, reid: Path, det: Path, overrides):
             cfg, "yolox", mode, str(det), str(reid) if mode != "byte" else None, "cpu", False)
         if runtime == "onnx":
             joint, detector = _onnx_models(joint, detector, embedder, pipeline, "cpu")
-        tracker = Tracker(**tracker_kwargs(_with_mode(cfg, mode), 7.0))
+        # the Re-ID features only (this loop feeds no colour cue; robust's default reads both)
+        tracker = Tracker(**tracker_kwargs(
+            dataclasses.replace(_with_mode(cfg, mode), appearance=cfg.tracker.appearance or "reid"), 7.0))
         floor = None if cfg.tracker.embed_all_boxes else tracker.embedding_floor
         src = (JointDetections(joint, "cpu", min_score=floor) if joint is not None
                else build_source("yolox", None, cfg, detector, "cpu"))

@@ -42,7 +42,8 @@ METRICS = ("IDF1", "IDs", "HOTA", "MOTA")
 def run(cache, seq_dir: Path, seq: MOTSequence, mode: str, cmc: str, cfg: Config,
         out: Path) -> dict:
     """Track the cached frames with ``mode`` and ``tracker.cmc=cmc``; returns TrackEval scores."""
-    tcfg = dataclasses.replace(cfg.tracker, mode=mode, cmc=cmc)
+    # the cache's Re-ID features as one cue (this study is about camera motion, not the cues)
+    tcfg = dataclasses.replace(cfg.tracker, mode=mode, cmc=cmc, appearance="reid")
     tracker = Tracker(**tracker_kwargs(tcfg, cache.meta["frame_rate"]))
     motion = build_sequence_cmc(tcfg, seq, out)
     rows = []

@@ -64,6 +64,9 @@ ABLATIONS = {
     "-restore": ("robust", ["tracker.robust.restore_dropped=false"]),
     "-fps scaling": ("robust", ["tracker.robust.identity_ref_fps=0"]),
     "-identity llr": ("robust", ["tracker.robust.identity_llr=false"]),
+    "Re-ID cue only": ("robust", ["tracker.appearance=reid"]),
+    "colour cue only": ("robust", ["tracker.appearance=color"]),
+    "cues summed": ("robust", ["tracker.robust.cue_rule=sum"]),
     "finetrack+IoU stage": ("finetrack", ["tracker.finetrack_iou_stage=true"]),
 }
 
@@ -154,15 +157,22 @@ def cached_frames(ckpt: Path, model: str, seq_name: str, half: str, out: Path):
     return cache
 
 
-def track_and_score(cache, seq_name: str, half: str, mode: str, cfg: Config, res_dir: Path) -> dict:
+def track_and_score(cache, seq_name: str, half: str, mode: str, cfg: Config, res_dir: Path,
+                    color=None) -> dict:
+    """Replay ``cache`` with ``mode`` and score it. The embeddings are what the mode's
+    ``tracker.appearance`` asks for (robust's default ``auto``: the cache's Re-ID features and
+    ``color``, the colour cache of the same boxes, as two cues); a colour cache is colour."""
     import dataclasses
 
     from finetrack.data.mot import write_results
-    from finetrack.inference.build import tracker_kwargs
-    from finetrack.inference.cache import track_frames
+    from finetrack.inference.build import resolve_appearance, tracker_kwargs
+    from finetrack.inference.cache import replay_appearance, track_frames
     from finetrack.tracker import Tracker
 
-    tcfg = dataclasses.replace(cfg.tracker, mode=mode)
+    appearance = resolve_appearance(cfg.tracker, mode)
+    if mode != "byte":
+        cache, appearance = replay_appearance(cache, appearance, color, cfg.tracker.color_weight)
+    tcfg = dataclasses.replace(cfg.tracker, mode=mode, appearance=appearance)
     tracker = Tracker(**tracker_kwargs(tcfg, cache.meta["frame_rate"]))
     rows = track_frames(cache, tracker, use_embeddings=mode != "byte")
     res_dir.mkdir(parents=True, exist_ok=True)
@@ -300,7 +310,7 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    appearance = cfg.tracker.appearance
+    appearance = cfg.tracker.appearance or "default"
     if appearance == "color" and set(args.models) != {"color"}:
         print("error: tracker.appearance=color ignores the models: use --models color", file=sys.stderr)
         return 2
@@ -325,25 +335,22 @@ def main(argv=None) -> int:
                     targets.append((s, h, adapt(ckpt, s, out, args.seed), f"pets09+adapt-{s}"))
         for seq_name, half, ck, label in targets:
             cache = cached_frames(ck, label, seq_name, half, out)
-            if ck is not None and appearance in ("auto", "reid+color"):
-                # the model's Re-ID features and the colour histogram of the same boxes
-                from finetrack.inference.cache import fuse_color
-
-                color = cached_frames(None, "color-val" if half == "val" else "color", seq_name, half, out)
-                cache = fuse_color(cache, color, 0.5 if appearance == "auto" else cfg.tracker.color_weight)
+            # the colour histogram of the same boxes (robust's default appearance reads both)
+            color = (cached_frames(None, "color-val" if half == "val" else "color", seq_name, half, out)
+                     if ck is not None else None)
             row = {"model": label, "trained_on": trained_on + (" + adapted" if "adapt" in label else ""),
                    "seq": seq_name, "half": half,
                    "unseen": not (half == "val"), "modes": {}}
             for mode in args.modes:
                 row["modes"][mode] = track_and_score(cache, seq_name, half, mode, cfg,
-                                                     out / "results" / label / mode)
+                                                     out / "results" / label / mode, color)
             if args.ablation:
                 row["ablation"] = {}
                 for name, (mode, extra) in ABLATIONS.items():
                     vcfg = freeze(load_config(Config, None, list(args.overrides) + extra))
                     row["ablation"][name] = track_and_score(
                         cache, seq_name, half, mode, vcfg,
-                        out / "ablation" / label / name.replace(" ", "_").replace("+", "plus"))
+                        out / "ablation" / label / name.replace(" ", "_").replace("+", "plus"), color)
             for peer in args.peers:
                 score = score_folder(out / "results" / label / peer, seq_name, half)
                 if score is None:
@@ -362,7 +369,7 @@ def main(argv=None) -> int:
     minutes = (time.perf_counter() - t_start) / 60
     stem = "cross_scene" if set(args.models) == {"pets09", "synthetic", "loso", "inscene"} \
         else "cross_scene." + "+".join(args.models)
-    if appearance not in ("reid", "color"):
+    if appearance not in ("default", "color"):
         stem += "." + appearance.replace("+", "_")
     atomic_write_text(out / f"{stem}.json", json.dumps(
         {"rows": rows, "retrieval": retr, "tracker_overrides": args.overrides,

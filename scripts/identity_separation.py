@@ -27,13 +27,15 @@ sys.path.insert(0, str(REPO))
 
 from finetrack.config import Config, ConfigError, freeze, load_config  # noqa: E402
 from finetrack.inference.build import tracker_kwargs  # noqa: E402
-from finetrack.inference.cache import load_frames  # noqa: E402
+from finetrack.inference.cache import is_color_cache, load_frames  # noqa: E402
 from finetrack.tracker import Tracker  # noqa: E402
 
 
 def separations(cache, cfg: Config) -> dict:
     """Replay ``cache`` in robust mode; medians and last values of both calibrations' d'."""
-    tr = Tracker(**tracker_kwargs(dataclasses.replace(cfg.tracker, mode="robust"),
+    # the cache's own features, one cue (not robust's default two: this measures one model)
+    one = "color" if is_color_cache(cache) else "reid"
+    tr = Tracker(**tracker_kwargs(dataclasses.replace(cfg.tracker, mode="robust", appearance=one),
                                   cache.meta["frame_rate"]))
     tr.reset()
     nxt, ident, on = [], [], 0

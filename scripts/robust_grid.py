@@ -24,7 +24,8 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import cross_scene as cs  # noqa: E402
 from finetrack.config import Config, freeze, load_config  # noqa: E402
-from finetrack.inference.cache import fuse_color, load_frames, shuffle_embeddings  # noqa: E402
+from finetrack.inference.build import resolve_appearance  # noqa: E402
+from finetrack.inference.cache import is_color_cache, load_frames, shuffle_embeddings  # noqa: E402
 
 
 def grid_key(key: str) -> str:
@@ -43,9 +44,9 @@ def main(argv=None) -> int:
                     help="control: permute each frame's embeddings among its detections (boxes kept), "
                          "so any gain over byte is not appearance's")
     ap.add_argument("--color-weight", type=float, default=None, metavar="W",
-                    help="tracker.appearance=reid+color: fuse every model's embeddings with the colour "
-                         "features of OUT/cache/color (scripts/cross_scene.py --models color), colour "
-                         "share W of the cosine; the colour rows themselves are left out")
+                    help="tracker.appearance=reid+color tracker.color_weight=W: every model's "
+                         "embeddings fused with the colour features of OUT/cache/color, colour share W "
+                         "of the cosine; the colour rows themselves are left out")
     args = ap.parse_args(argv)
     out = Path(args.out)
     caches = sorted(c for c in (out / "cache").glob("*/*.npz")
@@ -55,26 +56,31 @@ def main(argv=None) -> int:
     values = [g.split("=", 1)[1].split(",") for g in args.grid]
     settings = [dict(zip(keys, combo)) for combo in itertools.product(*values)] or [{}]
     base = freeze(load_config(Config, None, []))
-    cfgs = [freeze(load_config(Config, None, list(args.fixed) + [f"{k}={v}" for k, v in st.items()]))
+    fixed = list(args.fixed)
+    if args.color_weight is not None:
+        fixed += ["tracker.appearance=reid+color", f"tracker.color_weight={args.color_weight}"]
+    cfgs = [freeze(load_config(Config, None, fixed + [f"{k}={v}" for k, v in st.items()]))
             for st in settings]  # fail on a bad key before any tracking
     tmp = Path("/tmp/robust_grid")
     rows = []
     for c in caches:
         cache = load_frames(c)
-        if args.color_weight is not None:
-            cpath = out / "cache" / ("color-val" if c.name.endswith(".val.npz") else "color") / c.name
-            if not cpath.is_file():
-                raise SystemExit(f"error: {cpath} is missing: run scripts/cross_scene.py --out {out} "
-                                 "--models color first")
-            cache = fuse_color(cache, load_frames(cpath), args.color_weight)
+        # the colour features of the same boxes: robust's default appearance (auto) reads them
+        cpath = out / "cache" / ("color-val" if c.name.endswith(".val.npz") else "color") / c.name
+        color = load_frames(cpath) if cpath.is_file() and c.parent.name not in ("color", "color-val") else None
+        needs = {resolve_appearance(cfg.tracker, args.mode) for cfg in cfgs} - {"reid", "color"}
+        if color is None and needs and not is_color_cache(cache):
+            raise SystemExit(f"error: {cpath} is missing (tracker.appearance {sorted(needs)}): run "
+                             f"scripts/cross_scene.py --out {out} --models color first")
         if args.shuffle_embeddings is not None:
             cache = shuffle_embeddings(cache, args.shuffle_embeddings)
+            color = None if color is None else shuffle_embeddings(color, args.shuffle_embeddings)
         seq, half = cache.meta["sequence"], cache.meta["half"]
         label = c.parent.name
         byte = cs.track_and_score(cache, seq, half, "byte", base, tmp / label / "byte")
         row = {"model": label, "seq": seq, "half": half, "byte": byte, "variant": []}
         for cfg in cfgs:
-            r = cs.track_and_score(cache, seq, half, args.mode, cfg, tmp / label / args.mode)
+            r = cs.track_and_score(cache, seq, half, args.mode, cfg, tmp / label / args.mode, color)
             row["variant"].append(r)
         rows.append(row)
         print(f"{label:28s} {seq:15s} {half:3s} byte {byte['IDF1']:6.2f}", " ".join(

@@ -11,7 +11,8 @@ import numpy as np
 
 from finetrack.config import Config, TrackerConfig
 from finetrack.data.mot import MOTSequence, list_sequences, write_results
-from finetrack.inference.build import build_detector_from_config, build_source, tracker_kwargs
+from finetrack.inference.build import (build_detector_from_config, build_source, resolve_appearance,
+                                       tracker_kwargs)
 from finetrack.engine.context import resolve_device
 from finetrack.inference.track_loop import StageTimer, track_sequence
 
@@ -228,7 +229,7 @@ def run_tracking(
     if det == "fairmot" and reid_ckpt is not None:
         raise ValueError("--det fairmot gives its own embeddings: drop --reid-ckpt")
     looks = mode in ("finetrack", "jde", "robust")
-    appearance = cfg.tracker.appearance
+    appearance = resolve_appearance(cfg.tracker, mode)
     if looks and reid_ckpt is None and det != "fairmot" and appearance != "color":
         raise ValueError(f"mode {mode!r} uses appearance: give --reid-ckpt (a train_reid.py best.pth), "
                          "or tracker.appearance=color (a colour histogram, no checkpoint)")

@@ -13,16 +13,24 @@ from finetrack.inference.sources import SOURCES, GTDetections, PublicDetections,
 logger = logging.getLogger(__name__)
 
 
+def resolve_appearance(cfg: TrackerConfig, mode: Optional[str] = None) -> str:
+    """What the embeddings of ``mode`` (default ``cfg.mode``) are: ``cfg.appearance``, or when it
+    is null the mode's own: ``auto`` (Re-ID and colour, two cues) for ``robust``, ``reid`` else."""
+    if cfg.appearance is not None:
+        return cfg.appearance
+    return "auto" if (mode or cfg.mode) == "robust" else "reid"
+
+
 def tracker_kwargs(cfg: TrackerConfig, frame_rate: float) -> Dict[str, Any]:
     """Keyword arguments of :class:`finetrack.tracker.Tracker` for one sequence.
 
-    ``appearance=auto`` makes the embeddings two cues, the Re-ID features then the colour
-    histogram (:data:`finetrack.inference.color.COLOR_DIM` columns).
+    ``appearance`` ``auto`` (:func:`resolve_appearance`) makes the embeddings two cues, the Re-ID
+    features then the colour histogram (:data:`finetrack.inference.color.COLOR_DIM` columns).
     """
     from finetrack.inference.color import COLOR_DIM
 
     return dict(
-        cues=(-1, COLOR_DIM) if cfg.appearance == "auto" else None,
+        cues=(-1, COLOR_DIM) if resolve_appearance(cfg) == "auto" else None,
         mode=cfg.mode,
         track_thresh=cfg.track_thresh,
         low_thresh=cfg.low_thresh,

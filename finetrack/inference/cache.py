@@ -157,3 +157,35 @@ def fuse_color(cache: CachedFrames, color: CachedFrames, weight: float) -> Cache
                    np.zeros((0, ea.shape[1] + eb.shape[1]), np.float32))
     return CachedFrames(cache.frames, cache.xyxy, cache.scores, emb,
                         {**cache.meta, "color_weight": float(weight)})
+
+
+def is_color_cache(cache: CachedFrames) -> bool:
+    """True when the cache's embeddings are the colour histogram (scripts/cross_scene.py's
+    ``color`` rows), not a Re-ID model's."""
+    return cache.meta.get("checkpoint") == "color histogram"
+
+
+def replay_appearance(cache: CachedFrames, appearance: str, color: Optional[CachedFrames] = None,
+                      color_weight: float = 0.5):
+    """The frames a tracker whose ``tracker.appearance`` is ``appearance`` reads, from a cache
+    of Re-ID embeddings and (when the appearance needs it) the colour cache of the same boxes.
+
+    A colour cache is colour whatever is asked (it holds nothing else).
+
+    Returns:
+        (frames, the appearance they hold: ``reid``, ``color``, ``reid+color`` or ``auto``).
+
+    Raises:
+        ValueError: the appearance needs colour features and ``color`` is None.
+    """
+    if is_color_cache(cache):
+        return cache, "color"
+    if appearance == "reid":
+        return cache, "reid"
+    if color is None:
+        raise ValueError(f"tracker.appearance={appearance} on {cache.meta.get('sequence')}: the "
+                         "colour features of the same boxes are needed (scripts/cross_scene.py "
+                         "--models color caches them)")
+    if appearance == "color":
+        return color, "color"
+    return fuse_color(cache, color, 0.5 if appearance == "auto" else color_weight), appearance

@@ -126,11 +126,36 @@ def test_cue_widths_and_normalisation():
 
 def test_auto_appearance_sets_the_cues():
     from finetrack.config import Config, ConfigError, freeze, load_config
-    from finetrack.inference.build import tracker_kwargs
+    from finetrack.inference.build import resolve_appearance, tracker_kwargs
     from finetrack.inference.color import COLOR_DIM
 
     cfg = freeze(load_config(Config, None, ["tracker.appearance=auto", "tracker.mode=robust"]))
     assert tracker_kwargs(cfg.tracker, 30.0)["cues"] == (-1, COLOR_DIM) == (-1, 144)
     assert tracker_kwargs(freeze(load_config(Config, None, [])).tracker, 30.0)["cues"] is None
+    # null (the default) is the mode's own: auto for robust, reid for the others
+    for mode, want in (("robust", (-1, 144)), ("finetrack", None), ("jde", None)):
+        tc = freeze(load_config(Config, None, [f"tracker.mode={mode}"])).tracker
+        assert tc.appearance is None and tracker_kwargs(tc, 30.0)["cues"] == want
+        assert resolve_appearance(tc) == ("auto" if want else "reid")
+    tc = freeze(load_config(Config, None, ["tracker.mode=robust", "tracker.appearance=reid"])).tracker
+    assert tracker_kwargs(tc, 30.0)["cues"] is None
     with pytest.raises(ConfigError):
         load_config(Config, None, ["tracker.robust.cue_rule=max"])
+
+
+def test_replay_appearance_reads_what_the_cache_holds():
+    from finetrack.inference.cache import CachedFrames, replay_appearance
+
+    boxes, scores = [np.array([[0, 0, 10, 20.0], [30, 0, 40, 20]])], [np.array([0.9, 0.8])]
+    deep = CachedFrames(np.array([1]), boxes, scores, [np.array([[3.0, 4], [1, 0]])], {"sequence": "S"})
+    col = CachedFrames(np.array([1]), boxes, scores, [np.array([[0.0, 2], [1, 1]])],
+                       {"sequence": "S", "checkpoint": "color histogram"})
+    assert replay_appearance(deep, "reid") == (deep, "reid")
+    assert replay_appearance(col, "auto") == (col, "color")  # a colour cache holds nothing else
+    assert replay_appearance(deep, "color", col) == (col, "color")
+    fused, what = replay_appearance(deep, "auto", col)
+    s = np.sqrt(0.5)
+    np.testing.assert_allclose(fused.emb[0], [[0.6 * s, 0.8 * s, 0, s], [s, 0, s * s, s * s]], atol=1e-6)
+    assert what == "auto"
+    with pytest.raises(ValueError, match="colour features of the same boxes"):
+        replay_appearance(deep, "auto")
