@@ -158,7 +158,7 @@ def cached_frames(ckpt: Path, model: str, seq_name: str, half: str, out: Path):
 
 
 def track_and_score(cache, seq_name: str, half: str, mode: str, cfg: Config, res_dir: Path,
-                    color=None) -> dict:
+                    color=None, gt_root: Optional[Path] = None) -> dict:
     """Replay ``cache`` with ``mode`` and score it. The embeddings are what the mode's
     ``tracker.appearance`` asks for (robust's default ``auto``: the cache's Re-ID features and
     ``color``, the colour cache of the same boxes, as two cues); a colour cache is colour."""
@@ -177,7 +177,7 @@ def track_and_score(cache, seq_name: str, half: str, mode: str, cfg: Config, res
     rows = track_frames(cache, tracker, use_embeddings=mode != "byte")
     res_dir.mkdir(parents=True, exist_ok=True)
     write_results(res_dir / f"{seq_name}.txt", rows[:, 0], rows[:, 1], rows[:, 2:6], rows[:, 6])
-    out = score_folder(res_dir, seq_name, half)
+    out = score_folder(res_dir, seq_name, half, gt_root)
     if mode == "robust":
         st = tracker.calibrator.state
         out["robust_stats"] = dict(tracker.robust_stats, cue=tracker.active_cue, n_pos=st.n_pos, n_neg=st.n_neg,
@@ -186,13 +186,14 @@ def track_and_score(cache, seq_name: str, half: str, mode: str, cfg: Config, res
     return out
 
 
-def score_folder(res_dir: Path, seq_name: str, half: str) -> Optional[dict]:
-    """TrackEval scores of an existing results folder (e.g. a boxmot peer's), None if absent."""
+def score_folder(res_dir: Path, seq_name: str, half: str, gt_root: Optional[Path] = None) -> Optional[dict]:
+    """TrackEval scores of an existing results folder (e.g. a boxmot peer's), None if absent;
+    the ground truth of ``gt_root`` (default: the linked scenes' train folder)."""
     from finetrack.eval.evaluator import evaluate
 
     if not (res_dir / f"{seq_name}.txt").is_file():
         return None
-    rep = evaluate(SCENES_ROOT / "train", res_dir, [seq_name],
+    rep = evaluate(gt_root or SCENES_ROOT / "train", res_dir, [seq_name],
                    "val_half" if half == "val" else "full", ("trackeval",))
     m = rep.per_sequence["trackeval"][seq_name]
     return {k: m[k] for k in ("HOTA", "IDF1", "AssA", "MOTA", "IDs")}
