@@ -222,7 +222,7 @@ class RobustConfig:
     agree_llr: float = 3.0  #: log-likelihood ratio for "same person" (recovery of non-overlapping pairs)
     bonus_weight: float = 0.1  #: first stage: overlapping pairs' cost - bonus_weight * clip(llr)
     bonus_ref_fps: float = 7.0  #: >0: bonus x min(1, bonus_ref_fps / frame rate) (IoU says more at high fps)
-    add_llr: float = 0.0  #: >0: a pair IoU alone rejects (cost > match_thresh) gets the bonus only with llr > add_llr; 0: off
+    add_llr: float = 4.0  #: >0: a pair IoU alone rejects (cost > match_thresh) gets the bonus only with llr > add_llr (appearance sure on its own); 0: off
     bonus_clean_only: bool = True  #: the bonus only for detections overlapping no other detection
     unlock_llr: float = 0.0  #: byte's first-stage pairs are kept unless llr < -unlock_llr (then the bonus decides)
     restore_dropped: bool = True  #: a byte pair left with both partners unmatched is restored (unless vetoed)

@@ -117,7 +117,7 @@ class RobustParams:
     unlock_llr: float = 0.0
     bonus_clean_only: bool = True
     bonus_ref_fps: float = 7.0
-    add_llr: float = 0.0
+    add_llr: float = 4.0
     restore_dropped: bool = True
     veto_llr: float = 4.0
     margin_llr: float = 1.0
