@@ -479,6 +479,10 @@ class Tracker:
                     self.robust_stats["ema_skipped"] += 1
             t.apply_update(m, c, scores[d], frame_id, feature=feat, det_index=d,
                            reactivate=not was_tracked, feature_alpha=alpha)
+            if feat is not None and self.cues is not None and self.mode == "robust":
+                # each cue's EMA as if it were alone (a cue whose features wander, and so whose
+                # average shrinks, must not slow down the other one's EMA)
+                t.smooth_feat = self._cue_normalize(t.smooth_feat[None])[0]
             if alpha is not None and self._history_on:
                 self._remember(t.track_id, feat)
             (activated if was_tracked else refound).append(t)

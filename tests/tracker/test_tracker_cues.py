@@ -159,3 +159,22 @@ def test_replay_appearance_reads_what_the_cache_holds():
     assert what == "auto"
     with pytest.raises(ValueError, match="colour features of the same boxes"):
         replay_appearance(deep, "auto")
+
+
+def test_each_cue_keeps_its_own_ema():
+    """A cue whose features wander (its EMA's norm shrinks) does not slow the other cue's EMA:
+    the second cue's block of a track's feature is what a tracker fed that cue alone holds."""
+    rng = np.random.default_rng(4)
+    params = RobustParams(center=False)
+    two = Tracker(mode="robust", robust=params, cues=(8, 6))
+    one = Tracker(mode="robust", robust=params)
+    box = np.array([[100.0, 100, 140, 200]])
+    for f in range(12):
+        b = np.eye(1, 6, f % 3)[0] + 0.3 * rng.normal(size=6)
+        two.update(box + 2 * f, [0.9], np.hstack([rng.normal(size=8), b])[None])
+        one.update(box + 2 * f, [0.9], b[None])
+    t2, t1 = two.tracked_tracks[0], one.tracked_tracks[0]
+    assert t2.n_feats == t1.n_feats > 5
+    got = t2.smooth_feat[8:] / np.linalg.norm(t2.smooth_feat[8:])
+    np.testing.assert_allclose(got, t1.smooth_feat, atol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(t2.smooth_feat[:8]), np.sqrt(0.5))
