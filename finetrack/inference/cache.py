@@ -188,4 +188,7 @@ def replay_appearance(cache: CachedFrames, appearance: str, color: Optional[Cach
                          "--models color caches them)")
     if appearance == "color":
         return color, "color"
-    return fuse_color(cache, color, 0.5 if appearance == "auto" else color_weight), appearance
+    from finetrack.inference.color import AUTO_COLOR_WEIGHT
+
+    weight = AUTO_COLOR_WEIGHT if appearance == "auto" else color_weight
+    return fuse_color(cache, color, weight), appearance

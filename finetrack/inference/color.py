@@ -32,6 +32,8 @@ from finetrack.tracker.track import l2_normalize
 
 #: the default bins' feature width, 2 * (16 * 4 + 8)
 COLOR_DIM = 144
+#: ``auto``: the two cues side by side at equal weight (the tracker normalises each on its own)
+AUTO_COLOR_WEIGHT = 0.5
 
 
 def color_histogram(image_bgr: np.ndarray, box: Sequence[float], bins: Tuple[int, int, int] = (16, 4, 8),
@@ -130,7 +132,7 @@ class ColorAppearance:
             raise ValueError("ColorAppearance: appearance must be color, reid+color or auto, "
                              f"got {appearance!r}")
         self.appearance = appearance
-        self.weight = 0.5 if appearance == "auto" else float(weight)
+        self.weight = AUTO_COLOR_WEIGHT if appearance == "auto" else float(weight)
         self.embedder = ColorHistogramEmbedder()
 
     def __call__(self, image_bgr: np.ndarray, xyxy: np.ndarray, reid: Optional[np.ndarray]) -> np.ndarray:

@@ -197,6 +197,12 @@ class CalibrationState:
     ready: bool
 
 
+def _dprime_se(n_pos: int, n_neg: int, sep: float) -> float:
+    """Large-sample standard error of ``d'`` (Hedges & Olkin)."""
+    n = n_pos + n_neg
+    return float(np.sqrt(n / (n_pos * n_neg) + sep ** 2 / (2.0 * n)))
+
+
 class SimilarityCalibrator:
     """Running same/different-identity similarity statistics of one sequence.
 
@@ -245,9 +251,8 @@ class SimilarityCalibrator:
                 var = ((n_p - 1) * p.var(ddof=1) + (n_n - 1) * n.var(ddof=1)) / (n_p + n_n - 2)
                 sd = max(float(np.sqrt(var)), self.min_sd)
                 sep = (float(p.mean()) - float(n.mean())) / sd
-                se = np.sqrt((n_p + n_n) / (n_p * n_n) + sep ** 2 / (2.0 * (n_p + n_n)))
                 ready = bool(n_p >= self.min_samples and n_n >= self.min_samples
-                             and sep - self.confidence_z * se >= self.min_separation)
+                             and sep - self.confidence_z * _dprime_se(n_p, n_n, sep) >= self.min_separation)
                 self._state = CalibrationState(n_p, n_n, float(p.mean()), float(n.mean()), sd, sep, ready)
         return self._state
 
@@ -257,9 +262,7 @@ class SimilarityCalibrator:
         if st.n_pos < 2 or st.n_neg < 2:
             return float("-inf")
         z = self.confidence_z if z is None else float(z)
-        n = st.n_pos + st.n_neg
-        se = np.sqrt(n / (st.n_pos * st.n_neg) + st.separation ** 2 / (2.0 * n))
-        return float(st.separation - z * se)
+        return float(st.separation - z * _dprime_se(st.n_pos, st.n_neg, st.separation))
 
     @property
     def ready(self) -> bool:

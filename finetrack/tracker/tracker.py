@@ -330,6 +330,8 @@ class Tracker:
             self.robust.window, self.robust.min_samples,
             self.robust.identity_threshold(self.frame_rate), confidence_z=self.robust.identity_z)
             for _ in range(n_cues)]
+        #: several cues are in use: only robust reads them (the other modes see one vector)
+        self._multi_cue = self.cues is not None and mode == "robust"
         #: the cue the decisions read (``cue_rule=select``; 0 with one cue)
         self.active_cue = 0
         self._cue_slices: Optional[List[slice]] = None
@@ -479,7 +481,7 @@ class Tracker:
                     self.robust_stats["ema_skipped"] += 1
             t.apply_update(m, c, scores[d], frame_id, feature=feat, det_index=d,
                            reactivate=not was_tracked, feature_alpha=alpha)
-            if feat is not None and self.cues is not None and self.mode == "robust":
+            if feat is not None and self._multi_cue:
                 # each cue's EMA as if it were alone (a cue whose features wander, and so whose
                 # average shrinks, must not slow down the other one's EMA)
                 t.smooth_feat = self._cue_normalize(t.smooth_feat[None])[0]
@@ -905,7 +907,7 @@ class Tracker:
             emb = l2_normalize(emb)
             if policy.center_embeddings:
                 emb = self.centering(emb)
-            if self.cues is not None and self.mode == "robust":
+            if self._multi_cue:
                 emb = self._cue_normalize(emb)
         elif policy.needs_embeddings:
             raise ValueError(f"mode {self.mode!r} needs embeddings")
