@@ -451,11 +451,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping for section '{key}', got {value!r}")
-        return _build(tp, value, prefix=key + ".")
+        return build_dataclass(tp, value, prefix=key + ".")
     raise ConfigError(f"{key}: unsupported annotation {tp!r}")
 
 
-def _build(cls: Type[T], data: Dict[str, Any], prefix: str = "") -> T:
+def build_dataclass(cls: Type[T], data: Dict[str, Any], prefix: str = "") -> T:
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
@@ -618,14 +618,14 @@ def load_config(
     if path is not None:
         try:
             data = load_yaml_layers(path)
-            _build(cls, data)  # report YAML errors with the file name
+            build_dataclass(cls, data)  # report YAML errors with the file name
         except ConfigError as e:
             if str(path) in str(e):
                 raise
             raise ConfigError(f"{path}: {e}") from None
     data = apply_overrides(data, overrides)
     try:
-        return _build(cls, data)
+        return build_dataclass(cls, data)
     except ConfigError as e:
         raise ConfigError(f"override: {e}") from None
 
@@ -647,14 +647,14 @@ def freeze(cfg: T) -> T:
     return _freeze(cfg)
 
 
-def _guarded_setattr(self, name, value):  # installed on every config dataclass below
+def guarded_setattr(self, name, value):  # installed on every config dataclass below
     if getattr(self, "__frozen__", False):
         raise FrozenConfigError(f"config is frozen: cannot set {type(self).__name__}.{name}")
     object.__setattr__(self, name, value)
 
 
 for _cls in (DataConfig, ModelConfig, LossConfig, TrainConfig, ReIDEvalConfig, TrackerConfig, Config):
-    _cls.__setattr__ = _guarded_setattr  # type: ignore[assignment]
+    _cls.__setattr__ = guarded_setattr  # type: ignore[assignment]
 
 
 def git_revision(repo_dir: Optional[Union[str, Path]] = None) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import List, Literal, Optional, get_args
 
 from finetrack.config import (NON_NEGATIVE, POSITIVE, RANGES, UNIT, DetectorName,
-                              SelectedRunConfig, _guarded_setattr)
+                              SelectedRunConfig, guarded_setattr)
 
 #: Source formats understood by :mod:`finetrack.data.det_dataset`.
 SourceFormat = Literal["mot", "crowdhuman"]
@@ -152,7 +152,7 @@ for _cls in (
     DetEvalConfig,
     DetConfig,
 ):
-    _cls.__setattr__ = _guarded_setattr  # type: ignore[assignment]
+    _cls.__setattr__ = guarded_setattr  # type: ignore[assignment]
 
 RANGES.update({
     DetSourceConfig: {"frame_step": POSITIVE, "max_images": POSITIVE},

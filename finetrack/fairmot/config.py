@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import List, Literal, Optional
 
 from finetrack.config import (NON_NEGATIVE, POSITIVE, RANGES, UNIT, ConfigError,
-                              SelectedRunConfig, _guarded_setattr)
+                              SelectedRunConfig, guarded_setattr)
 
 BackboneName = Literal["yolox_nano", "yolox_tiny", "yolox_s", "yolox_m", "yolox_l", "yolox_x",
                        "dla34"]
@@ -42,7 +42,7 @@ class FairMOTDataConfig:
 
 @dataclass
 class FairMOTAugConfig:
-    """FairMOT's ``JointDataset`` augmentation (finetrack/data/fairmot_dataset.py)."""
+    """FairMOT's ``JointDataset`` augmentation (finetrack/fairmot/dataset.py)."""
 
     enabled: bool = True
     degrees: float = 5.0
@@ -59,7 +59,7 @@ class FairMOTAugConfig:
 
 @dataclass
 class FairMOTModelConfig:
-    """:class:`finetrack.models.fairmot.FairMOT`."""
+    """:class:`finetrack.fairmot.model.FairMOT`."""
 
     backbone: BackboneName = "dla34"  #: yolox_<variant> (CSPDarknet + up-sampling neck) | dla34
     deformable: bool = True  #: dla34: DCNv2 in the up-sampling path
@@ -138,7 +138,7 @@ class FairMOTConfig:
 
 for _cls in (FairMOTDataConfig, FairMOTAugConfig, FairMOTModelConfig, FairMOTLossConfig,
              FairMOTTrainConfig, FairMOTEvalConfig, FairMOTConfig):
-    _cls.__setattr__ = _guarded_setattr  # type: ignore[assignment]
+    _cls.__setattr__ = guarded_setattr  # type: ignore[assignment]
 
 RANGES.update({
     FairMOTDataConfig: {"frame_step": POSITIVE, "min_visibility": UNIT,

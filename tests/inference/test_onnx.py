@@ -17,7 +17,7 @@ import torch
 
 from finetrack.cli import export as export_cli
 from finetrack.cli import track as track_cli
-from finetrack.data.mot import read_results
+from finetrack.data.results import read_results
 from finetrack.inference.onnx_export import (
     DETECTOR_FILE, HEAD_FILE, META_FILE, OnnxDetector, OnnxHead, OnnxJointModel, box_parity,
     export_onnx, parity, synthetic_frame,
