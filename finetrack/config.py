@@ -304,24 +304,32 @@ class TrackerConfig:
 
 
 @dataclass
-class Config:
-    """Top-level config of every tool."""
+class RunConfig:
+    """The head every top-level schema shares (Re-ID, detector, FairMOT, crop network): where a
+    run's folder is and how a run starts in it."""
 
-    name: str = "finetrack"  #: run name: outputs/<name>/ unless out_dir is set
+    name: str = "run"  #: run name: outputs/<name>/ unless out_dir is set
     out_dir: Optional[str] = None
     seed: int = 0
     resume: bool = False  #: same as train.resume: continue from <run dir>/last.pth
     overwrite: bool = False  #: replace a run folder that already holds a run (else refused)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir) if self.out_dir else Path("outputs") / self.name
+
+
+@dataclass
+class Config(RunConfig):
+    """Top-level config of the Re-ID tools and ``finetrack track``."""
+
+    name: str = "finetrack"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     reid_eval: ReIDEvalConfig = field(default_factory=ReIDEvalConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.out_dir) if self.out_dir else Path("outputs") / self.name
 
 
 # --------------------------------------------------------------------------------------------
@@ -653,7 +661,7 @@ def guarded_setattr(self, name, value):  # installed on every config dataclass b
     object.__setattr__(self, name, value)
 
 
-for _cls in (DataConfig, ModelConfig, LossConfig, TrainConfig, ReIDEvalConfig, TrackerConfig, Config):
+for _cls in (DataConfig, ModelConfig, LossConfig, TrainConfig, ReIDEvalConfig, TrackerConfig, RunConfig, Config):
     _cls.__setattr__ = guarded_setattr  # type: ignore[assignment]
 
 

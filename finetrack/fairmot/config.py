@@ -11,11 +11,10 @@ loss weights hm 1 / wh 0.1 / off 1 / id 1 with the uncertainty weighting, conf 0
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import List, Literal, Optional
 
 from finetrack.config import (NON_NEGATIVE, POSITIVE, RANGES, UNIT, ConfigError,
-                              SelectedRunConfig, guarded_setattr)
+                              RunConfig, SelectedRunConfig, guarded_setattr)
 
 BackboneName = Literal["yolox_nano", "yolox_tiny", "yolox_s", "yolox_m", "yolox_l", "yolox_x",
                        "dla34"]
@@ -116,24 +115,16 @@ class FairMOTEvalConfig:
 
 
 @dataclass
-class FairMOTConfig:
+class FairMOTConfig(RunConfig):
     """Top-level config of tools/train_fairmot.py."""
 
-    name: str = "fairmot"  #: outputs/<name>/ unless out_dir is set
-    out_dir: Optional[str] = None
-    seed: int = 0
-    resume: bool = False
-    overwrite: bool = False
+    name: str = "fairmot"
     data: FairMOTDataConfig = field(default_factory=FairMOTDataConfig)
     aug: FairMOTAugConfig = field(default_factory=FairMOTAugConfig)
     model: FairMOTModelConfig = field(default_factory=FairMOTModelConfig)
     loss: FairMOTLossConfig = field(default_factory=FairMOTLossConfig)
     train: FairMOTTrainConfig = field(default_factory=FairMOTTrainConfig)
     eval: FairMOTEvalConfig = field(default_factory=FairMOTEvalConfig)
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.out_dir) if self.out_dir else Path("outputs") / self.name
 
 
 for _cls in (FairMOTDataConfig, FairMOTAugConfig, FairMOTModelConfig, FairMOTLossConfig,
