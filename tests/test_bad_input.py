@@ -620,7 +620,7 @@ def test_ctrl_c_in_a_tool_is_exit_130_without_traceback(tmp_path):
     make_seq(tmp_path / "train", "SEQ-A", n_frames=4)
     run = tmp_path / "run"
     p = subprocess.Popen(
-        [PY, "-c", "import sys, time; sys.path.insert(0, 'tools'); import _path; "
+        [PY, "-c", "import sys, time; "
          "from finetrack.utils.cli import run_cli; "
          "from finetrack.utils.io import atomic_open\n"
          "def main(argv):\n"
