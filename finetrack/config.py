@@ -304,24 +304,32 @@ class TrackerConfig:
 
 
 @dataclass
-class Config:
-    """Top-level config of every tool."""
+class RunConfig:
+    """The head every top-level schema shares (Re-ID, detector, FairMOT, crop network): where a
+    run's folder is and how a run starts in it."""
 
-    name: str = "finetrack"  #: run name: outputs/<name>/ unless out_dir is set
+    name: str = "run"  #: run name: outputs/<name>/ unless out_dir is set
     out_dir: Optional[str] = None
     seed: int = 0
     resume: bool = False  #: same as train.resume: continue from <run dir>/last.pth
     overwrite: bool = False  #: replace a run folder that already holds a run (else refused)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir) if self.out_dir else Path("outputs") / self.name
+
+
+@dataclass
+class Config(RunConfig):
+    """Top-level config of the Re-ID tools and ``finetrack track``."""
+
+    name: str = "finetrack"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     reid_eval: ReIDEvalConfig = field(default_factory=ReIDEvalConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.out_dir) if self.out_dir else Path("outputs") / self.name
 
 
 # --------------------------------------------------------------------------------------------
@@ -451,11 +459,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping for section '{key}', got {value!r}")
-        return _build(tp, value, prefix=key + ".")
+        return build_dataclass(tp, value, prefix=key + ".")
     raise ConfigError(f"{key}: unsupported annotation {tp!r}")
 
 
-def _build(cls: Type[T], data: Dict[str, Any], prefix: str = "") -> T:
+def build_dataclass(cls: Type[T], data: Dict[str, Any], prefix: str = "") -> T:
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
@@ -618,14 +626,14 @@ def load_config(
     if path is not None:
         try:
             data = load_yaml_layers(path)
-            _build(cls, data)  # report YAML errors with the file name
+            build_dataclass(cls, data)  # report YAML errors with the file name
         except ConfigError as e:
             if str(path) in str(e):
                 raise
             raise ConfigError(f"{path}: {e}") from None
     data = apply_overrides(data, overrides)
     try:
-        return _build(cls, data)
+        return build_dataclass(cls, data)
     except ConfigError as e:
         raise ConfigError(f"override: {e}") from None
 
@@ -647,14 +655,14 @@ def freeze(cfg: T) -> T:
     return _freeze(cfg)
 
 
-def _guarded_setattr(self, name, value):  # installed on every config dataclass below
+def guarded_setattr(self, name, value):  # installed on every config dataclass below
     if getattr(self, "__frozen__", False):
         raise FrozenConfigError(f"config is frozen: cannot set {type(self).__name__}.{name}")
     object.__setattr__(self, name, value)
 
 
-for _cls in (DataConfig, ModelConfig, LossConfig, TrainConfig, ReIDEvalConfig, TrackerConfig, Config):
-    _cls.__setattr__ = _guarded_setattr  # type: ignore[assignment]
+for _cls in (DataConfig, ModelConfig, LossConfig, TrainConfig, ReIDEvalConfig, TrackerConfig, RunConfig, Config):
+    _cls.__setattr__ = guarded_setattr  # type: ignore[assignment]
 
 
 def git_revision(repo_dir: Optional[Union[str, Path]] = None) -> str:

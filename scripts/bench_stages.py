@@ -58,7 +58,7 @@ RUNS = tuple((f"{name}/{rt}", mode, rt, extra) for rt in ("torch", "onnx") for n
 def random_checkpoints(config: str, frames, boxes: int, out: Path):
     """(reid.pth holding a responding random detector, det.pth with the same detector, the
     ``model.conf_thresh`` that gives about ``boxes`` detections per frame)."""
-    from finetrack.engine.checkpoint import write_checkpoint
+    from finetrack.utils.checkpoint import write_checkpoint
     from finetrack.engine.reid_build import model_kwargs
     from finetrack.models.build import build_model
     from finetrack.models.detector import DETECTOR_STATE_KEY

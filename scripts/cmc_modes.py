@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from finetrack.config import Config, ConfigError, load_config  # noqa: E402
-from finetrack.data.mot import MOTSequence, write_results  # noqa: E402
+from finetrack.data.mot import MOTSequence  # noqa: E402
+from finetrack.data.results import write_results
 from finetrack.eval.evaluator import evaluate  # noqa: E402
 from finetrack.inference.app import build_sequence_cmc  # noqa: E402
 from finetrack.inference.build import tracker_kwargs  # noqa: E402

@@ -166,7 +166,7 @@ def track_and_score(cache, seq_name: str, half: str, mode: str, cfg: Config, res
     ``color``, the colour cache of the same boxes, as two cues); a colour cache is colour."""
     import dataclasses
 
-    from finetrack.data.mot import write_results
+    from finetrack.data.results import write_results
     from finetrack.inference.build import resolve_appearance, tracker_kwargs
     from finetrack.inference.cache import replay_appearance, track_frames
     from finetrack.tracker import Tracker
@@ -224,7 +224,7 @@ def retrieval(ckpt: Optional[Path]) -> dict:
         _, val = build_reid_datasets(cfg, need_train=False)
         res = make_evaluate_fn(cfg, val, torch.device("cpu"))(color_reid_model()).as_percent()
     else:
-        from finetrack.engine.checkpoint import load_checkpoint
+        from finetrack.utils.checkpoint import load_checkpoint
         from finetrack.engine.reid_build import evaluate_checkpoint
 
         size = load_checkpoint(ckpt)["model_args"]["detector"]["input_size"]

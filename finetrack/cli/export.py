@@ -48,7 +48,7 @@ def parse_args(argv=None):
 
 def load_model(ckpt: Path, config=None):
     """``(model, kind)``: a FineTrackModel (``"finetrack"``) or a YOLOXDetector (``"detector"``)."""
-    from finetrack.engine.checkpoint import load_checkpoint
+    from finetrack.utils.checkpoint import load_checkpoint
 
     obj = load_checkpoint(ckpt)
     if isinstance(obj, dict) and "model_args" in obj:

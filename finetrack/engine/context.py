@@ -10,7 +10,7 @@
 
 On entry: the device (``train.device``; under torchrun each process is pinned to
 ``cuda:LOCAL_RANK``), the process group (torchrun's environment), the run folder decision
-(:func:`~finetrack.engine.checkpoint.prepare_run_dir`: resume / overwrite / refuse, before
+(:func:`~finetrack.utils.checkpoint.prepare_run_dir`: resume / overwrite / refuse, before
 anything is written), then on the main rank ``config.yaml`` (resolved config and git revision),
 ``train.log`` and a TensorBoard writer (``tb/``), and the global seeds (``seed + rank``). On exit,
 whatever happened: the writer is closed, the log handler removed and the process group destroyed.
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from finetrack.config import git_revision, save_config, to_dict
-from finetrack.engine.checkpoint import LAST, prepare_run_dir
+from finetrack.utils.checkpoint import LAST, prepare_run_dir
 from finetrack.engine.logger import ScalarWriter, add_file_handler, remove_handler
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from finetrack.config import Config, TrackerConfig
-from finetrack.data.mot import MOTSequence, list_sequences, write_results
+from finetrack.data.mot import list_sequences, MOTSequence
+from finetrack.data.results import write_results
 from finetrack.inference.build import (build_detector_from_config, build_source, resolve_appearance,
                                        tracker_kwargs)
 from finetrack.engine.context import resolve_device
@@ -48,13 +49,13 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
     features come from ONE backbone pass (``joint``) unless ``--det-ckpt`` holds other detector
     weights (or ``two_networks``): then two networks run per frame (``two-networks``).
     """
-    from finetrack.engine.checkpoint import load_checkpoint
+    from finetrack.utils.checkpoint import load_checkpoint
     from finetrack.models.detector import detector_head_trained
 
     model = reid_obj = None
     if reid_ckpt is not None and (mode != "byte" or (det == "yolox" and det_ckpt is None)):
         from finetrack.models.build import model_from_checkpoint
-        from finetrack.models.crop_reid import is_crop_checkpoint
+        from finetrack.crop_reid.model import is_crop_checkpoint
 
         reid_obj = load_checkpoint(reid_ckpt, device)
         if is_crop_checkpoint(reid_obj):
@@ -115,8 +116,8 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
 def _crop_models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, obj, device: str):
     """:func:`_models` for a crop Re-ID network's checkpoint: it has no detector, so with
     ``det=yolox`` the detector is ``--det-ckpt``'s and two networks run per frame."""
-    from finetrack.inference.crop_embedder import CropEmbedder
-    from finetrack.models.crop_reid import crop_model_from_state
+    from finetrack.crop_reid.embedder import CropEmbedder
+    from finetrack.crop_reid.model import crop_model_from_state
 
     embedder = None
     if mode != "byte":
@@ -158,7 +159,7 @@ def _onnx_models(joint_model, detector, embedder, pipeline: str, device: str):
 
 def _fairmot_model(ckpt: str, device: str):
     """The FairMOT network of a ``tools/train_fairmot.py`` checkpoint (ValueError otherwise)."""
-    from finetrack.models.fairmot import FairMOT
+    from finetrack.fairmot.model import FairMOT
 
     model = FairMOT.from_checkpoint(ckpt, map_location=device)
     logger.info(

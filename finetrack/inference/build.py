@@ -6,7 +6,8 @@ import logging
 from typing import Any, Dict, Optional
 
 from finetrack.config import Config, TrackerConfig
-from finetrack.data.mot import GTFilter, MOTSequence
+from finetrack.data.identities import GTFilter
+from finetrack.data.mot import MOTSequence
 from finetrack.tracker.appearance import RobustParams
 from finetrack.inference.sources import SOURCES, GTDetections, PublicDetections, YOLOXDetections
 
@@ -53,11 +54,6 @@ def tracker_kwargs(cfg: TrackerConfig, frame_rate: float) -> Dict[str, Any]:
     )
 
 
-def gt_filter(cfg: Config) -> GTFilter:
-    d = cfg.data
-    return GTFilter(d.classes, d.min_visibility, d.drop_zero_flag, d.min_box_size)
-
-
 def build_source(
     kind: str,
     seq: MOTSequence,
@@ -70,7 +66,7 @@ def build_source(
     if kind == "public":
         return PublicDetections(seq, min_score=min_score)
     if kind == "gt":
-        return GTDetections(seq, gt_filter(cfg))
+        return GTDetections(seq, GTFilter.of(cfg.data))
     if kind == "yolox":
         if detector is None:
             raise ValueError("--det yolox needs a detector (--det-ckpt, or a --reid-ckpt whose detector is trained)")
@@ -90,13 +86,13 @@ def build_detector_from_config(cfg: Config, ckpt: str, device: str = "cpu"):
         checkpoint_detector_spec,
         detector_head_trained,
     )
-    from finetrack.engine.checkpoint import load_checkpoint
+    from finetrack.utils.checkpoint import load_checkpoint
 
     m = cfg.model
     obj = load_checkpoint(ckpt)
     state = obj.get("model") if isinstance(obj, dict) else None
     if isinstance(state, dict):
-        from finetrack.engine.checkpoint import check_finite_state
+        from finetrack.utils.checkpoint import check_finite_state
 
         check_finite_state(state, ckpt)  # NaN weights first: the most basic fault of a file
     if detector_head_trained(obj) is False:

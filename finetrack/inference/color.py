@@ -149,13 +149,13 @@ def color_reid_model(bins: Tuple[int, int, int] = (16, 4, 8), trim: float = 0.2)
     (:func:`finetrack.engine.evaluator.evaluate_gt_reid`): ``model(images, boxes)["embedding"]``.
 
     ``images`` are the detector's letterboxed, normalised inputs (B, 3, H, W) (RGB,
-    :func:`finetrack.data.letterbox.normalize_chw`), ``boxes`` a list of (N_b, 4) xyxy tensors in
+    :func:`finetrack.utils.letterbox.normalize_chw`), ``boxes`` a list of (N_b, 4) xyxy tensors in
     those pixels; the histograms are taken on the de-normalised letterboxed frame (the resized
     image, not the original resolution the tracker reads).
     """
     import torch
 
-    from finetrack.data.letterbox import IMAGENET_MEAN, IMAGENET_STD
+    from finetrack.utils.letterbox import IMAGENET_MEAN, IMAGENET_STD
 
     class ColorReID(torch.nn.Module):
         def __init__(self):

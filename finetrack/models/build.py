@@ -14,7 +14,7 @@ from typing import Any, Dict, Mapping, Optional, Type, Union
 import torch
 import torch.nn as nn
 
-from finetrack.engine.checkpoint import check_finite_state, load_checkpoint
+from finetrack.utils.checkpoint import check_finite_state, load_checkpoint
 from finetrack.models.detector import (
     DEFAULT_VARIANT,
     YOLOX_VARIANTS,
@@ -141,7 +141,7 @@ def model_from_checkpoint(
 
     Args:
         path: the checkpoint file (named in messages).
-        map_location: as for :func:`~finetrack.engine.checkpoint.load_checkpoint`.
+        map_location: as for :func:`~finetrack.utils.checkpoint.load_checkpoint`.
         obj: the file's content when the caller has already loaded it.
 
     Raises:

@@ -27,13 +27,14 @@ import torch.nn as nn
 import torchvision
 from yolox.models import YOLOPAFPN, YOLOX, YOLOXHead
 
-from finetrack.data.letterbox import (  # noqa: F401  (re-exported: the detector's input)
+from finetrack.utils.letterbox import (  # noqa: F401  (re-exported: the detector's input)
     IMAGENET_MEAN,
     IMAGENET_STD,
     LETTERBOX_PAD_VALUE,
     preprocess_image,
 )
-from finetrack.engine.checkpoint import check_finite_state, load_checkpoint, write_checkpoint
+from finetrack.utils.checkpoint import check_finite_state, load_checkpoint, write_checkpoint
+from finetrack.utils.cli import CheckpointMismatchError  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
 
@@ -182,15 +183,11 @@ def postprocess_detections(
     return results
 
 
-class CheckpointMismatchError(RuntimeError):
-    """A state dict does not fit the model; the message lists every offending key."""
-
-
 def checkpoint_detector_spec(obj: Mapping) -> Dict[str, Any]:
     """The detector description a ``tools/train_det.py`` checkpoint records, if any.
 
     Args:
-        obj: a loaded checkpoint (see :func:`~finetrack.engine.checkpoint.load_checkpoint`).
+        obj: a loaded checkpoint (see :func:`~finetrack.utils.checkpoint.load_checkpoint`).
 
     Returns:
         ``{"detector": "yolox_tiny", "input_size": (H, W)}`` with the keys the checkpoint holds
@@ -223,7 +220,7 @@ def detector_head_trained(obj: Mapping) -> Optional[bool]:
        (the Re-ID losses never reach the head, so an untrained head keeps exactly these values).
 
     Args:
-        obj: a loaded checkpoint (see :func:`~finetrack.engine.checkpoint.load_checkpoint`).
+        obj: a loaded checkpoint (see :func:`~finetrack.utils.checkpoint.load_checkpoint`).
 
     Returns:
         True / False, or None when the checkpoint holds no objectness biases to judge by.

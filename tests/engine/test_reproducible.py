@@ -8,7 +8,7 @@ from .conftest import tiny_config
 
 
 def _train(root, out, threads):
-    from finetrack.engine.checkpoint import load_checkpoint
+    from finetrack.utils.checkpoint import load_checkpoint
     from finetrack.engine.reid_build import train_from_config
 
     prev = torch.get_num_threads()

@@ -9,7 +9,7 @@ import torch
 
 from finetrack.config import ConfigError
 
-from finetrack.engine.checkpoint import load_checkpoint
+from finetrack.utils.checkpoint import load_checkpoint
 from finetrack.engine.reid_build import build_reid_datasets, model_kwargs, train_from_config
 from finetrack.engine.trainer import NonFiniteLossError, ReIDTrainer
 

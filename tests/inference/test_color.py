@@ -103,7 +103,8 @@ def test_run_tracking_with_colour_needs_no_reid_checkpoint(tmp_path):
     import cv2
 
     from finetrack.config import Config, freeze, load_config
-    from finetrack.data.mot import SeqInfo, read_results, write_seqinfo
+    from finetrack.data.mot import SeqInfo, write_seqinfo
+    from finetrack.data.results import read_results
     from finetrack.inference.app import run_tracking
 
     frames = bounce_scene(occluded=())
@@ -186,7 +187,7 @@ def test_colour_reid_model_reads_the_letterboxed_frame():
     letterboxed BGR frame itself."""
     import torch
 
-    from finetrack.data.letterbox import letterbox, preprocess_image
+    from finetrack.utils.letterbox import letterbox, preprocess_image
     from finetrack.inference.color import color_reid_model
 
     img = np.full((200, 300, 3), 128, np.uint8)

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as a script
     sys.path.insert(0, str(REPO))
 
-from finetrack.data.mot import write_results  # noqa: E402
+from finetrack.data.results import write_results  # noqa: E402
 from finetrack.tracker import Tracker  # noqa: E402
 from finetrack.tracker.sim import load_mot_det, synthetic_crowd  # noqa: E402
 

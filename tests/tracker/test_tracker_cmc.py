@@ -199,7 +199,8 @@ def test_track_pipeline_uses_and_caches_cmc(tmp_path, caplog):
     import logging
 
     from finetrack.config import Config, freeze, load_config
-    from finetrack.data.mot import SeqInfo, read_results, write_seqinfo
+    from finetrack.data.mot import SeqInfo, write_seqinfo
+    from finetrack.data.results import read_results
     from finetrack.inference.app import run_tracking
 
     frames = render_pan_scene(pan_offsets())
