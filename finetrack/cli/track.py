@@ -71,7 +71,8 @@ def parse_args(argv=None):
                     "exported in memory at start, as `finetrack export` writes them)")
     ap.add_argument("--out", required=True, help="output folder (replaced as a whole at the end)")
     ap.add_argument("--overwrite", action="store_true",
-                    help="replace a non-empty --out (default: refuse it)")
+                    help="replace a non-empty --out whose every file a FineTrack run wrote "
+                    "(default: refuse it)")
     ap.add_argument("--video", action="store_true",
                     help="also render the tracked mp4 (<out>/<name>.mp4; <out>/videos/<SEQ>.mp4)")
     ap.add_argument("--fps", type=float, default=None,
@@ -107,8 +108,9 @@ def _unquoted_glob(args) -> str:
     parent = paths[0].parent
     suffix = paths[0].suffix or ""
     quoted = f"'{parent / ('*' + suffix)}'"
-    return (f"--source got {len(paths)} paths ({paths[0]} {extra[0]}{' ...' if len(extra) > 1 else ''}"
-            f"): the shell expanded an unquoted glob; quote it, e.g. --source {quoted}")
+    more = " ..." if len(extra) > 1 else ""
+    return (f"--source got {len(paths)} paths ({paths[0]} {extra[0]}{more}): the shell expanded "
+            f"an unquoted glob; quote it, e.g. --source {quoted}")
 
 
 def _glob_folder(spec: str) -> str:
@@ -185,7 +187,8 @@ def main(argv=None) -> int:
             extra += [work / "track_config.yaml", work / SUMMARY]
             files = _final_files(summary, work, out, extra)
             summary["files"] = files  # the final paths, not the staging folder's
-            summary["manifest"] = file_manifest(work, exclude=(SUMMARY,))  # what --overwrite may replace
+            # what a later --overwrite may replace
+            summary["manifest"] = file_manifest(work, exclude=(SUMMARY,))
             write_summary(summary, str(work))
     except (ConfigError, MOTFormatError, FileNotFoundError, ValueError, KeyError,
             CheckpointMismatchError) as e:

@@ -54,7 +54,8 @@ def extract_gt_embeddings(
     if progress:
         from finetrack.utils.progress import progress_bar
 
-        batches = progress_bar(loader, desc="validation", unit="batch", leave=False, dynamic_ncols=True)
+        batches = progress_bar(loader, desc="validation", unit="batch", leave=False,
+                               dynamic_ncols=True)
     try:
         for batch in batches:
             with torch.autocast(device_type=device.type, enabled=amp and device.type == "cuda"):

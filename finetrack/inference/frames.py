@@ -41,7 +41,7 @@ DEFAULT_FPS: float = 30.0
 
 Frame = Tuple[int, Optional[np.ndarray]]
 
-#: A webcam ends after this many failed reads in a row (a single failure is skipped, with a warning).
+#: A webcam ends after this many failed reads in a row (one failure is skipped, with a warning).
 WEBCAM_MAX_MISSES: int = 30
 #: Containers whose frame count OpenCV estimates from the duration: a shortfall of up to this many
 #: frames at the end is not an error there.
@@ -233,7 +233,7 @@ class WebcamFrames(VideoFrames):
         self, first: int = 1, last: Optional[int] = None, read: bool = True
     ) -> Iterator[Frame]:
         """Live frames; a frame that cannot be read is skipped with a warning (frame numbers
-        count the frames yielded), and :data:`WEBCAM_MAX_MISSES` failures in a row end the stream."""
+        count the frames yielded); :data:`WEBCAM_MAX_MISSES` failures in a row end the stream."""
         cap = self._open()
         try:
             f = misses = 0

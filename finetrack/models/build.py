@@ -168,7 +168,8 @@ def model_from_checkpoint(
         obj = load_checkpoint(path, map_location)
     if obj.get("kind") == "fairmot":
         raise KeyError(f"{path} is a FairMOT checkpoint (tools/train_fairmot.py), not a FineTrack "
-                       "Re-ID checkpoint: track with it as --det fairmot --det-ckpt (no --reid-ckpt)")
+                       "Re-ID checkpoint: track with it as --det fairmot --det-ckpt (no "
+                       "--reid-ckpt)")
     if "model_args" not in obj:
         if _is_detector_checkpoint(obj):
             raise KeyError(f"{path} is a YOLOX detector checkpoint (tools/train_det.py or "

@@ -283,7 +283,7 @@ def check_replaceable(path: PathLike, manifest_file: str, key: str = "manifest")
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[List[int]]:
-    """Hold SIGINT / SIGTERM during a few renames (main thread only); yields the signals that came."""
+    """Hold SIGINT / SIGTERM during a few renames (main thread only); yields those that came."""
     got: List[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield got
