@@ -24,8 +24,8 @@ the new ones. An interrupted run's partial results take the place of an empty or
 without --overwrite, and --overwrite replaces only a folder whose every file a FineTrack run wrote
 (track_summary.json's manifest: relative path -> sha1); an --out that is, holds or lies inside an
 input (source, <data-root>/<split>, checkpoint, config), or is the current folder or a filesystem
-root, is refused. A second run into the same --out while one is running is refused (lock file beside it).
-Bad input: one line on stderr, exit 2 (--debug: traceback).
+root, is refused. A second run into the same --out while one is running is refused (lock file
+beside it). Bad input: one line on stderr, exit 2 (--debug: traceback).
 """
 from __future__ import annotations
 
