@@ -321,8 +321,7 @@ def test_track_ctrl_c_exits_130_and_leaves_nothing(tmp_path, monkeypatch, capsys
     root = tmp_path / "data"
     make_seq(root / "train", "SEQ-00")
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "SEQ-00.txt").write_text("earlier result\n")
+    assert track(root, out).returncode == 0  # earlier results (--overwrite replaces only a run's)
     before = snapshot(out)
 
     def interrupted(cfg, data_root, split, out_dir, **kw):

@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
-from tqdm import tqdm
+from finetrack.utils.progress import progress_bar
 
 from finetrack.config import check_resume_config
 from finetrack.utils.checkpoint import (
@@ -338,7 +338,7 @@ class BaseTrainer:
         steps = 0
         window: Dict[str, float] = {}
         window_n = 0
-        bar = tqdm(total=n_total, desc=f"epoch {epoch + 1}/{self.epochs}",
+        bar = progress_bar(total=n_total, desc=f"epoch {epoch + 1}/{self.epochs}",
                    disable=not self.progress, dynamic_ncols=True, leave=False)
         t0 = time.perf_counter()
         it = iter(batches)

@@ -52,9 +52,10 @@ def extract_gt_embeddings(
     embs, seqs, frames, tids, corrs, abs_corrs, borders = [], [], [], [], [], [], []
     batches = loader
     if progress:
-        from tqdm import tqdm
+        from finetrack.utils.progress import progress_bar
 
-        batches = tqdm(loader, desc="validation", unit="batch", leave=False, dynamic_ncols=True)
+        batches = progress_bar(loader, desc="validation", unit="batch", leave=False,
+                               dynamic_ncols=True)
     try:
         for batch in batches:
             with torch.autocast(device_type=device.type, enabled=amp and device.type == "cuda"):

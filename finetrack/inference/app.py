@@ -366,11 +366,44 @@ def run_tracking(
         if res.interrupted:
             summary["interrupted"] = {"sequence": reader.name, "frames": res.timer.frames}
             break
+    empty = _empty_result(summary, cfg, src, joint_model, detector, fairmot, min_score)
+    if empty:
+        summary["empty_result"] = empty
+        logger.warning("%s", empty)
     summary["timing"] = {k: v for k, v in total.seconds.items()}
     summary["frames"] = total.frames
     summary["wall_seconds"] = time.perf_counter() - t_start
     summary["timing_line"] = total.summary()
     return summary
+
+
+def _empty_result(summary: dict, cfg: Config, src, joint_model, detector, fairmot,
+                  min_score) -> str:
+    """Why a run over some frames wrote no box at all ('' when it wrote one): no detection above
+    the threshold, or none kept by the tracker."""
+    seqs = summary["sequences"].values()
+    frames = sum(s["frames"] for s in seqs)
+    if not frames or any(s["boxes"] for s in seqs):
+        return ""
+    dets = sum(s["detections"] for s in seqs)
+    if dets == 0:
+        if src.name == "fairmot":
+            why = f"conf {fairmot.conf_thresh:g} of the FairMOT checkpoint"
+        elif src.name == "yolox":
+            net = joint_model.detector if joint_model is not None else detector
+            why = f"conf_thresh {getattr(net, 'conf_thresh', cfg.model.conf_thresh):g}"
+        elif src.name == "public":
+            why = ("det.txt holds no box for these frames" if min_score is None
+                   else f"--min-score {min_score:g}")
+        else:
+            why = "gt.txt holds no box for these frames"
+        return (f"the results hold no box: no detection above the threshold in {frames} frame(s) "
+                f"({src.name}: {why})")
+    t = cfg.tracker
+    start = t.new_track_thresh if t.new_track_thresh is not None else t.track_thresh + 0.1
+    return (f"the results hold no box: the tracker kept none of the {dets} detection(s) in "
+            f"{frames} frame(s) (a track starts above tracker.new_track_thresh {start:g}; boxes "
+            f"under tracker.min_box_area {t.min_box_area:g} px are dropped)")
 
 
 def build_sequence_cmc(cfg: TrackerConfig, seq: MOTSequence, out_dir: Path):

@@ -49,9 +49,9 @@ def compute_frames(seq: MOTSequence, source, embedder=None, half: str = "all",
     need_image = getattr(source, "needs_image", False) or embedder is not None
     frames = range(first, last + 1)
     if progress:
-        from tqdm import tqdm
+        from finetrack.utils.progress import progress_bar
 
-        frames = tqdm(frames, desc=f"{seq.name} [{half}] cache", unit="frame", leave=False)
+        frames = progress_bar(frames, desc=f"{seq.name} [{half}] cache", unit="frame", leave=False)
     out_f, out_b, out_s, out_e = [], [], [], []
     for frame in frames:
         image = seq.read_frame(frame) if need_image else None
