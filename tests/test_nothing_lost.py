@@ -219,7 +219,7 @@ def test_overwrite_replaces_only_files_a_run_wrote(world, tmp_path):
 @pytest.mark.parametrize("point", ["loading the model", "mid-video", "after tracking"])
 def test_sigint_keeps_the_earlier_results_byte_identical(world, tmp_path, monkeypatch,
                                                          sigint_raises, point):
-    import finetrack.engine.checkpoint as checkpoint
+    import finetrack.utils.checkpoint as checkpoint
     import finetrack.utils.io as io_mod
     from finetrack.tracker import Tracker
 
@@ -373,7 +373,7 @@ def test_the_issues_random_1000_bytes_are_one_line(world, tmp_path, flag):
 
 
 def test_random_bytes_of_any_seed_are_a_checkpoint_error(tmp_path):
-    from finetrack.engine.checkpoint import load_checkpoint
+    from finetrack.utils.checkpoint import load_checkpoint
     from finetrack.utils.cli import CheckpointError
 
     p = tmp_path / "bad.pth"
