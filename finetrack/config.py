@@ -219,38 +219,19 @@ class ReIDEvalConfig:
 class RobustConfig:
     """``tracker.mode=robust``: appearance that can only help (finetrack/tracker/appearance.py)."""
 
-    agree_llr: float = 3.0  #: log-likelihood ratio for "same person" (recovery of non-overlapping pairs)
-    bonus_weight: float = 0.1  #: first stage: overlapping pairs' cost - bonus_weight * clip(llr)
-    bonus_ref_fps: float = 7.0  #: >0: bonus x min(1, bonus_ref_fps / frame rate) (IoU says more at high fps)
     add_llr: float = 4.0  #: >0: a pair IoU alone rejects (cost > match_thresh) gets the bonus only with llr > add_llr (appearance sure on its own); 0: off
-    bonus_clean_only: bool = True  #: the bonus only for detections overlapping no other detection
-    unlock_llr: float = 0.0  #: byte's first-stage pairs are kept unless llr < -unlock_llr (then the bonus decides)
     restore_dropped: bool = True  #: a byte pair left with both partners unmatched is restored (unless vetoed)
-    bonus_clip: float = 4.0  #: llr clip of that bonus (max cost change bonus_weight * bonus_clip)
-    bonus_margin: float = 0.0  #: >0: each pair's bonus x min(1, mean(row, column llr margin over the runner-up) / bonus_margin) (Deep OC-SORT); 0: off
     veto_llr: float = 4.0  #: llr below -veto_llr contradicts an IoU match (vetoed only for a swap)
-    margin_llr: float = 1.0  #: a recovery beats its row/column competitors by this llr
     occlusion_iou: float = 0.3  #: detections overlapping another above this are occluded
-    pos_iou: float = 0.6  #: IoU of an unambiguous match used as a calibration positive
-    min_separation: float = 0.0  #: calibration d' (vs the hardest other detection) below which appearance is off (= byte)
     min_samples: int = 30  #: calibration samples per class before appearance is used
-    window: int = 400  #: calibration samples kept per class
     min_track_feats: int = 2  #: clean features a track needs before appearance speaks for it
-    gate_radius: float = 0.5  #: motion gate radius, box heights
-    gate_speed: float = 1.0  #: motion gate growth, box heights per second since the last match
-    max_scale_change: float = 1.5  #: motion gate on the height ratio
     dynamic_ema: bool = True  #: EMA step scaled by the detection score (Deep OC-SORT)
     recovery: bool = True  #: appearance recovery stage (off: appearance only vetoes swaps)
     identity_lag_s: float = 1.0  #: lag (s) of the identity calibration behind the reliability gate (0: no gate)
     min_identity_separation: float = 1.2  #: d' at that lag below which appearance is off (= byte)
     identity_z: float = 2.0  #: that gate tests d' - identity_z * se(d') (a lower confidence bound)
     identity_ref_fps: float = 30.0  #: >0: that gate's d' x min(1, frame rate / identity_ref_fps) (IoU weaker at low fps; 0: fixed)
-    identity_llr: bool = True  #: decisions read the identity calibration's llr (feature of identity_lag_s ago vs now), not the next-frame one
-    #: tracker.appearance=auto (Re-ID and colour cues): select (the decisions read the cue whose
-    #: identity calibration separates people best on this sequence, label-free) | sum (llrs added)
-    cue_rule: Literal["select", "sum"] = "select"
     center: bool = True  #: subtract the sequence's running mean embedding (unseen-scene BN shift)
-    center_momentum: float = 0.02  #: weight of a new frame in that running mean
 
 
 @dataclass
@@ -263,7 +244,6 @@ class TrackerConfig:
     new_track_thresh: Optional[float] = None  #: None = track_thresh + 0.1
     match_thresh: float = 0.8  #: first stage (byte); finetrack uses fused_match_thresh
     fused_match_thresh: float = 0.5
-    finetrack_iou_stage: bool = False  #: finetrack: ByteTrack's IoU stage for the high dets the fused stage leaves (not in the paper)
     jde_match_thresh: float = 0.4
     second_match_thresh: float = 0.5
     unconfirmed_match_thresh: float = 0.7
@@ -287,12 +267,11 @@ class TrackerConfig:
     #: Tracker.embedding_floor; the other rows are zeros: same results, fewer ROIs); true: every box
     embed_all_boxes: bool = False
     #: what the embeddings are (finetrack/inference/color.py): reid (the Re-ID head's) | color
-    #: (an HSV histogram of the upper and lower body; no Re-ID checkpoint needed) | reid+color
-    #: (one cosine, colour share color_weight) | auto (robust: both, as two cues calibrated on the
-    #: sequence itself; tracker.robust.cue_rule says which the decisions read) | null (the mode's
-    #: own: auto for robust, reid for finetrack and jde)
-    appearance: Optional[Literal["reid", "color", "reid+color", "auto"]] = None
-    color_weight: float = 0.5  #: reid+color: the colour share w of the cosine, (1 - w) cos_reid + w cos_color
+    #: (an HSV histogram of the upper and lower body; no Re-ID checkpoint needed) | auto (robust:
+    #: both, as two cues calibrated on the sequence itself; the decisions read the one that
+    #: separates this sequence's people best) | null (the mode's own: auto for robust, reid for
+    #: finetrack and jde)
+    appearance: Optional[Literal["reid", "color", "auto"]] = None
 
     def __post_init__(self) -> None:
         if isinstance(self.interpolate, bool):
@@ -355,15 +334,11 @@ RANGES: Dict[type, Dict[str, str]] = {
                     "track_buffer": NON_NEGATIVE, "min_box_area": NON_NEGATIVE,
                     "max_aspect_ratio": POSITIVE, "ema_alpha": UNIT, "duplicate_thresh": UNIT,
                     "iou_pixel_offset": NON_NEGATIVE, "interp_max_gap": POSITIVE,
-                    "interp_min_track_len": NON_NEGATIVE, "color_weight": UNIT},
-    RobustConfig: {"agree_llr": NON_NEGATIVE, "veto_llr": NON_NEGATIVE, "margin_llr": NON_NEGATIVE,
-                   "bonus_weight": NON_NEGATIVE, "bonus_clip": NON_NEGATIVE,
-                   "bonus_ref_fps": NON_NEGATIVE, "bonus_margin": NON_NEGATIVE, "occlusion_iou": UNIT, "pos_iou": UNIT,
-                   "min_samples": POSITIVE, "window": POSITIVE, "min_track_feats": NON_NEGATIVE,
-                   "gate_radius": NON_NEGATIVE, "gate_speed": NON_NEGATIVE,
-                   "max_scale_change": POSITIVE, "center_momentum": UNIT,
-                   "identity_lag_s": NON_NEGATIVE, "identity_z": NON_NEGATIVE,
-                   "identity_ref_fps": NON_NEGATIVE},
+                    "interp_min_track_len": NON_NEGATIVE},
+    RobustConfig: {"add_llr": NON_NEGATIVE, "veto_llr": NON_NEGATIVE, "occlusion_iou": UNIT,
+                   "min_samples": POSITIVE, "min_track_feats": NON_NEGATIVE,
+                   "identity_lag_s": NON_NEGATIVE, "min_identity_separation": NON_NEGATIVE,
+                   "identity_z": NON_NEGATIVE, "identity_ref_fps": NON_NEGATIVE},
     AugmentConfig: {"flip": UNIT, "color": UNIT, "erase": UNIT, "box_jitter": NON_NEGATIVE},
 }
 

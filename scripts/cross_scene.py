@@ -59,17 +59,13 @@ ABLATIONS = {
     "-occlusion gate": ("robust", ["tracker.robust.occlusion_iou=1.0"]),
     "-dynamic EMA": ("robust", ["tracker.robust.dynamic_ema=false"]),
     "-centring": ("robust", ["tracker.robust.center=false"]),
-    "-reliability gate": ("robust", ["tracker.robust.min_separation=-1.0e9"]),
     "-identity gate": ("robust", ["tracker.robust.identity_lag_s=0"]),
     "-restore": ("robust", ["tracker.robust.restore_dropped=false"]),
     "-fps scaling": ("robust", ["tracker.robust.identity_ref_fps=0"]),
-    "-identity llr": ("robust", ["tracker.robust.identity_llr=false"]),
     "-add gate": ("robust", ["tracker.robust.add_llr=0"]),
     "Re-ID cue only": ("robust", ["tracker.appearance=reid"]),
     "Re-ID cue only, -add gate": ("robust", ["tracker.appearance=reid", "tracker.robust.add_llr=0"]),
     "colour cue only": ("robust", ["tracker.appearance=color"]),
-    "cues summed": ("robust", ["tracker.robust.cue_rule=sum"]),
-    "finetrack+IoU stage": ("finetrack", ["tracker.finetrack_iou_stage=true"]),
 }
 
 
@@ -173,7 +169,7 @@ def track_and_score(cache, seq_name: str, half: str, mode: str, cfg: Config, res
 
     appearance = resolve_appearance(cfg.tracker, mode)
     if mode != "byte":
-        cache, appearance = replay_appearance(cache, appearance, color, cfg.tracker.color_weight)
+        cache, appearance = replay_appearance(cache, appearance, color)
     tcfg = dataclasses.replace(cfg.tracker, mode=mode, appearance=appearance)
     tracker = Tracker(**tracker_kwargs(tcfg, cache.meta["frame_rate"]))
     rows = track_frames(cache, tracker, use_embeddings=mode != "byte")

@@ -235,16 +235,17 @@ def run_tracking(
                          "or tracker.appearance=color (a colour histogram, no checkpoint)")
     if appearance == "auto" and mode != "robust":
         raise ValueError(f"tracker.appearance=auto needs --mode robust (its two cues are calibrated "
-                         f"by the robust mode), got --mode {mode}; use reid+color for {mode}")
+                         f"by the robust mode), got --mode {mode}")
     color = None
     if looks and appearance != "reid":
         from finetrack.inference.color import ColorAppearance
 
-        color = ColorAppearance(appearance, cfg.tracker.color_weight)
+        color = ColorAppearance(appearance)
         logger.info("appearance: %s", {
             "color": "colour histogram only",
-            "auto": f"Re-ID and colour histogram, two cues (tracker.robust.cue_rule={cfg.tracker.robust.cue_rule})",
-        }.get(appearance, f"Re-ID + colour histogram (colour weight {cfg.tracker.color_weight:g})"))
+            "auto": "Re-ID and colour histogram, two cues (the decisions read the one that "
+                    "separates this sequence's people best)",
+        }[appearance])
     device = str(resolve_device(cfg.train.device))
     if source is not None:
         readers = [open_source(source, fps)]

@@ -37,7 +37,6 @@ def tracker_kwargs(cfg: TrackerConfig, frame_rate: float) -> Dict[str, Any]:
         new_track_thresh=cfg.new_track_thresh,
         match_thresh=cfg.match_thresh,
         fused_match_thresh=cfg.fused_match_thresh,
-        finetrack_iou_stage=cfg.finetrack_iou_stage,
         jde_match_thresh=cfg.jde_match_thresh,
         second_match_thresh=cfg.second_match_thresh,
         unconfirmed_match_thresh=cfg.unconfirmed_match_thresh,

@@ -55,8 +55,11 @@ import numpy as np
 from finetrack.structures import xyah_to_xyxy, xyxy_to_tlwh, xyxy_to_xyah
 from finetrack.structures import box_iou_xyxy
 from finetrack.tracker import matching
-from finetrack.tracker.appearance import (FeatureCentering, RobustParams, SimilarityCalibrator,
-                                          dynamic_ema_alpha, max_overlap, motion_gate)
+from finetrack.tracker.appearance import (AGREE_LLR, BONUS_CLIP, BONUS_REF_FPS, BONUS_WEIGHT,
+                                          GATE_RADIUS, GATE_SPEED, MARGIN_LLR, MAX_SCALE_CHANGE,
+                                          MIN_SEPARATION, POS_IOU, WINDOW, FeatureCentering,
+                                          RobustParams, SimilarityCalibrator, dynamic_ema_alpha,
+                                          max_overlap, motion_gate)
 from finetrack.tracker.kalman import KalmanFilter
 from finetrack.tracker.track import Track, TrackState, l2_normalize
 
@@ -83,10 +86,9 @@ class ModePolicy:
         center_embeddings: embeddings are centred on the sequence's running mean (robust).
         low_stage: stage 2 matches the remaining tracked tracks with the *low* detections; False
             (jde): with the high detections stage 1 left, and low detections are ignored.
-        fuse_score_iou: IoU costs of the IoU stages (stage 1 of byte/robust, finetrack's extra IoU
-            stage) are fused with the detection score.
+        fuse_score_iou: IoU costs of the IoU first stages (byte, robust) are fused with the
+            detection score.
         fuse_score_unconfirmed: the unconfirmed stage's IoU cost is fused with the score.
-        iou_stage_after_first: finetrack_iou_stage: an IoU stage on what the fused stage left.
         feature_alpha: per-detection EMA weights skip occluded and low-score boxes (robust).
     """
 
@@ -98,7 +100,6 @@ class ModePolicy:
     low_stage: bool
     fuse_score_iou: bool
     fuse_score_unconfirmed: bool
-    iou_stage_after_first: bool
     feature_alpha: bool
 
 
@@ -112,15 +113,14 @@ MODE_TABLE = {
 }
 
 
-def mode_policy(mode: str, thresholds: dict, mot20: bool, finetrack_iou_stage: bool,
-                center: bool) -> ModePolicy:
+def mode_policy(mode: str, thresholds: dict, mot20: bool, center: bool) -> ModePolicy:
     """The :class:`ModePolicy` of ``mode``.
 
     Args:
         mode: one of :data:`MODES`. thresholds: the Tracker attributes named in
             :data:`MODE_TABLE` (``match_thresh``, ``fused_match_thresh``, ``jde_match_thresh``).
         mot20: no score fusion anywhere (ByteTrack's ``mot20``).
-        finetrack_iou_stage: finetrack's extra IoU stage. center: robust's embedding centring.
+        center: robust's embedding centring.
     """
     if mode not in MODE_TABLE:
         raise ValueError(f"unknown tracker mode {mode!r}; valid modes: {', '.join(MODES)}")
@@ -130,7 +130,6 @@ def mode_policy(mode: str, thresholds: dict, mot20: bool, finetrack_iou_stage: b
         needs_embeddings=mode != "byte", center_embeddings=mode == "robust" and bool(center),
         low_stage=low_stage, fuse_score_iou=not mot20,
         fuse_score_unconfirmed=fuse_unconfirmed and not mot20,
-        iou_stage_after_first=mode == "finetrack" and bool(finetrack_iou_stage),
         feature_alpha=mode == "robust")
 
 
@@ -173,33 +172,6 @@ def _joint(a: Sequence[Track], b: Sequence[Track]) -> List[Track]:
     return out
 
 
-def discrimination_weight(llr: np.ndarray, margin: float) -> np.ndarray:
-    """(N, M) weights in [0, 1]: how clearly each row's and column's best llr beats its runner-up.
-
-    ``w_ij = min(1, (m_i + m_j) / 2 / margin)`` with ``m_i`` the gap between the two largest finite
-    values of row ``i`` (``margin`` when the row has fewer than two) and ``m_j`` the same for
-    column ``j`` (Deep OC-SORT's adaptive appearance weight, on log-likelihood ratios).
-
-    Args:
-        llr: (N, M) log-likelihood ratios, ``-inf`` where a pair is not a candidate.
-        margin: the gap that earns full weight (> 0).
-    """
-    v = np.asarray(llr, dtype=np.float64)
-    n, m = v.shape
-
-    def gaps(a: np.ndarray) -> np.ndarray:  # per row of a
-        if a.shape[1] < 2:
-            return np.full(a.shape[0], margin)
-        top = np.sort(a, axis=1)[:, ::-1][:, :2]
-        ok = np.isfinite(top).all(axis=1)
-        return np.where(ok, top[:, 0] - np.where(ok, top[:, 1], 0.0), margin)
-
-    if n == 0 or m == 0:
-        return np.ones((n, m))
-    w = (gaps(v)[:, None] + gaps(v.T)[None, :]) / (2.0 * margin)
-    return np.clip(w, 0.0, 1.0)
-
-
 def _second_best(values: np.ndarray, axis: int) -> np.ndarray:
     """For each entry, the largest *other* value along ``axis`` (``-inf`` when there is none).
 
@@ -235,9 +207,6 @@ class Tracker:
         match_thresh: First-stage threshold of ``byte`` (IoU+score cost, 0.8; 0.9 reproduces
             ByteTrack's own MOT17 eval).
         fused_match_thresh: First-stage threshold of ``finetrack`` (fused distance, 0.5).
-        finetrack_iou_stage: ``finetrack`` only: after the fused stage, match the pool tracks and
-            high detections it left on ``byte``'s IoU cost (``match_thresh``). Not in the paper
-            (False keeps its exact rule).
         jde_match_thresh: First-stage threshold of ``jde`` (embedding+motion cost, 0.4).
         second_match_thresh: IoU-distance threshold of the second stage (0.5).
         unconfirmed_match_thresh: Threshold of the unconfirmed stage (0.7).
@@ -255,7 +224,7 @@ class Tracker:
         cues: ``robust`` only: the embeddings are several appearance cues side by side, of these
             widths (one may be -1: the rest), e.g. ``(-1, 144)`` for Re-ID features followed by
             the colour histogram (``tracker.appearance=auto``). Each cue is L2-normalised and
-            calibrated on its own; ``robust.cue_rule`` says how their evidence is combined. None:
+            calibrated on its own; the decisions read the one that separates people best. None:
             the embeddings are one cue.
     """
 
@@ -267,7 +236,6 @@ class Tracker:
         new_track_thresh: Optional[float] = None,
         match_thresh: float = 0.8,
         fused_match_thresh: float = 0.5,
-        finetrack_iou_stage: bool = False,
         jde_match_thresh: float = 0.4,
         second_match_thresh: float = 0.5,
         unconfirmed_match_thresh: float = 0.7,
@@ -291,7 +259,6 @@ class Tracker:
             track_thresh + NEW_TRACK_MARGIN if new_track_thresh is None else new_track_thresh)
         self.match_thresh = float(match_thresh)
         self.fused_match_thresh = float(fused_match_thresh)
-        self.finetrack_iou_stage = bool(finetrack_iou_stage)
         self.jde_match_thresh = float(jde_match_thresh)
         self.second_match_thresh = float(second_match_thresh)
         self.unconfirmed_match_thresh = float(unconfirmed_match_thresh)
@@ -310,7 +277,7 @@ class Tracker:
         self.policy = mode_policy(
             mode, {"match_thresh": self.match_thresh, "fused_match_thresh": self.fused_match_thresh,
                    "jde_match_thresh": self.jde_match_thresh},
-            self.mot20, self.finetrack_iou_stage, self.robust.center)
+            self.mot20, self.robust.center)
         self.first_match_thresh = self.policy.first_thresh
         self._first_stage = {"iou": self._iou_first_stage, "fused": self._fused_first_stage,
                              "motion": self._motion_first_stage,
@@ -319,25 +286,23 @@ class Tracker:
         if self.cues is not None and (len(self.cues) < 1 or self.cues.count(-1) > 1
                                       or any(c == 0 or c < -1 for c in self.cues)):
             raise ValueError(f"cues must be positive widths (one may be -1), got {cues}")
-        if self.robust.cue_rule not in ("select", "sum"):
-            raise ValueError(f"robust.cue_rule must be select or sum, got {self.robust.cue_rule!r}")
         n_cues = 1 if self.cues is None else len(self.cues)
         #: next-frame calibration per cue (a track's EMA feature against its next detection)
-        self.calibrators = [SimilarityCalibrator(self.robust.window, self.robust.min_samples,
-                                                 self.robust.min_separation) for _ in range(n_cues)]
+        self.calibrators = [SimilarityCalibrator(WINDOW, self.robust.min_samples, MIN_SEPARATION)
+                            for _ in range(n_cues)]
         #: identity calibration per cue at a lag of identity_lag_s (the reliability gate)
         self.identity_calibrators = [SimilarityCalibrator(
-            self.robust.window, self.robust.min_samples,
+            WINDOW, self.robust.min_samples,
             self.robust.identity_threshold(self.frame_rate), confidence_z=self.robust.identity_z)
             for _ in range(n_cues)]
         #: several cues are in use: only robust reads them (the other modes see one vector)
         self._multi_cue = self.cues is not None and mode == "robust"
-        #: the cue the decisions read (``cue_rule=select``; 0 with one cue)
+        #: the cue the decisions read (:meth:`_select_cue`; 0 with one cue)
         self.active_cue = 0
         self._cue_slices: Optional[List[slice]] = None
         self._lag_frames = max(1, int(round(self.robust.identity_lag_s * self.frame_rate)))
         self._history_on = self.policy.feature_alpha and self.robust.identity_lag_s > 0
-        self.centering = FeatureCentering(self.robust.center_momentum)
+        self.centering = FeatureCentering()
         #: per-frame counters of the robust mode (vetoes, recoveries, skipped EMA updates)
         self.robust_stats = {"vetoes": 0, "changed": 0, "added": 0, "recoveries": 0,
                              "ema_skipped": 0, "restored": 0}
@@ -604,20 +569,16 @@ class Tracker:
         clean_det = max_overlap(xyxy[high], det_iou) <= p.occlusion_iou
         mature = np.array([t.n_feats >= p.min_track_feats for t in pool])
         since = np.array([max(self.frame_id - t.frame_id, 1) for t in pool], dtype=np.float64)
-        gate = motion_gate(pool_boxes, xyxy[high], since, self.frame_rate, p.gate_radius,
-                           p.gate_speed, p.max_scale_change)
+        gate = motion_gate(pool_boxes, xyxy[high], since, self.frame_rate, GATE_RADIUS,
+                           GATE_SPEED, MAX_SCALE_CHANGE)
         usable = mature[:, None] & clean_det[None, :]
-        agree = usable & gate & (llr > p.agree_llr)
+        agree = usable & gate & (llr > AGREE_LLR)
         byte_matches, _, _ = matching.linear_assignment(dists, self.match_thresh)
         if self.appearance_on:
             # 1. appearance reweights the overlapping pairs by its calibrated evidence (bounded)
-            overlap = (d_iou < 1.0) & (usable if p.bonus_clean_only else mature[:, None])
-            weight = p.bonus_weight
-            if p.bonus_ref_fps > 0:
-                weight *= min(1.0, p.bonus_ref_fps / max(self.frame_rate, 1e-6))
-            bonus = weight * np.clip(llr, -p.bonus_clip, p.bonus_clip)
-            if p.bonus_margin > 0:
-                bonus = bonus * discrimination_weight(np.where(usable, llr, -np.inf), p.bonus_margin)
+            overlap = (d_iou < 1.0) & usable
+            weight = BONUS_WEIGHT * min(1.0, BONUS_REF_FPS / max(self.frame_rate, 1e-6))
+            bonus = weight * np.clip(llr, -BONUS_CLIP, BONUS_CLIP)
             fused = np.where(overlap, dists - bonus, dists)
             if p.add_llr > 0:
                 # a pair IoU alone rejects is admitted only on confident appearance evidence
@@ -633,9 +594,9 @@ class Tracker:
             vetoed = veto[r, c]
             if vetoed.any():
                 self.robust_stats["vetoes"] += int(vetoed.sum())
-            # the others stay locked unless appearance disfavours them (llr < -unlock_llr): then
-            # the bonus-weighted costs decide between them and their IoU competitors
-            locked = ~vetoed & (llr[r, c] >= -p.unlock_llr)
+            # the others stay locked unless appearance disfavours them (llr < 0): then the
+            # bonus-weighted costs decide between them and their IoU competitors
+            locked = ~vetoed & (llr[r, c] >= 0.0)
             fused[r[locked], c[locked]] = -1.0
             fused[r[vetoed], c[vetoed]] = np.inf
             matches, u_track, u_det = matching.linear_assignment(fused, self.match_thresh)
@@ -671,7 +632,7 @@ class Tracker:
                 best_other_row = _second_best(cand, axis=1)
                 best_other_col = _second_best(cand, axis=0)
                 with np.errstate(invalid="ignore"):  # -inf - -inf on pairs that are not candidates
-                    unique = ok & (cand - best_other_row >= p.margin_llr) & (cand - best_other_col >= p.margin_llr)
+                    unique = ok & (cand - best_other_row >= MARGIN_LLR) & (cand - best_other_col >= MARGIN_LLR)
                 cost = np.where(unique, 1.0 - sims[np.ix_(u_track, u_det)], np.inf)
                 rec, u_r, u_c = matching.linear_assignment(cost, 2.5)
                 if len(rec):
@@ -727,22 +688,14 @@ class Tracker:
         Identity decisions read a cue's identity calibration (its track features of
         identity_lag_s ago against their detections now) when it is ready: the next-frame
         calibration mostly measures how little a crop changes in one frame and is over-confident
-        about identity. ``cue_rule=select`` reads the active cue; ``sum`` adds the llrs of the
-        cues that pass their gates (the active cue's alone while none does).
+        about identity. With several cues the active one is read (:meth:`_select_cue`).
         """
-        p = self.robust
-
-        def cue_llr(k: int) -> np.ndarray:
-            use_identity = p.identity_llr and self._history_on and self.identity_calibrators[k].ready
-            return (self.identity_calibrators[k] if use_identity else self.calibrators[k]).llr(cue_sims[k])
-
-        on = [k for k in range(len(cue_sims)) if self._cue_on(k)]
-        if p.cue_rule == "sum" and len(on) > 1:
-            return np.sum([cue_llr(k) for k in on], axis=0)
-        return cue_llr(self.active_cue)
+        k = self.active_cue
+        use_identity = self._history_on and self.identity_calibrators[k].ready
+        return (self.identity_calibrators[k] if use_identity else self.calibrators[k]).llr(cue_sims[k])
 
     def _select_cue(self) -> None:
-        """``cue_rule=select``: make the cue whose calibration separates identities best (the
+        """Make the cue whose calibration separates identities best (the
         largest lower confidence bound of ``d'``; the identity calibration's when the identity gate
         is on) the active one, among the cues that pass their gates (unchanged when none does)."""
         if len(self.calibrators) < 2:
@@ -776,7 +729,7 @@ class Tracker:
                           emb_high: np.ndarray) -> None:
         """Feed the calibrators from this frame's unambiguous IoU matches (no labels needed).
 
-        Positive: track vs its match when IoU > ``pos_iou`` and the detection is clean. Negative:
+        Positive: track vs its match when IoU > ``POS_IOU`` and the detection is clean. Negative:
         the same track vs the most similar other detection that does not overlap the match.
         The identity calibrator does the same with the track's feature of ``identity_lag_s`` ago
         (:meth:`_lagged_feature`) in place of its EMA feature. Each cue feeds its own pair of
@@ -789,9 +742,8 @@ class Tracker:
         """
         if len(matches) == 0:
             return
-        p = self.robust
         rows, cols = matches[:, 0], matches[:, 1]
-        good = (1.0 - d_iou[rows, cols] > p.pos_iou) & clean_det[cols]
+        good = (1.0 - d_iou[rows, cols] > POS_IOU) & clean_det[cols]
         if not good.any():
             return
         rows, cols = rows[good], cols[good]
@@ -838,8 +790,7 @@ class Tracker:
 
     def _fused_first_stage(self, pool, pool_mean, pool_cov, pool_boxes, high, xyxy, scores, emb,
                            activated, refound, feat_alpha):
-        """``finetrack``: sqrt(d_feat~ * d_iou) at ``fused_match_thresh``, then optionally byte's
-        IoU cost on what it left (``finetrack_iou_stage``)."""
+        """``finetrack``: sqrt(d_feat~ * d_iou) at ``fused_match_thresh``."""
         d_iou = matching.iou_distance(pool_boxes, xyxy[high], self.iou_pixel_offset)
         d_feat = (matching.embedding_distance(self._feats(pool), emb[high])
                   if pool and len(high) else np.ones_like(d_iou))
@@ -847,15 +798,6 @@ class Tracker:
         matches, u_track, u_det = matching.linear_assignment(dists, self.policy.first_thresh)
         self._apply_matches(pool, pool_mean, pool_cov, high, matches, xyxy, scores, emb, activated,
                             refound)
-        if self.policy.iou_stage_after_first and len(u_track) and len(u_det):
-            d2 = matching.iou_distance(pool_boxes[u_track], xyxy[high[u_det]],
-                                       self.iou_pixel_offset)
-            if self.policy.fuse_score_iou:
-                d2 = matching.fuse_score(d2, scores[high[u_det]])
-            m2, u_t2, u_d2 = matching.linear_assignment(d2, self.match_thresh)
-            self._apply_matches([pool[i] for i in u_track], pool_mean[u_track], pool_cov[u_track],
-                                high[u_det], m2, xyxy, scores, emb, activated, refound)
-            u_track, u_det = u_track[u_t2], u_det[u_d2]
         return u_track, high[u_det]
 
     def _motion_first_stage(self, pool, pool_mean, pool_cov, pool_boxes, high, xyxy, scores, emb,

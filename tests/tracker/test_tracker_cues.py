@@ -1,13 +1,12 @@
 """The ``robust`` mode with two appearance cues (``Tracker(cues=...)``, ``tracker.appearance=auto``).
 
 - each cue is L2-normalised and calibrated on its own; bad widths are errors;
-- ``cue_rule=select`` makes the decisions read the cue that separates people on the sequence
-  (chosen without labels): a noise cue next to an informative one neither stops the informative
-  one from keeping the identities through a crossing nor is ever read, in either order;
-- ``cue_rule=sum`` adds the calibrated llrs of the cues that pass their gates (hand value);
+- the decisions read the cue that separates people on the sequence (chosen without labels,
+  the larger lower confidence bound of d'; hand value): a noise cue next to an informative one
+  neither stops the informative one from keeping the identities through a crossing nor is ever
+  read, in either order;
 - with two uninformative cues the mode is exactly ``byte``.
 """
-import dataclasses
 
 import numpy as np
 import pytest
@@ -64,21 +63,20 @@ def test_two_noise_cues_equal_byte():
     rng = np.random.default_rng(2)
     dets = [(b, np.full(len(b), 0.9)) for b, _ in frames]
     embs = [rng.normal(size=(len(b), 24)) for b, _ in frames]
-    for rule in ("select", "sum"):
-        rob = Tracker(mode="robust", robust=dataclasses.replace(FAST, cue_rule=rule), cues=(16, 8))
-        got = _outputs(rob, dets, embs)
-        want = _outputs(Tracker(mode="byte"), dets)
-        assert not rob.appearance_on
-        for (ib, _, db), (ir, _, dr) in zip(want, got):
-            np.testing.assert_array_equal(ib, ir)
-            np.testing.assert_array_equal(db, dr)
+    rob = Tracker(mode="robust", robust=FAST, cues=(16, 8))
+    got = _outputs(rob, dets, embs)
+    want = _outputs(Tracker(mode="byte"), dets)
+    assert not rob.appearance_on
+    for (ib, _, db), (ir, _, dr) in zip(want, got):
+        np.testing.assert_array_equal(ib, ir)
+        np.testing.assert_array_equal(db, dr)
 
 
-def _ready_tracker(rule):
+def _ready_tracker():
     """A two-cue tracker whose calibrations are filled by hand: cue 0 d' = 2 (positives
     0.6, 0.8 / negatives 0.2, 0.4: means 0.7 / 0.3, pooled sd 0.1414), cue 1 d' = 7 (0.8, 0.9, 1.0
     / 0.1, 0.2, 0.3: sd 0.1)."""
-    t = Tracker(mode="robust", robust=RobustParams(min_samples=2, identity_z=0.0, cue_rule=rule,
+    t = Tracker(mode="robust", robust=RobustParams(min_samples=2, identity_z=0.0,
                                                    min_identity_separation=0.5),
                 cues=(4, 4))
     for cals in (t.calibrators, t.identity_calibrators):
@@ -88,18 +86,18 @@ def _ready_tracker(rule):
     return t
 
 
-def test_select_picks_the_larger_lower_bound_and_sum_adds_llrs():
+def test_select_picks_the_larger_lower_bound():
     sims0, sims1 = np.array([[0.5, 0.9]]), np.array([[0.2, 0.55]])
     # llr = (mu_p - mu_n) / sd^2 * (s - (mu_p + mu_n) / 2)
     llr0 = 0.4 / 0.02 * (sims0 - 0.5)
     llr1 = 0.7 / 0.01 * (sims1 - 0.55)
-    sel = _ready_tracker("select")
+    sel = _ready_tracker()
     assert sel._cue_on(0) and sel._cue_on(1)
     assert sel.identity_calibrators[0].state.separation == pytest.approx(0.4 / np.sqrt(0.02))
     assert sel.identity_calibrators[1].lower_bound() > sel.identity_calibrators[0].lower_bound()
     assert sel.active_cue == 1 and sel.identity_calibrator is sel.identity_calibrators[1]
     np.testing.assert_allclose(sel._appearance_llr([sims0, sims1]), llr1)
-    np.testing.assert_allclose(_ready_tracker("sum")._appearance_llr([sims0, sims1]), llr0 + llr1)
+    assert not np.allclose(llr0, llr1)  # reading cue 0 would give another llr
     # the lower bound is d' - z se with se = sqrt(n / (n_p n_n) + d'^2 / (2 n)): cue 1, z = 2
     se = np.sqrt(6 / 9 + 49 / 12)
     assert sel.identity_calibrators[1].lower_bound(2.0) == pytest.approx(7.0 - 2 * se)
@@ -110,8 +108,6 @@ def test_cue_widths_and_normalisation():
         Tracker(mode="robust", cues=(-1, -1))
     with pytest.raises(ValueError, match="positive widths"):
         Tracker(mode="robust", cues=(0, 4))
-    with pytest.raises(ValueError, match="cue_rule"):
-        Tracker(mode="robust", robust=RobustParams(cue_rule="max"))
     t = Tracker(mode="robust", robust=RobustParams(center=False), cues=(6, 4))
     with pytest.raises(ValueError, match="width 8 do not split into cues"):
         t.update(np.array([[0, 0, 10, 20.0]]), np.array([0.9]), np.ones((1, 8)))
@@ -140,7 +136,7 @@ def test_auto_appearance_sets_the_cues():
     tc = freeze(load_config(Config, None, ["tracker.mode=robust", "tracker.appearance=reid"])).tracker
     assert tracker_kwargs(tc, 30.0)["cues"] is None
     with pytest.raises(ConfigError):
-        load_config(Config, None, ["tracker.robust.cue_rule=max"])
+        load_config(Config, None, ["tracker.appearance=reid+color"])
 
 
 def test_replay_appearance_reads_what_the_cache_holds():

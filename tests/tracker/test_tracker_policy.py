@@ -19,24 +19,22 @@ def test_table_covers_every_mode():
     ("robust", "robust", 0.8, True, True, True),
 ])
 def test_policy_of_each_mode(mode, first, thresh, emb, low, fuse_unconf):
-    p = mode_policy(mode, THRESH, mot20=False, finetrack_iou_stage=False, center=True)
+    p = mode_policy(mode, THRESH, mot20=False, center=True)
     assert (p.first_stage, p.first_thresh, p.needs_embeddings, p.low_stage,
             p.fuse_score_unconfirmed) == (first, thresh, emb, low, fuse_unconf)
-    assert p.fuse_score_iou and not p.iou_stage_after_first
+    assert p.fuse_score_iou
     assert p.center_embeddings == (mode == "robust") and p.feature_alpha == (mode == "robust")
 
 
-def test_mot20_and_iou_stage_switches():
-    p = mode_policy("byte", THRESH, mot20=True, finetrack_iou_stage=True, center=True)
-    assert not p.fuse_score_iou and not p.fuse_score_unconfirmed and not p.iou_stage_after_first
-    p = mode_policy("finetrack", THRESH, mot20=False, finetrack_iou_stage=True, center=True)
-    assert p.iou_stage_after_first
-    assert not mode_policy("robust", THRESH, False, False, center=False).center_embeddings
+def test_mot20_and_centring_switches():
+    p = mode_policy("byte", THRESH, mot20=True, center=True)
+    assert not p.fuse_score_iou and not p.fuse_score_unconfirmed
+    assert not mode_policy("robust", THRESH, False, center=False).center_embeddings
 
 
 def test_tracker_builds_its_policy_once_and_checks_the_mode():
     t = Tracker(mode="jde", jde_match_thresh=0.3, mot20=True)
-    assert t.policy == mode_policy("jde", {**THRESH, "jde_match_thresh": 0.3}, True, False, True)
+    assert t.policy == mode_policy("jde", {**THRESH, "jde_match_thresh": 0.3}, True, True)
     assert t.first_match_thresh == 0.3
     with pytest.raises(ValueError, match="unknown tracker mode 'sort'; valid modes: byte, "
                                          "finetrack, jde, robust"):

@@ -319,14 +319,11 @@ def test_identity_threshold_follows_the_frame_rate():
         assert t.identity_calibrator.ready is ready
 
 
-@pytest.mark.parametrize("identity_llr", [True, False])
-def test_decisions_read_the_identity_calibration(identity_llr):
-    """identity_llr: once the identity calibration is ready, the first stage and the recovery
-    read its llr (a feature of identity_lag_s ago vs now), not the next-frame calibration's."""
-    import dataclasses
-
+def test_decisions_read_the_identity_calibration():
+    """Once the identity calibration is ready, the first stage and the recovery read its llr (a
+    feature of identity_lag_s ago vs now), not the next-frame calibration's."""
     frames = walk_with_gap()
-    rob = Tracker(mode="robust", robust=dataclasses.replace(FAST, identity_llr=identity_llr))
+    rob = Tracker(mode="robust", robust=FAST)
     calls = {"next": [], "identity": []}
     for name, cal in (("next", rob.calibrator), ("identity", rob.identity_calibrator)):
         def spy(sims, _cal=cal, _name=name, _orig=cal.llr):
@@ -335,12 +332,9 @@ def test_decisions_read_the_identity_calibration(identity_llr):
         cal.llr = spy
     res = run_scene(rob, frames, np.eye(2, 32))
     assert res[-1] == res[5] == {0: 1, 1: 2}  # the person is re-found either way
-    if identity_llr:
-        assert calls["identity"], "the identity calibration was never read"
-        first = min(calls["identity"])
-        assert all(f < first for f in calls["next"])  # next-frame llr only before it was ready
-    else:
-        assert not calls["identity"] and calls["next"]
+    assert calls["identity"], "the identity calibration was never read"
+    first = min(calls["identity"])
+    assert all(f < first for f in calls["next"])  # next-frame llr only before it was ready
 
 
 def jump_walkers(n=20, jump_frame=12, jump=30.0):
