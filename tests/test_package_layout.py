@@ -110,3 +110,25 @@ def test_one_module_reads_and_writes_checkpoints():
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if not n.endswith("__main__")))
 def test_every_module_imports(name):
     importlib.import_module(name)
+
+
+#: the tracker reads like ByteTrack's (issue 30 item 4): shared stages in tracker.py, one small
+#: strategy per mode in tracker/association/, no file over this many lines
+TRACKER_MAX_LINES = 600
+
+
+def test_tracker_files_are_small():
+    sizes = {str(p.relative_to(PKG.parent)): len(p.read_text(encoding="utf-8").splitlines())
+             for p in sorted((PKG / "tracker").rglob("*.py"))}
+    assert sizes["finetrack/tracker/tracker.py"] > 100  # the reader sees the files
+    assert {f: n for f, n in sizes.items() if n > TRACKER_MAX_LINES} == {}
+
+
+def test_each_mode_is_one_strategy_module():
+    from finetrack.tracker.association import ASSOCIATIONS
+
+    for mode, cls in ASSOCIATIONS.items():
+        assert cls.__module__ == f"finetrack.tracker.association.{mode}"
+    # the tracker's lifecycle does not know any mode by name
+    src = (PKG / "tracker" / "tracker.py").read_text(encoding="utf-8")
+    assert not [m for m in ("\"finetrack\"", "\"jde\"", "\"byte\"", "\"robust\"") if f"mode == {m}" in src]

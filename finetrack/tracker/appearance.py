@@ -1,5 +1,5 @@
 """Appearance that can only help: per-sequence calibration of Re-ID similarities, and the gates of the
-``robust`` association mode.
+``robust`` association mode (:mod:`finetrack.tracker.association.robust`).
 
 A Re-ID model trained on one scene and run on another gives similarities on a scale it was never
 calibrated for: the same-person cosine may be 0.9 or 0.5, and strangers may be 0.1 or 0.8 apart. The
@@ -7,7 +7,7 @@ calibrated for: the same-person cosine may be 0.9 or 0.5, and strangers may be 0
 labels, what "same person" and "different person" look like *in the sequence being tracked*:
 
 * positives: a track and the detection it was matched to on IoU alone when that match is
-  unambiguous (IoU above :data:`POS_IOU`, the detection overlaps no other detection);
+  unambiguous (IoU above ``POS_IOU``, the detection overlaps no other detection);
 * negatives: the same track against the most similar *other* detection of that frame that does not
   overlap its match (two boxes of one frame are two people): the hardest negative, which is the
   competitor an appearance decision has to beat.
@@ -18,7 +18,7 @@ ratio is linear (so monotone) in the similarity::
     llr(s) = (mu_p - mu_n) / var * (s - (mu_p + mu_n) / 2)
 
 and a separation ``d' = (mu_p - mu_n) / sd``. Appearance is used only when ``d'`` is above
-:data:`MIN_SEPARATION` (a model that does not separate people on this scene, e.g. random features, is
+:data:`~finetrack.tracker.association.robust.MIN_SEPARATION` (a model that does not separate people on this scene, e.g. random features, is
 switched off: the tracker is then exactly ``byte``), and a decision needs ``|llr|`` above a threshold.
 """
 from __future__ import annotations
@@ -35,89 +35,8 @@ logger = logging.getLogger(__name__)
 _EPS = 1e-12
 
 
-#: llr above which appearance says "same person" on its own: a recovery of a pair whose boxes do
-#: not overlap, or the alternative that justifies a veto
-AGREE_LLR = 3.0
-#: first stage: an overlapping pair's cost drops by ``BONUS_WEIGHT * clip(llr, +-BONUS_CLIP)``,
-#: scaled by ``min(1, BONUS_REF_FPS / frame_rate)`` (the higher the frame rate, the more IoU says)
-BONUS_WEIGHT = 0.1
-BONUS_CLIP = 4.0
-BONUS_REF_FPS = 7.0
-#: a recovery needs its llr to beat every competitor in its row and column by this
-MARGIN_LLR = 1.0
-#: IoU above which an unambiguous IoU match is a calibration positive
-POS_IOU = 0.6
-#: calibration samples kept per class
-WINDOW = 400
-#: the next-frame calibration's d' below which appearance is off (the tracker is ``byte``)
-MIN_SEPARATION = 0.0
-#: motion gate: radius in box heights at zero elapsed time, growth in box heights per second since
-#: the last match, bound on the height ratio
-GATE_RADIUS = 0.5
-GATE_SPEED = 1.0
-MAX_SCALE_CHANGE = 1.5
 #: weight of the newest frame in the running mean embedding (:class:`FeatureCentering`)
 CENTER_MOMENTUM = 0.02
-
-
-@dataclasses.dataclass(frozen=True)
-class RobustParams:
-    """Settings of the ``robust`` association mode (config section ``tracker.robust``).
-
-    Attributes:
-        add_llr: when > 0, a pair that ``byte``'s cost rejects (``cost > match_thresh``: too little
-            IoU) gets the appearance bonus only when appearance is confident it is the same person,
-            ``llr > add_llr``: weak appearance evidence may break IoU's ties and reorder ``byte``'s
-            pairs, not add pairs on its own. 0: every overlapping pair gets the bonus.
-        restore_dropped: a pair of ``byte`` whose track and detection both end up unmatched after
-            the reweighted assignment is restored (unless vetoed): appearance may hand a pair's
-            partners to others, never drop it and so start a new identity.
-        veto_llr: llr below ``-veto_llr`` contradicts an IoU match; it is vetoed only when the track
-            or the detection has a confident (:data:`AGREE_LLR`) alternative inside the motion gate.
-        occlusion_iou: a detection overlapping another one above this IoU is occluded: its feature
-            neither updates the track's EMA nor takes part in an appearance decision.
-        min_samples: calibration samples needed in each class before appearance is used.
-        min_track_feats: clean features a track needs before appearance speaks for it.
-        dynamic_ema: scale the EMA step by the detection score (Deep OC-SORT).
-        recovery: run the appearance recovery stage (off: only vetoes use appearance).
-        identity_lag_s: the reliability gate's lag in seconds (0: no such gate). Besides the
-            next-frame calibration (a track's EMA feature against the next frame's detections,
-            which at 30 fps mostly measures how little a crop changes in 33 ms), a second
-            calibration compares the track's clean detection feature of at least this long ago
-            with its current match (positive) and with the most similar other detection
-            (negative): how well the features tell people apart over time. Appearance is used
-            only while its separation ``d'`` is at least ``min_identity_separation``, and the
-            decisions read its llr once it is ready.
-        min_identity_separation: see ``identity_lag_s``.
-        identity_z: the identity gate tests a lower confidence bound, ``d' - identity_z * se``
-            (:class:`SimilarityCalibrator`).
-        identity_ref_fps: when > 0, the identity gate's threshold is
-            ``min_identity_separation * min(1, frame_rate / identity_ref_fps)``: at a low frame rate
-            boxes move far between frames and IoU's own evidence is weak, so weaker appearance
-            evidence still adds to it (0: the threshold does not depend on the frame rate).
-        center: subtract the sequence's running mean embedding before matching (see
-            :class:`FeatureCentering`).
-    """
-
-    add_llr: float = 4.0
-    restore_dropped: bool = True
-    veto_llr: float = 4.0
-    occlusion_iou: float = 0.3
-    min_samples: int = 30
-    min_track_feats: int = 2
-    dynamic_ema: bool = True
-    recovery: bool = True
-    identity_lag_s: float = 1.0
-    min_identity_separation: float = 1.2
-    identity_z: float = 2.0
-    identity_ref_fps: float = 30.0
-    center: bool = True
-
-    def identity_threshold(self, frame_rate: float) -> float:
-        """The identity gate's d' threshold at ``frame_rate`` (see ``identity_ref_fps``)."""
-        if self.identity_ref_fps <= 0:
-            return self.min_identity_separation
-        return self.min_identity_separation * min(1.0, frame_rate / self.identity_ref_fps)
 
 
 class FeatureCentering:

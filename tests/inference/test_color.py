@@ -13,12 +13,12 @@ import pytest
 from finetrack.inference.color import (ColorAppearance, ColorHistogramEmbedder, color_histogram,
                                        fuse_embeddings)
 from finetrack.tracker import Tracker
-from finetrack.tracker.appearance import RobustParams
+from finetrack.tracker import RobustSettings
 
 from tests.tracker.test_tracker_crossing import bounce_scene, run_scene
 
 RED, BLUE, GREEN, YELLOW = (0, 0, 255), (255, 0, 0), (0, 255, 0), (0, 255, 255)  # BGR
-FAST = RobustParams(min_samples=5, identity_lag_s=0.1, identity_z=0.0)
+FAST = RobustSettings(min_samples=5, identity_lag_s=0.1, identity_z=0.0)
 
 
 def _person(img, box, top, bottom):
@@ -96,7 +96,7 @@ def test_robust_with_colour_keeps_ids_through_the_bounce():
     robust = run_scene(rob, frames, PerFrame())
     assert byte[-1] == {0: 2, 1: 1}  # motion alone swaps them
     assert robust[-1] == {0: 1, 1: 2}, robust
-    assert rob.robust_stats["vetoes"] > 0
+    assert rob.association.stats["vetoes"] > 0
 
 
 def test_run_tracking_with_colour_needs_no_reid_checkpoint(tmp_path):

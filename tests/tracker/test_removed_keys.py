@@ -1,6 +1,8 @@
 """Issue 27 item 4: the ``robust`` keys the cross-scene evidence did not keep are gone, and the
 config loader rejects each one as unknown (a stale YAML or override fails loudly, never silently
 ignored). Their values at the old defaults are the module constants of the robust rule."""
+import copy
+
 import pytest
 
 from finetrack.config import Config, ConfigError, load_config
@@ -42,3 +44,35 @@ def test_the_kept_robust_keys_still_load():
                                      "tracker.robust.identity_lag_s=0.5"])
     r = cfg.tracker.robust
     assert (r.add_llr, r.veto_llr, r.identity_lag_s) == (0.0, 2.0, 0.5)
+
+
+@pytest.mark.parametrize("old,new", [("tracker.fused_match_thresh", "tracker.finetrack.match_thresh"),
+                                     ("tracker.jde_match_thresh", "tracker.jde.match_thresh")])
+def test_moved_keys_are_unknown_at_their_old_place(old, new):
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_config(Config, None, [f"{old}=0.3"])
+    assert load_config(Config, None, [f"{new}=0.3"]) is not None
+
+
+def test_a_stored_config_from_before_the_cut_still_loads_and_resumes():
+    """Checkpoints store their whole config: one written before the cut (removed robust keys,
+    the old threshold names, reid+color) is upgraded, never refused, and compares equal to the
+    same settings today (resume)."""
+    from finetrack.config import _build, check_resume_config, to_dict, upgrade_stored_config
+
+    now = to_dict(load_config(Config, None, ["tracker.finetrack.match_thresh=0.45"]))
+    old = copy.deepcopy(now)
+    tr = old["tracker"]
+    tr["fused_match_thresh"] = tr.pop("finetrack")["match_thresh"]
+    tr["jde_match_thresh"] = tr.pop("jde")["match_thresh"]
+    tr.update(finetrack_iou_stage=False, color_weight=0.5, appearance="reid+color")
+    tr["robust"].update({k: 0.0 for k in REMOVED_ROBUST})
+    with pytest.raises(ConfigError, match="unknown key"):
+        _build(Config, old)
+    up = upgrade_stored_config(old)
+    cfg = _build(Config, up)
+    assert cfg.tracker.finetrack.match_thresh == 0.45 and cfg.tracker.jde.match_thresh == 0.4
+    assert cfg.tracker.appearance is None
+    assert "fused_match_thresh" in old["tracker"]  # the stored dict itself is not touched
+    now["tracker"]["appearance"] = None
+    check_resume_config(old, now, "last.pth")  # no change left: resumes
