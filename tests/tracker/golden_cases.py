@@ -24,7 +24,7 @@ if str(REPO) not in sys.path:  # run as a script
 
 from finetrack.data.mot import write_results  # noqa: E402
 from finetrack.tracker import Tracker  # noqa: E402
-from finetrack.tracker.sim import load_mot_det, synthetic_crowd  # noqa: E402
+from finetrack.synthetic.crowd import load_mot_det, synthetic_crowd  # noqa: E402
 
 GOLDEN = Path(__file__).resolve().parent / "golden.json"
 BLOCK = 25

@@ -17,7 +17,7 @@ from finetrack.tracker import Tracker
 from finetrack.tracker import RobustSettings
 from finetrack.tracker.appearance import (SimilarityCalibrator, dynamic_ema_alpha, max_overlap,
                                           motion_gate)
-from finetrack.tracker.sim import synthetic_crowd
+from finetrack.synthetic.crowd import synthetic_crowd
 
 from tests.tracker.test_tracker_crossing import bounce_scene, run_scene
 
