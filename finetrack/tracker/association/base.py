@@ -21,9 +21,9 @@ class Association:
     """Stage 1 of one mode, and its switches.
 
     Args:
-        tracker: the owning tracker's shared settings
-            (:class:`finetrack.tracker.tracker.ByteTrackSettings`), its ``frame_rate`` and
-            ``max_time_lost`` (read, never written).
+        tracker: the owning :class:`finetrack.tracker.Tracker`; the strategy reads its shared
+            ``settings`` (:class:`finetrack.tracker.tracker.ByteTrackSettings`), ``frame_rate``
+            and ``frame_id``, and never writes them.
         settings: the mode's settings dataclass (None: its defaults; ``byte`` has none).
         cues: widths of the appearance cues side by side in the embeddings (read by ``robust``
             only; the other modes see one vector).
