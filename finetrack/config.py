@@ -12,6 +12,7 @@ Example::
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import subprocess
 import typing
@@ -21,6 +22,8 @@ from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Type, Ty
 
 import yaml
 
+from finetrack.tracker.association import FineTrackSettings, JDESettings, RobustSettings
+from finetrack.tracker.tracker import ByteTrackSettings
 from finetrack.utils.io import atomic_write_text
 
 T = TypeVar("T")
@@ -216,70 +219,24 @@ class ReIDEvalConfig:
 
 
 @dataclass
-class RobustConfig:
-    """``tracker.mode=robust``: appearance that can only help (finetrack/tracker/appearance.py)."""
-
-    agree_llr: float = 3.0  #: log-likelihood ratio for "same person" (recovery of non-overlapping pairs)
-    bonus_weight: float = 0.1  #: first stage: overlapping pairs' cost - bonus_weight * clip(llr)
-    bonus_ref_fps: float = 7.0  #: >0: bonus x min(1, bonus_ref_fps / frame rate) (IoU says more at high fps)
-    add_llr: float = 4.0  #: >0: a pair IoU alone rejects (cost > match_thresh) gets the bonus only with llr > add_llr (appearance sure on its own); 0: off
-    bonus_clean_only: bool = True  #: the bonus only for detections overlapping no other detection
-    unlock_llr: float = 0.0  #: byte's first-stage pairs are kept unless llr < -unlock_llr (then the bonus decides)
-    restore_dropped: bool = True  #: a byte pair left with both partners unmatched is restored (unless vetoed)
-    bonus_clip: float = 4.0  #: llr clip of that bonus (max cost change bonus_weight * bonus_clip)
-    bonus_margin: float = 0.0  #: >0: each pair's bonus x min(1, mean(row, column llr margin over the runner-up) / bonus_margin) (Deep OC-SORT); 0: off
-    veto_llr: float = 4.0  #: llr below -veto_llr contradicts an IoU match (vetoed only for a swap)
-    margin_llr: float = 1.0  #: a recovery beats its row/column competitors by this llr
-    occlusion_iou: float = 0.3  #: detections overlapping another above this are occluded
-    pos_iou: float = 0.6  #: IoU of an unambiguous match used as a calibration positive
-    min_separation: float = 0.0  #: calibration d' (vs the hardest other detection) below which appearance is off (= byte)
-    min_samples: int = 30  #: calibration samples per class before appearance is used
-    window: int = 400  #: calibration samples kept per class
-    min_track_feats: int = 2  #: clean features a track needs before appearance speaks for it
-    gate_radius: float = 0.5  #: motion gate radius, box heights
-    gate_speed: float = 1.0  #: motion gate growth, box heights per second since the last match
-    max_scale_change: float = 1.5  #: motion gate on the height ratio
-    dynamic_ema: bool = True  #: EMA step scaled by the detection score (Deep OC-SORT)
-    recovery: bool = True  #: appearance recovery stage (off: appearance only vetoes swaps)
-    identity_lag_s: float = 1.0  #: lag (s) of the identity calibration behind the reliability gate (0: no gate)
-    min_identity_separation: float = 1.2  #: d' at that lag below which appearance is off (= byte)
-    identity_z: float = 2.0  #: that gate tests d' - identity_z * se(d') (a lower confidence bound)
-    identity_ref_fps: float = 30.0  #: >0: that gate's d' x min(1, frame rate / identity_ref_fps) (IoU weaker at low fps; 0: fixed)
-    identity_llr: bool = True  #: decisions read the identity calibration's llr (feature of identity_lag_s ago vs now), not the next-frame one
-    #: tracker.appearance=auto (Re-ID and colour cues): select (the decisions read the cue whose
-    #: identity calibration separates people best on this sequence, label-free) | sum (llrs added)
-    cue_rule: Literal["select", "sum"] = "select"
-    center: bool = True  #: subtract the sequence's running mean embedding (unseen-scene BN shift)
-    center_momentum: float = 0.02  #: weight of a new frame in that running mean
-
-
-@dataclass
-class TrackerConfig:
-    """Association (SPEC section 5)."""
+class TrackerConfig(ByteTrackSettings):
+    """Association (SPEC section 5): the shared stages' settings (:class:`ByteTrackSettings`:
+    track_thresh, low_thresh, new_track_thresh, match_thresh, second_match_thresh,
+    unconfirmed_match_thresh, track_buffer, min_box_area, max_aspect_ratio, ema_alpha, mot20,
+    duplicate_thresh, iou_pixel_offset), one section per mode, and what runs around the tracker.
+    :meth:`finetrack.tracker.Tracker.from_config` builds the tracker from it."""
 
     mode: Literal["byte", "finetrack", "jde", "robust"] = "finetrack"  #: byte | finetrack | jde | robust
-    track_thresh: float = 0.6
-    low_thresh: float = 0.1
-    new_track_thresh: Optional[float] = None  #: None = track_thresh + 0.1
-    match_thresh: float = 0.8  #: first stage (byte); finetrack uses fused_match_thresh
-    fused_match_thresh: float = 0.5
-    finetrack_iou_stage: bool = False  #: finetrack: ByteTrack's IoU stage for the high dets the fused stage leaves (not in the paper)
-    jde_match_thresh: float = 0.4
-    second_match_thresh: float = 0.5
-    unconfirmed_match_thresh: float = 0.7
-    track_buffer: int = 30
-    min_box_area: float = 100.0
-    max_aspect_ratio: float = 1.6
-    ema_alpha: float = 0.9
-    mot20: bool = False  #: ByteTrack's mot20 switch: no score fusion in IoU costs
-    duplicate_thresh: float = 0.15  #: tracked/lost pairs closer than this IoU distance are duplicates
-    iou_pixel_offset: float = 0.0  #: 1 reproduces official ByteTrack's cython_bbox (+1 px) IoU
+    min_box_area: float = 100.0  #: output filter: keep boxes with w * h > min_box_area
+    max_aspect_ratio: float = 1.6  #: output filter: drop boxes with w / h > max_aspect_ratio
+    finetrack: FineTrackSettings = field(default_factory=FineTrackSettings)  #: mode=finetrack (match_thresh 0.5)
+    jde: JDESettings = field(default_factory=JDESettings)  #: mode=jde (match_thresh 0.4, motion_lambda 0.98)
+    robust: RobustSettings = field(default_factory=RobustSettings)  #: mode=robust
     #: post-processing: none | linear (ByteTrack's dti) | gsi (StrongSORT: linear, then Gaussian
     #: smoothing); true/false (older configs) mean linear/none
     interpolate: Union[bool, Literal["none", "linear", "gsi"]] = "none"
     interp_max_gap: int = 20  #: fill gaps with frame difference < this (StrongSORT's interval)
     interp_min_track_len: int = 25  #: only tracks with more rows than this are interpolated
-    robust: RobustConfig = field(default_factory=RobustConfig)  #: settings of mode=robust
     gsi_tau: float = 10.0  #: GSI smoothing: RBF length scale tau * log(tau^3 / track length)
     cmc: Literal["none", "sof", "ecc", "orb"] = "none"  #: camera motion compensation method
     cmc_downscale: float = 2.0  #: CMC estimates on frames resized by 1 / cmc_downscale
@@ -287,12 +244,11 @@ class TrackerConfig:
     #: Tracker.embedding_floor; the other rows are zeros: same results, fewer ROIs); true: every box
     embed_all_boxes: bool = False
     #: what the embeddings are (finetrack/inference/color.py): reid (the Re-ID head's) | color
-    #: (an HSV histogram of the upper and lower body; no Re-ID checkpoint needed) | reid+color
-    #: (one cosine, colour share color_weight) | auto (robust: both, as two cues calibrated on the
-    #: sequence itself; tracker.robust.cue_rule says which the decisions read) | null (the mode's
-    #: own: auto for robust, reid for finetrack and jde)
-    appearance: Optional[Literal["reid", "color", "reid+color", "auto"]] = None
-    color_weight: float = 0.5  #: reid+color: the colour share w of the cosine, (1 - w) cos_reid + w cos_color
+    #: (an HSV histogram of the upper and lower body; no Re-ID checkpoint needed) | auto (robust:
+    #: both, as two cues calibrated on the sequence itself; the decisions read the one that
+    #: separates this sequence's people best) | null (the mode's own: auto for robust, reid for
+    #: finetrack and jde)
+    appearance: Optional[Literal["reid", "color", "auto"]] = None
 
     def __post_init__(self) -> None:
         if isinstance(self.interpolate, bool):
@@ -358,20 +314,18 @@ RANGES: Dict[type, Dict[str, str]] = {
                   "max_iters_per_epoch": POSITIVE},
     ReIDEvalConfig: {"query_every": POSITIVE, "max_frames": POSITIVE},
     TrackerConfig: {"track_thresh": UNIT, "low_thresh": UNIT, "new_track_thresh": UNIT,
-                    "match_thresh": UNIT, "fused_match_thresh": UNIT, "jde_match_thresh": UNIT,
+                    "match_thresh": UNIT,
                     "second_match_thresh": UNIT, "unconfirmed_match_thresh": UNIT,
                     "track_buffer": NON_NEGATIVE, "min_box_area": NON_NEGATIVE,
                     "max_aspect_ratio": POSITIVE, "ema_alpha": UNIT, "duplicate_thresh": UNIT,
                     "iou_pixel_offset": NON_NEGATIVE, "interp_max_gap": POSITIVE,
-                    "interp_min_track_len": NON_NEGATIVE, "color_weight": UNIT},
-    RobustConfig: {"agree_llr": NON_NEGATIVE, "veto_llr": NON_NEGATIVE, "margin_llr": NON_NEGATIVE,
-                   "bonus_weight": NON_NEGATIVE, "bonus_clip": NON_NEGATIVE,
-                   "bonus_ref_fps": NON_NEGATIVE, "bonus_margin": NON_NEGATIVE, "occlusion_iou": UNIT, "pos_iou": UNIT,
-                   "min_samples": POSITIVE, "window": POSITIVE, "min_track_feats": NON_NEGATIVE,
-                   "gate_radius": NON_NEGATIVE, "gate_speed": NON_NEGATIVE,
-                   "max_scale_change": POSITIVE, "center_momentum": UNIT,
-                   "identity_lag_s": NON_NEGATIVE, "identity_z": NON_NEGATIVE,
-                   "identity_ref_fps": NON_NEGATIVE},
+                    "interp_min_track_len": NON_NEGATIVE},
+    FineTrackSettings: {"match_thresh": UNIT},
+    JDESettings: {"match_thresh": UNIT, "motion_lambda": UNIT},
+    RobustSettings: {"add_llr": NON_NEGATIVE, "veto_llr": NON_NEGATIVE, "occlusion_iou": UNIT,
+                   "min_samples": POSITIVE, "min_track_feats": NON_NEGATIVE,
+                   "identity_lag_s": NON_NEGATIVE, "min_identity_separation": NON_NEGATIVE,
+                   "identity_z": NON_NEGATIVE, "identity_ref_fps": NON_NEGATIVE},
     AugmentConfig: {"flip": UNIT, "color": UNIT, "erase": UNIT, "box_jitter": NON_NEGATIVE},
 }
 
@@ -480,6 +434,54 @@ def build_dataclass(cls: Type[T], data: Dict[str, Any], prefix: str = "") -> T:
     return cls(**kwargs)
 
 
+#: keys older configs had -> where they live now (None: removed, issue 27 item 4). Only configs
+#: stored in checkpoints and run folders are upgraded (:func:`upgrade_stored_config`); in a YAML
+#: file or an override such a key is unknown, an error.
+MOVED_KEYS: Dict[str, Optional[str]] = {
+    "tracker.fused_match_thresh": "tracker.finetrack.match_thresh",
+    "tracker.jde_match_thresh": "tracker.jde.match_thresh",
+    "tracker.finetrack_iou_stage": None,
+    "tracker.color_weight": None,
+    **{f"tracker.robust.{k}": None for k in (
+        "agree_llr", "bonus_weight", "bonus_clip", "bonus_margin", "unlock_llr",
+        "bonus_clean_only", "bonus_ref_fps", "margin_llr", "pos_iou", "min_separation", "window",
+        "gate_radius", "gate_speed", "max_scale_change", "identity_llr", "cue_rule",
+        "center_momentum")},
+}
+
+#: the sections the moved keys went to
+_NEW_SECTIONS = {"tracker.finetrack": FineTrackSettings, "tracker.jde": JDESettings}
+
+
+def upgrade_stored_config(stored: Dict[str, Any]) -> Dict[str, Any]:
+    """A config dict a checkpoint or run folder stored, with :data:`MOVED_KEYS` moved or dropped
+    (a copy), so that a checkpoint written before a key moved still loads and resumes.
+    ``tracker.appearance: reid+color`` (removed) becomes null (the mode's own)."""
+    out = copy.deepcopy(stored)
+    for old, new in MOVED_KEYS.items():
+        *path, leaf = old.split(".")
+        node = out
+        for k in path:
+            node = node.get(k) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            continue
+        value = node.pop(leaf)
+        if new is not None:  # into a section the old config did not have: its defaults, then this
+            *npath, nleaf = new.split(".")
+            target = out
+            for k in npath[:-1]:
+                target = target.setdefault(k, {})
+            if npath[-1] not in target:
+                target[npath[-1]] = dataclasses.asdict(_NEW_SECTIONS[".".join(npath)]())
+                target[npath[-1]][nleaf] = value
+            else:
+                target[npath[-1]].setdefault(nleaf, value)
+    tracker = out.get("tracker")
+    if isinstance(tracker, dict) and tracker.get("appearance") == "reid+color":
+        tracker["appearance"] = None
+    return out
+
+
 #: keys a resumed run may change: they do not alter what was trained so far (more epochs extend it)
 RESUME_MAY_CHANGE = (
     "resume", "overwrite", "out_dir", "name", "train.resume", "train.epochs", "train.progress",
@@ -517,7 +519,7 @@ def check_resume_config(stored: Optional[Dict[str, Any]], current: Dict[str, Any
     """
     if stored is None:
         return
-    changes = config_changes(stored, current, RESUME_MAY_CHANGE)
+    changes = config_changes(upgrade_stored_config(stored), current, RESUME_MAY_CHANGE)
     if changes:
         raise ConfigError(
             f"cannot resume {path}: it was made with another config ({'; '.join(changes)}); "

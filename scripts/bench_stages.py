@@ -98,10 +98,9 @@ def random_checkpoints(config: str, frames, boxes: int, out: Path):
 def build_pipelines(config: str, selected, reid: Path, det: Path, overrides):
     """{column: (source, tracker)} for ``--interleave frames``: the same models as the CLI runs
     (:func:`finetrack.inference.app._models`; the joint pipeline for finetrack)."""
-    from finetrack.inference.app import _models, _onnx_models, _with_mode
-    from finetrack.inference.build import build_source, tracker_kwargs
+    from finetrack.inference.app import _models, _onnx_models
+    from finetrack.inference.build import build_source, build_tracker
     from finetrack.inference.sources import JointDetections
-    from finetrack.tracker import Tracker
 
     pipes = {}
     for key, mode, runtime, extra in selected:
@@ -111,8 +110,8 @@ def build_pipelines(config: str, selected, reid: Path, det: Path, overrides):
         if runtime == "onnx":
             joint, detector = _onnx_models(joint, detector, embedder, pipeline, "cpu")
         # the Re-ID features only (this loop feeds no colour cue; robust's default reads both)
-        tracker = Tracker(**tracker_kwargs(
-            dataclasses.replace(_with_mode(cfg, mode), appearance=cfg.tracker.appearance or "reid"), 7.0))
+        tracker = build_tracker(
+            dataclasses.replace(cfg.tracker, appearance=cfg.tracker.appearance or "reid"), 7.0, mode)
         floor = None if cfg.tracker.embed_all_boxes else tracker.embedding_floor
         src = (JointDetections(joint, "cpu", min_score=floor) if joint is not None
                else build_source("yolox", None, cfg, detector, "cpu"))

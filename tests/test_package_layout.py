@@ -192,3 +192,13 @@ def test_no_package_file_is_over_600_lines():
     big = {str(p.relative_to(ROOT)): n for p in sorted(PKG.rglob("*.py"))
            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert big == {}
+
+
+def test_each_mode_is_one_strategy_module():
+    from finetrack.tracker.association import ASSOCIATIONS
+
+    for mode, cls in ASSOCIATIONS.items():
+        assert cls.__module__ == f"finetrack.tracker.association.{mode}"
+    # the tracker's lifecycle does not know any mode by name
+    src = (PKG / "tracker" / "tracker.py").read_text(encoding="utf-8")
+    assert not [m for m in ("\"finetrack\"", "\"jde\"", "\"byte\"", "\"robust\"") if f"mode == {m}" in src]

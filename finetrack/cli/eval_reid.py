@@ -19,7 +19,8 @@ from pathlib import Path
 
 
 from finetrack.cli import common
-from finetrack.config import Config, ConfigError, apply_overrides, build_dataclass, freeze, load_config
+from finetrack.config import (Config, ConfigError, apply_overrides, build_dataclass, freeze, load_config,
+                              upgrade_stored_config)
 from finetrack.engine.logger import LOG_FORMAT
 from finetrack.utils.io import atomic_write_text
 
@@ -58,7 +59,7 @@ def main(argv=None) -> int:
             if stored is None:
                 log.error("%s holds no config: pass -c CONFIG", args.ckpt)
                 return 2
-            cfg = build_dataclass(Config, apply_overrides(stored, overrides))
+            cfg = build_dataclass(Config, apply_overrides(upgrade_stored_config(stored), overrides))
     except ConfigError as e:
         log.error("%s", e)
         return 2

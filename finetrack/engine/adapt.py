@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from finetrack.config import Config, apply_overrides, build_dataclass, freeze
+from finetrack.config import Config, apply_overrides, build_dataclass, freeze, upgrade_stored_config
 from finetrack.data.mot import MOTSequence
 from finetrack.data.pseudo import MinerRules, mine_tracklets, summary, track_for_mining, write_pseudo_sequence
 
@@ -95,7 +95,7 @@ def adapt_reid(
         f"out_dir={run_dir}", f"train.progress={'true' if progress else 'false'}",
         "resume=false", "train.resume=false", *overrides,
     ]
-    cfg = freeze(build_dataclass(Config, apply_overrides(stored, ov)))
+    cfg = freeze(build_dataclass(Config, apply_overrides(upgrade_stored_config(stored), ov)))
     metrics = train_from_config(cfg)
     dst = out / "adapted.pth"
     atomic_write_bytes(dst, (run_dir / "last.pth").read_bytes())

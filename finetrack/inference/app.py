@@ -10,10 +10,10 @@ from typing import Optional, Sequence
 import numpy as np
 
 from finetrack.config import Config, TrackerConfig
-from finetrack.data.mot import list_sequences, MOTSequence
+from finetrack.data.mot import MOTSequence, list_sequences
 from finetrack.data.results import write_results
-from finetrack.inference.build import (build_detector_from_config, build_source, resolve_appearance,
-                                       tracker_kwargs)
+from finetrack.inference.build import (build_detector_from_config, build_source, build_tracker,
+                                       resolve_appearance)
 from finetrack.engine.context import resolve_device
 from finetrack.inference.track_loop import StageTimer, track_sequence
 
@@ -222,7 +222,6 @@ def run_tracking(
     """
     from finetrack.inference.frames import MOTFrames, open_source
     from finetrack.inference.sources import FairMOTDetections, JointDetections
-    from finetrack.tracker import Tracker
 
     mode = mode or cfg.tracker.mode
     if det == "fairmot" and det_ckpt is None:
@@ -236,16 +235,17 @@ def run_tracking(
                          "or tracker.appearance=color (a colour histogram, no checkpoint)")
     if appearance == "auto" and mode != "robust":
         raise ValueError(f"tracker.appearance=auto needs --mode robust (its two cues are calibrated "
-                         f"by the robust mode), got --mode {mode}; use reid+color for {mode}")
+                         f"by the robust mode), got --mode {mode}")
     color = None
     if looks and appearance != "reid":
         from finetrack.inference.color import ColorAppearance
 
-        color = ColorAppearance(appearance, cfg.tracker.color_weight)
+        color = ColorAppearance(appearance)
         logger.info("appearance: %s", {
             "color": "colour histogram only",
-            "auto": f"Re-ID and colour histogram, two cues (tracker.robust.cue_rule={cfg.tracker.robust.cue_rule})",
-        }.get(appearance, f"Re-ID + colour histogram (colour weight {cfg.tracker.color_weight:g})"))
+            "auto": "Re-ID and colour histogram, two cues (the decisions read the one that "
+                    "separates this sequence's people best)",
+        }[appearance])
     device = str(resolve_device(cfg.train.device))
     if source is not None:
         readers = [open_source(source, fps)]
@@ -289,7 +289,7 @@ def run_tracking(
     reid_floor_logged = None
     for item in readers if readers is not None else seq_dirs:
         reader = item if readers is not None else MOTFrames(MOTSequence(item))
-        tracker = Tracker(**tracker_kwargs(_with_mode(cfg, mode), reader.frame_rate))
+        tracker = build_tracker(cfg.tracker, reader.frame_rate, mode)
         # the Re-ID head skips the boxes this mode never reads (zero rows: same results)
         floor = None if cfg.tracker.embed_all_boxes else tracker.embedding_floor
         if reid_floor_logged is None and (joint_model is not None or embedder is not None):
@@ -430,13 +430,6 @@ def postprocess_tracks(rows: np.ndarray, cfg: TrackerConfig) -> np.ndarray:
                                   min_track_len=cfg.interp_min_track_len)
     return gsi_tracks(rows, max_gap=cfg.interp_max_gap, min_track_len=cfg.interp_min_track_len,
                       tau=cfg.gsi_tau)
-
-
-def _with_mode(cfg: Config, mode: str):
-    """The tracker config with ``mode`` replaced (configs are frozen: copy)."""
-    import dataclasses
-
-    return dataclasses.replace(cfg.tracker, mode=mode)
 
 
 def write_summary(summary: dict, out_dir: str) -> Path:

@@ -1,14 +1,12 @@
-"""Turn the tracking config into plain objects: tracker kwargs, detection source, embedder."""
+"""Turn the tracking config into objects: the tracker, the detection source, the detector."""
 from __future__ import annotations
 
-import dataclasses
 import logging
-from typing import Any, Dict, Optional
+from typing import Optional
 
 from finetrack.config import Config, TrackerConfig
 from finetrack.data.identities import GTFilter
 from finetrack.data.mot import MOTSequence
-from finetrack.tracker.appearance import RobustParams
 from finetrack.inference.sources import SOURCES, GTDetections, PublicDetections, YOLOXDetections
 
 logger = logging.getLogger(__name__)
@@ -22,36 +20,19 @@ def resolve_appearance(cfg: TrackerConfig, mode: Optional[str] = None) -> str:
     return "auto" if (mode or cfg.mode) == "robust" else "reid"
 
 
-def tracker_kwargs(cfg: TrackerConfig, frame_rate: float) -> Dict[str, Any]:
-    """Keyword arguments of :class:`finetrack.tracker.Tracker` for one sequence.
+def build_tracker(cfg: TrackerConfig, frame_rate: float, mode: Optional[str] = None):
+    """The :class:`finetrack.tracker.Tracker` of ``cfg`` (``tracker.*``) for one sequence
+    (:meth:`~finetrack.tracker.Tracker.from_config`); ``mode`` overrides ``cfg.mode``.
 
     ``appearance`` ``auto`` (:func:`resolve_appearance`) makes the embeddings two cues, the Re-ID
     features then the colour histogram (:data:`finetrack.inference.color.COLOR_DIM` columns).
     """
     from finetrack.inference.color import COLOR_DIM
+    from finetrack.tracker import Tracker
 
-    return dict(
-        cues=(-1, COLOR_DIM) if resolve_appearance(cfg) == "auto" else None,
-        mode=cfg.mode,
-        track_thresh=cfg.track_thresh,
-        low_thresh=cfg.low_thresh,
-        new_track_thresh=cfg.new_track_thresh,
-        match_thresh=cfg.match_thresh,
-        fused_match_thresh=cfg.fused_match_thresh,
-        finetrack_iou_stage=cfg.finetrack_iou_stage,
-        jde_match_thresh=cfg.jde_match_thresh,
-        second_match_thresh=cfg.second_match_thresh,
-        unconfirmed_match_thresh=cfg.unconfirmed_match_thresh,
-        track_buffer=cfg.track_buffer,
-        frame_rate=frame_rate,
-        min_box_area=cfg.min_box_area,
-        max_aspect_ratio=cfg.max_aspect_ratio,
-        ema_alpha=cfg.ema_alpha,
-        mot20=cfg.mot20,
-        duplicate_thresh=cfg.duplicate_thresh,
-        iou_pixel_offset=cfg.iou_pixel_offset,
-        robust=RobustParams(**dataclasses.asdict(cfg.robust)),
-    )
+    mode = mode or cfg.mode
+    cues = (-1, COLOR_DIM) if resolve_appearance(cfg, mode) == "auto" else None
+    return Tracker.from_config(cfg, frame_rate, cues=cues, mode=mode)
 
 
 def build_source(
