@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Literal, Optional, get_args
 
-from finetrack.config import (NON_NEGATIVE, POSITIVE, RANGES, UNIT, DetectorName,
-                              RunConfig, SelectedRunConfig, guarded_setattr)
+from finetrack.config import DetectorName, RunConfig, SelectedRunConfig
+from finetrack.configlib import NON_NEGATIVE, POSITIVE, RANGES, UNIT, guarded_setattr
 
 #: Source formats understood by :mod:`finetrack.data.det_dataset`.
 SourceFormat = Literal["mot", "crowdhuman"]

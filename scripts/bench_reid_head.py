@@ -122,7 +122,8 @@ def model_settings(config: Optional[str]) -> dict:
     if config is None:
         return {"variant": "s", "input_size": FRAME_HW, "head": {}, "own": None,
                 "levels": ("dark2", "dark3", "dark4")}
-    from finetrack.config import Config, freeze, load_config
+    from finetrack.config import Config
+    from finetrack.configlib import freeze, load_config
     from finetrack.engine.reid_build import model_kwargs
 
     cfg = freeze(load_config(Config, config, []))

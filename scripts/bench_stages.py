@@ -44,7 +44,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from finetrack.cli import track as track_cli  # noqa: E402
-from finetrack.config import Config, freeze, load_config  # noqa: E402
+from finetrack.config import Config  # noqa: E402
+from finetrack.configlib import freeze, load_config
 from finetrack.utils.io import atomic_write_text  # noqa: E402
 
 PETS09 = REPO.parent / "shared" / "data" / "MOT15" / "train" / "PETS09-S2L1"

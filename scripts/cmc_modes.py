@@ -25,7 +25,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from finetrack.config import Config, ConfigError, load_config  # noqa: E402
+from finetrack.config import Config  # noqa: E402
+from finetrack.configlib import ConfigError, load_config
 from finetrack.data.mot import MOTSequence  # noqa: E402
 from finetrack.data.results import write_results
 from finetrack.eval.evaluator import evaluate  # noqa: E402

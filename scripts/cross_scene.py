@@ -38,7 +38,8 @@ from typing import Dict, List, Optional
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from finetrack.config import Config, ConfigError, freeze, load_config, to_dict  # noqa: E402
+from finetrack.config import Config  # noqa: E402
+from finetrack.configlib import ConfigError, freeze, load_config, to_dict
 
 log = logging.getLogger("cross_scene")
 REAL = ["PETS09-S2L1", "ETH-Sunnyday", "KITTI-17", "MOT17-09-FRCNN"]

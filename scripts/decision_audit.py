@@ -25,7 +25,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from finetrack.config import Config, freeze, load_config  # noqa: E402
+from finetrack.config import Config  # noqa: E402
+from finetrack.configlib import freeze, load_config
 from finetrack.inference.build import build_tracker  # noqa: E402
 from finetrack.inference.cache import load_frames  # noqa: E402
 from finetrack.structures import box_iou_xyxy  # noqa: E402

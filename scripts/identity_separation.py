@@ -25,7 +25,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from finetrack.config import Config, ConfigError, freeze, load_config  # noqa: E402
+from finetrack.config import Config  # noqa: E402
+from finetrack.configlib import ConfigError, freeze, load_config
 from finetrack.inference.build import build_tracker  # noqa: E402
 from finetrack.inference.cache import is_color_cache, load_frames  # noqa: E402
 

@@ -23,7 +23,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
 import cross_scene as cs  # noqa: E402
-from finetrack.config import Config, freeze, load_config  # noqa: E402
+from finetrack.config import Config  # noqa: E402
+from finetrack.configlib import freeze, load_config
 from finetrack.inference.build import resolve_appearance  # noqa: E402
 from finetrack.inference.cache import is_color_cache, load_frames, shuffle_embeddings  # noqa: E402
 

@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 import torch
 
-from finetrack.config import Config, ConfigError, load_config, to_dict
+from finetrack.config import Config
+from finetrack.configlib import ConfigError, load_config, to_dict
 from finetrack.data.mot import MOTFormatError, SeqInfo, read_image, write_seqinfo
 from finetrack.utils.cli import CheckpointError, run_cli
 from finetrack.utils.io import DirLock, atomic_open, atomic_path, atomic_write_text, staged_dir

@@ -477,7 +477,8 @@ def test_train_stopped_by_sigterm_before_an_epoch_says_no_checkpoint(tmp_path, c
 
 
 def test_config_data_paths_are_read_from_the_current_folder(tmp_path, monkeypatch, caplog):
-    from finetrack.config import Config, load_config
+    from finetrack.config import Config
+    from finetrack.configlib import load_config
     from finetrack.engine.context import REPO_ROOT, resolve_data_root
 
     repo_cfg = REPO_ROOT / "configs" / "synthetic_reid.yaml"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import importlib
 from pathlib import Path
-from typing import Dict, List, Set
+from typing import Dict, List, Sequence, Set
 
 import pytest
 

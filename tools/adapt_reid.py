@@ -17,7 +17,7 @@ import logging
 import sys
 
 
-from finetrack.config import ConfigError
+from finetrack.configlib import ConfigError
 from finetrack.engine.logger import LOG_FORMAT
 
 

@@ -112,7 +112,7 @@ def train_parser(prog: str, doc: str, example: str, config_help: str) -> argpars
 def train_from_args(args: argparse.Namespace, config_cls, train_fn, summary_keys) -> int:
     """Load ``args.config`` as a ``config_cls`` with :func:`config_overrides`, freeze it and
     :func:`run_training` it."""
-    from finetrack.config import freeze, load_config
+    from finetrack.configlib import freeze, load_config
 
     cfg = freeze(load_config(config_cls, args.config, config_overrides(args)))
     return run_training(cfg, train_fn, summary_keys)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 
 from finetrack.cli import common
-from finetrack.config import (Config, ConfigError, apply_overrides, build_dataclass, freeze, load_config,
-                              upgrade_stored_config)
+from finetrack.config import Config, upgrade_stored_config
+from finetrack.configlib import ConfigError, apply_overrides, build_dataclass, freeze, load_config
 from finetrack.engine.logger import LOG_FORMAT
 from finetrack.utils.io import atomic_write_text
 

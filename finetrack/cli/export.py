@@ -55,7 +55,8 @@ def load_model(ckpt: Path, config=None):
         from finetrack.models.build import model_from_checkpoint
 
         return model_from_checkpoint(ckpt, obj=obj).eval(), "finetrack"
-    from finetrack.config import Config, freeze, load_config
+    from finetrack.config import Config
+    from finetrack.configlib import freeze, load_config
     from finetrack.inference.build import build_detector_from_config
 
     cfg = freeze(load_config(Config, config, []))

@@ -33,7 +33,8 @@ import sys
 from pathlib import Path
 
 from finetrack.cli import common
-from finetrack.config import Config, ConfigError, freeze, load_config, save_config
+from finetrack.config import Config
+from finetrack.configlib import ConfigError, freeze, load_config, save_config
 from finetrack.data.mot import MOTFormatError
 
 EXAMPLE = """\

@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional
 import torch
 from torch.utils.data import DataLoader
 
-from finetrack.config import ConfigError
+from finetrack.configlib import ConfigError
 from finetrack.crop_reid.config import CropReIDConfig
 from finetrack.crop_reid.data import CropFrameDataset, collate_crops
 from finetrack.data.identities import IdentityTable

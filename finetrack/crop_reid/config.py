@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Literal
 
-from finetrack.config import POSITIVE, RANGES, Config, ConfigError, guarded_setattr
+from finetrack.config import Config
+from finetrack.configlib import POSITIVE, RANGES, ConfigError, guarded_setattr
 
 
 @dataclass

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from finetrack.config import Config, apply_overrides, build_dataclass, freeze, upgrade_stored_config
+from finetrack.config import Config, upgrade_stored_config
+from finetrack.configlib import apply_overrides, build_dataclass, freeze
 from finetrack.data.mot import MOTSequence
 from finetrack.data.pseudo import MinerRules, mine_tracklets, summary, track_for_mining, write_pseudo_sequence
 

@@ -29,7 +29,7 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 import numpy as np
 import torch
 
-from finetrack.config import git_revision, save_config, to_dict
+from finetrack.configlib import git_revision, save_config, to_dict
 from finetrack.utils.checkpoint import LAST, prepare_run_dir
 from finetrack.engine.logger import ScalarWriter, add_file_handler, remove_handler
 

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from finetrack.config import ConfigError
+from finetrack.configlib import ConfigError
 from finetrack.data.identities import GTFilter
 from finetrack.eval.coco_ap import evaluate_detector, format_ap
 from finetrack.det_config import SOURCE_FORMATS, DetConfig, DetSourceConfig

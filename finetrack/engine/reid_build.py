@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from finetrack.config import Config, ConfigError
+from finetrack.config import Config
+from finetrack.configlib import ConfigError
 from finetrack.data.identities import GTFilter, IdentityTable
 from finetrack.data.mot import list_sequences
 from finetrack.data.reid_dataset import ReIDFrameDataset, collate_frames

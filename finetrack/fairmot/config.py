@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Literal, Optional
 
-from finetrack.config import (NON_NEGATIVE, POSITIVE, RANGES, UNIT, ConfigError,
-                              RunConfig, SelectedRunConfig, guarded_setattr)
+from finetrack.config import RunConfig, SelectedRunConfig
+from finetrack.configlib import NON_NEGATIVE, POSITIVE, RANGES, UNIT, ConfigError, guarded_setattr
 
 BackboneName = Literal["yolox_nano", "yolox_tiny", "yolox_s", "yolox_m", "yolox_l", "yolox_x",
                        "dla34"]

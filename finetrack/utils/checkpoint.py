@@ -210,7 +210,8 @@ def prepare_run_dir(
         ConfigError: see above. FileExistsError: ``run_dir`` is a file.
         CheckpointError: ``last.pth`` cannot be read.
     """
-    from finetrack.config import ConfigError, check_resume_config
+    from finetrack.config import check_resume_config
+    from finetrack.configlib import ConfigError
 
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():

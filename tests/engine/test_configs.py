@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from finetrack.config import Config, ConfigError, load_config
+from finetrack.config import Config
+from finetrack.configlib import ConfigError, load_config
 from finetrack.engine.context import resolve_data_root
 from finetrack.engine.reid_build import model_kwargs
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from finetrack.config import ConfigError, load_config
+from finetrack.configlib import ConfigError, load_config
 from finetrack.crop_reid.config import CropReIDConfig
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "pets09_crop_osnet.yaml"

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from finetrack.config import Config, load_config
+from finetrack.config import Config
+from finetrack.configlib import load_config
 from finetrack.det_config import DetConfig
 from finetrack.engine.context import resolve_data_root
 

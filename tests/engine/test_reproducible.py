@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from finetrack.config import Config, ConfigError, freeze, load_config
+from finetrack.config import Config
+from finetrack.configlib import ConfigError, freeze, load_config
 
 from .conftest import tiny_config
 

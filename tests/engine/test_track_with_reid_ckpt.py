@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from finetrack.config import freeze
+from finetrack.configlib import freeze
 from finetrack.data.results import read_results
 from finetrack.engine.reid_build import train_from_config
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from finetrack.config import ConfigError, freeze, load_config
+from finetrack.configlib import ConfigError, freeze, load_config
 from finetrack.fairmot.dataset import FairMOTDataset, fairmot_records
 from finetrack.data.identities import GTFilter
 from finetrack.data.mot import SeqInfo, write_seqinfo

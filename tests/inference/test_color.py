@@ -102,7 +102,8 @@ def test_robust_with_colour_keeps_ids_through_the_bounce():
 def test_run_tracking_with_colour_needs_no_reid_checkpoint(tmp_path):
     import cv2
 
-    from finetrack.config import Config, freeze, load_config
+    from finetrack.config import Config
+    from finetrack.configlib import freeze, load_config
     from finetrack.data.mot import SeqInfo, write_seqinfo
     from finetrack.data.results import read_results
     from finetrack.inference.app import run_tracking
@@ -141,7 +142,8 @@ def test_run_tracking_with_colour_needs_no_reid_checkpoint(tmp_path):
 
 
 def test_colour_config_is_checked():
-    from finetrack.config import Config, ConfigError, load_config
+    from finetrack.config import Config
+    from finetrack.configlib import ConfigError, load_config
 
     with pytest.raises(ConfigError):
         load_config(Config, None, ["tracker.appearance=colour"])

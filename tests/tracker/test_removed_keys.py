@@ -5,7 +5,8 @@ import copy
 
 import pytest
 
-from finetrack.config import Config, ConfigError, load_config
+from finetrack.config import Config
+from finetrack.configlib import ConfigError, load_config
 
 #: tracker.robust.* keys cut (issue 27: cut outright, or set by no config, script or test)
 REMOVED_ROBUST = ["bonus_margin", "unlock_llr", "min_separation", "identity_llr", "cue_rule",
@@ -58,7 +59,8 @@ def test_a_stored_config_from_before_the_cut_still_loads_and_resumes():
     """Checkpoints store their whole config: one written before the cut (removed robust keys,
     the old threshold names, reid+color) is upgraded, never refused, and compares equal to the
     same settings today (resume)."""
-    from finetrack.config import build_dataclass, check_resume_config, to_dict, upgrade_stored_config
+    from finetrack.config import check_resume_config, upgrade_stored_config
+    from finetrack.configlib import build_dataclass, to_dict
 
     now = to_dict(load_config(Config, None, ["tracker.finetrack.match_thresh=0.45"]))
     old = copy.deepcopy(now)

@@ -121,7 +121,8 @@ def test_cue_widths_and_normalisation():
 
 
 def test_auto_appearance_sets_the_cues():
-    from finetrack.config import Config, ConfigError, freeze, load_config
+    from finetrack.config import Config
+    from finetrack.configlib import ConfigError, freeze, load_config
     from finetrack.inference.build import build_tracker, resolve_appearance
     from finetrack.inference.color import COLOR_DIM
 

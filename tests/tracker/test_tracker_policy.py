@@ -7,7 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from finetrack.config import Config, freeze, load_config
+from finetrack.config import Config
+from finetrack.configlib import freeze, load_config
 from finetrack.tracker import (MODES, ByteTrackSettings, FineTrackSettings, JDESettings,
                                RobustSettings, Tracker)
 from finetrack.tracker.association import ASSOCIATIONS
