@@ -62,8 +62,10 @@ def parse_args(argv=None):
     ap.add_argument("--det-ckpt", default=None, help="YOLOX weights (ByteTrack .pth.tar format), "
                     "or a tools/train_fairmot.py checkpoint with --det fairmot")
     ap.add_argument("--reid-ckpt", default=None, help="FineTrack checkpoint from train_reid.py")
-    ap.add_argument("--mode", default=None, choices=["byte", "finetrack", "jde", "robust"],
-                    help="association (default: tracker.mode of the config)")
+    ap.add_argument("--mode", default=None,
+                    choices=["byte", "finetrack", "jde", "robust", "botsort", "adaptive"],
+                    help="association (default: tracker.mode of the config, botsort on "
+                    "color+imagenet: no checkpoint); finetrack is the paper's rule on Re-ID features")
     ap.add_argument("--two-networks", action="store_true",
                     help="run the detector and the Re-ID model separately even when one pass "
                     "could do")
