@@ -1,10 +1,10 @@
 """Track a video, an image folder, a webcam or MOTChallenge sequences; write MOTChallenge txt.
 
-    finetrack track --source PATH --det-ckpt DET [--reid-ckpt REID] [--mode byte|finetrack|jde]
+    finetrack track --source PATH --det-ckpt DET [--reid-ckpt REID] [--mode MODE]
         --out DIR [--video] [--fps N]
     finetrack track [-c CONFIG] --data-root DIR --split train|test [--seqs ...]
         [--half all|train|val] --det yolox|public|gt|fairmot [--det-ckpt PATH] [--reid-ckpt PATH]
-        --mode byte|finetrack|jde
+        [--mode byte|finetrack|jde|robust|botsort|adaptive]
         --out DIR [--video] [--submission mot17] [key=value ...]
 
 --source takes a video file (mp4/avi/mkv/mov), a folder of images, a glob ('frames/*.jpg'), a webcam
@@ -13,6 +13,9 @@ file's stem / the folder's name) and, with --video, DIR/<name>.mp4. Such sources
 they need a detector (--det yolox, the default with --source). When the Re-ID checkpoint holds a
 trained detector (the frozen-detector pipeline), boxes and Re-ID features come from ONE backbone
 pass per frame; the log says which path runs. Without -c the SPEC section 5 defaults are used.
+Without --mode: botsort on training-free cues (colour histogram + ImageNet MobileNetV2 features,
+no checkpoint; docs/experiments/unseen_scenes.md); --mode finetrack is the paper's rule on the
+Re-ID features of --reid-ckpt.
 `--half val` tracks frames N//2+1..N renumbered from 1 (matching gt_val_half.txt). Prints
 per-stage timing and FPS; Ctrl-C stops cleanly (exit 130) and leaves only complete files.
 

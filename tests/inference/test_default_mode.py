@@ -72,7 +72,7 @@ def test_run_tracking_default_needs_no_mode_nor_checkpoint(tmp_path):
     assert a0 != a1  # motion alone swaps them
     summary, a0, a1 = track(None)
     assert summary["mode"] == "botsort" and summary["appearance"] == "color+imagenet"
-    assert summary["pipeline"] == "boxes" and "color" in summary["timing"]  # the cues were read
+    assert summary["pipeline"] == "boxes" and summary["timing"]["appearance"] > 0  # the cues were read
     assert a0 == a1
     with pytest.raises(ValueError, match="--reid-ckpt"):  # the paper's rule reads Re-ID features
         track("finetrack")
