@@ -52,7 +52,8 @@ def concat_cues(features: Sequence[np.ndarray]) -> np.ndarray:
     With unit parts the result is ``[f_1, ..., f_K] / sqrt(K)``: the cosine of two results is the
     mean of the parts' cosines. Returns (N, sum D_k) float32.
     """
-    parts = [l2_normalize(np.asarray(f, dtype=np.float32).reshape(len(f), -1)) for f in features]
+    parts = [np.asarray(f, dtype=np.float32) for f in features]
+    parts = [l2_normalize(f if f.ndim == 2 else f.reshape(len(f), -1)) for f in parts]
     return l2_normalize(np.concatenate(parts, axis=1)).astype(np.float32)
 
 

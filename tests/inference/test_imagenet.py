@@ -141,5 +141,7 @@ def test_color_plus_imagenet_cosine_is_the_mean_of_the_cues(embedder):
     reid = np.eye(4, 8, dtype=np.float32)
     with pytest.raises(ValueError, match="no Re-ID"):
         FreeCueAppearance("reid+imagenet", embedders={"imagenet": embedder})(img, BOXES, None)
+    empty = app(img, np.zeros((0, 4)), None)  # a frame without detections
+    assert empty.shape == (0, 144 + 1280)
     g = FreeCueAppearance("reid+imagenet", embedders={"imagenet": embedder})(img, BOXES, reid)
     np.testing.assert_allclose(g @ g.T, (reid @ reid.T + i @ i.T) / 2, atol=1e-5)
