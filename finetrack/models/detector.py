@@ -115,6 +115,7 @@ def postprocess_detections(
     nms_thresh: float = 0.7,
     clip_boxes: bool = True,
     max_det: Optional[int] = None,
+    classes: Optional[Sequence[int]] = None,
 ) -> List[Tuple[np.ndarray, np.ndarray]]:
     """yolox ``postprocess`` semantics, then map boxes back to the original images.
 
@@ -134,6 +135,9 @@ def postprocess_detections(
         max_det: keep at most this many boxes per image (the highest scores after NMS); None =
             all. A badly trained or random detector at 800x1440 passes thousands of boxes, and
             the Re-ID head on all of them needs tens of GiB.
+        classes: keep only the boxes whose best class is one of these (0-based class indices,
+            e.g. ``(0,)`` = COCO's person); None = every class. Applied before NMS, as yolox's
+            demos filter, so another class's box never suppresses a person.
 
     Returns:
         B tuples ``(boxes_xyxy (N, 4) float32 in original pixels, scores (N,) float32)``, sorted by
@@ -153,6 +157,9 @@ def postprocess_detections(
         class_conf, class_pred = pred[:, 5:].max(dim=1)
         scores = pred[:, 4] * class_conf
         keep = scores >= conf_thresh
+        if classes is not None:
+            wanted = torch.as_tensor(list(classes), dtype=class_pred.dtype, device=class_pred.device)
+            keep &= torch.isin(class_pred, wanted)
         boxes, scores, class_pred = boxes[keep], scores[keep], class_pred[keep]
         if boxes.shape[0]:
             order = torchvision.ops.batched_nms(boxes, scores, class_pred, nms_thresh)
@@ -358,6 +365,7 @@ class YOLOXDetector(nn.Module):
         feature_levels: Sequence[str] = ("dark2", "dark3", "dark4"),
         act: str = "silu",
         clip_boxes: bool = True,
+        classes: Optional[Sequence[int]] = None,
     ) -> None:
         super().__init__()
         if variant is None and depth is None and width is None:
@@ -394,6 +402,9 @@ class YOLOXDetector(nn.Module):
         self.capped_frames = 0  #: frames where more than max_det boxes passed (warned once)
         self.feature_levels = tuple(feature_levels)
         self.clip_boxes = bool(clip_boxes)
+        #: class indices :meth:`postprocess` keeps (None: all); see :func:`postprocess_detections`
+        self.classes: Optional[Tuple[int, ...]] = None
+        self.set_classes(classes)
 
         backbone = YOLOPAFPN(
             self.depth, self.width, in_channels=_PAFPN_IN_CHANNELS, depthwise=depthwise, act=act
@@ -415,6 +426,19 @@ class YOLOXDetector(nn.Module):
                 m.eps = _YOLOX_BN_EPS
                 m.momentum = _YOLOX_BN_MOMENTUM
         self.model.head.initialize_biases(_YOLOX_PRIOR_PROB)
+
+    def set_classes(self, classes: Optional[Sequence[int]]) -> None:
+        """Keep only these class indices (None: all); ValueError for an index outside
+        ``0..num_classes-1``."""
+        if classes is None:
+            self.classes = None
+            return
+        classes = tuple(int(c) for c in classes)
+        bad = [c for c in classes if not 0 <= c < self.num_classes]
+        if bad or not classes:
+            raise ValueError(f"classes {list(bad or classes)} outside 0..{self.num_classes - 1} "
+                             f"(this detector has {self.num_classes} class(es))")
+        self.classes = classes
 
     # ------------------------------------------------------------------ properties
     @property
@@ -497,6 +521,7 @@ class YOLOXDetector(nn.Module):
             nms_thresh=self.nms_thresh,
             clip_boxes=self.clip_boxes,
             max_det=self.max_det + 1,
+            classes=self.classes,
         )
         capped = []
         for boxes, scores in out:
