@@ -169,7 +169,7 @@ def run_interleaved(pipes, paths, repeats: int):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("-c", "--config", default=str(REPO / "configs" / "pets09.yaml"))
     p.add_argument("--frames", type=int, default=40, help="how many frames")
     p.add_argument("--first", type=int, default=1, help="first PETS09-S2L1 frame (1-based)")
