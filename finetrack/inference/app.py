@@ -228,7 +228,8 @@ def run_tracking(
     sequences are complete, the interrupted one holds its finished frames, nothing else is written.
     """
     from finetrack.inference.frames import MOTFrames, open_source
-    from finetrack.inference.options import CropSaver, SourceOptions, StridedFrames, chain_callbacks, write_tracks
+    from finetrack.inference.options import (CropSaver, SourceOptions, StridedFrames,
+                                             chain_callbacks, write_tracks)
     from finetrack.inference.sources import FairMOTDetections, FileDetections, JointDetections
     from finetrack.tracker import Tracker
 
@@ -269,7 +270,8 @@ def run_tracking(
         if det not in ("yolox", "fairmot", "file") and not isinstance(readers[0], MOTFrames):
             raise ValueError(
                 f"--source {source} has no det.txt / gt.txt: detect with --det yolox and a "
-                "trained detector (--det-ckpt DET, or a --reid-ckpt that holds one)"
+                "detector (--det-ckpt yolox-s, a path, or a --reid-ckpt that holds one), or give "
+                "its boxes with --det-file DETS.txt"
             )
     else:
         if data_root is None:
@@ -342,7 +344,7 @@ def run_tracking(
             src = FileDetections(opts.det_file, min_score,
                                  None if getattr(reader, "kind", None) == "webcam" else n_src)
         else:
-            seq = reader.seq if isinstance(reader, MOTFrames) else None
+            seq = getattr(reader, "seq", None)  # a MOT folder's (also under --vid-stride)
             src = build_source(det, seq, cfg, detector, device, min_score)
         writer = None
         if video:

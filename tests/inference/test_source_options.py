@@ -225,3 +225,20 @@ def test_no_prefix_matching_and_version_in_every_command(capsys):
         with pytest.raises(SystemExit) as e:
             parse(["--version"])
         assert e.value.code == 0 and finetrack.__version__ in capsys.readouterr().out, name
+
+
+def test_stride_on_mot_sequences_with_public_detections(tmp_path):
+    from finetrack.data.mot import SeqInfo, write_seqinfo
+
+    d = tmp_path / "train" / "SEQ-A"
+    (d / "img1").mkdir(parents=True)
+    (d / "det").mkdir()
+    for f, img in enumerate(_frames(), 1):
+        cv2.imwrite(str(d / "img1" / f"{f:06d}.jpg"), img)
+    _dets(d / "det" / "det.txt")
+    write_seqinfo(d, SeqInfo("SEQ-A", d, "img1", 10, N, W, H, ".jpg"))
+    out = tmp_path / "out"
+    assert finetrack_main(["track", "--data-root", str(tmp_path), "--split", "train", "--det",
+                           "public", "--vid-stride", "2", "--out", str(out), *RUN]) == 0
+    res = read_results(out / "SEQ-A.txt")
+    assert set(res.frames.tolist()) == set(range(1, N + 1, 2)) and set(res.ids.tolist()) == {1, 2}
