@@ -106,6 +106,10 @@ def main(argv=None) -> int:
     try:
         overrides = ([f"train.device={args.device}"] if args.device else []) + args.overrides
         cfg = freeze(load_config(Config, args.config, overrides))
+        if cfg.train.threads is not None:  # train.threads=1: on 2 shared cores 3-4x faster
+            import torch
+
+            torch.set_num_threads(int(cfg.train.threads))
         out = Path(args.out)
         with staged_dir(args.out, overwrite=args.overwrite) as work:
             with common.tqdm_safe_logging():

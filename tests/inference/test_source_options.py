@@ -242,3 +242,13 @@ def test_stride_on_mot_sequences_with_public_detections(tmp_path):
                            "public", "--vid-stride", "2", "--out", str(out), *RUN]) == 0
     res = read_results(out / "SEQ-A.txt")
     assert set(res.frames.tolist()) == set(range(1, N + 1, 2)) and set(res.ids.tolist()) == {1, 2}
+
+
+def test_train_threads_sets_the_intra_op_threads(clip, tmp_path):
+    import torch
+
+    video, dets = clip
+    torch.set_num_threads(2)
+    assert finetrack_main(["track", "--source", str(video), "--det-file", str(dets),
+                           "--out", str(tmp_path / "o"), *RUN, "train.threads=1"]) == 0
+    assert torch.get_num_threads() == 1
