@@ -61,8 +61,11 @@ def clip(tmp_path):
 
 
 def _err_line(capsys) -> str:
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    """The error line on stderr (log lines of INFO level may be there too when an earlier test
+    configured logging); exactly one, and no traceback."""
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("error")]
+    assert len(lines) == 1 and "Traceback" not in err, err
     return lines[0]
 
 
