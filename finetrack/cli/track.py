@@ -3,21 +3,25 @@
     finetrack track --source PATH --det-ckpt DET [--reid-ckpt REID] [--mode byte|finetrack|jde]
         --out DIR [--video] [--fps N]
     finetrack track --source PATH --det-file DETS.txt --mode byte --out DIR
+        [--conf C] [--classes 0 2] [--vid-stride N] [--max-frames N] [--save-crops]
+        [--format txt|json|csv]   (results: DIR/<name>.txt, .json or .csv)
+
+    finetrack track [-c CONFIG] --data-root DIR --split train|test [--seqs ...]
+        [--half all|train|val] --det yolox|public|gt|fairmot [--det-ckpt PATH] [--reid-ckpt PATH]
+        --mode byte|finetrack|jde
+        --out DIR [--video] [--submission mot17] [key=value ...]
 
 --det-ckpt takes a path or a name: yolox-nano, yolox-tiny, yolox-s, yolox-m, yolox-l, yolox-x
 (YOLOX's COCO weights, downloaded once into $TORCH_HOME/hub/checkpoints; person class only unless
 --classes; $FINETRACK_WEIGHTS_URL or model.weights_url replaces the download address) or
 bytetrack_{x,l,m,s,tiny,nano}_mot17 / bytetrack_x_mot20 (ByteTrack's pedestrian weights: put the
 file from https://github.com/ifzhang/ByteTrack#model-zoo in that folder; never downloaded).
-    finetrack track [-c CONFIG] --data-root DIR --split train|test [--seqs ...]
-        [--half all|train|val] --det yolox|public|gt|fairmot [--det-ckpt PATH] [--reid-ckpt PATH]
-        --mode byte|finetrack|jde
-        --out DIR [--video] [--submission mot17] [key=value ...]
 
---source takes a video file (any type OpenCV reads: mp4/avi/mkv/mov/webm/...), a folder of images, a glob ('frames/*.jpg'), a webcam
-index (0) or a MOT sequence folder; results go to DIR/<name>.txt (1-based frames; <name> = the
-file's stem / the folder's name) and, with --video, DIR/<name>.mp4. Such sources have no det.txt:
-they need a detector (--det yolox, the default with --source). When the Re-ID checkpoint holds a
+--source takes a video file (any type OpenCV reads: mp4/avi/mkv/mov/webm/...), a folder of images,
+a glob ('frames/*.jpg'), a webcam index (0) or a MOT sequence folder; results go to DIR/<name>.txt
+(1-based frames; <name> = the file's stem / the folder's name) and, with --video, DIR/<name>.mp4
+(H.264, plays in browsers). Such sources have no det.txt: they need a detector (--det yolox, the
+default with --source) or their boxes as --det-file. When the Re-ID checkpoint holds a
 trained detector (the frozen-detector pipeline), boxes and Re-ID features come from ONE backbone
 pass per frame; the log says which path runs. Without -c the SPEC section 5 defaults are used.
 `--half val` tracks frames N//2+1..N renumbered from 1 (matching gt_val_half.txt). Prints

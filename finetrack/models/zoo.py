@@ -29,7 +29,7 @@ WEIGHTS_URL_ENV = "FINETRACK_WEIGHTS_URL"
 BYTETRACK_README = "https://github.com/ifzhang/ByteTrack#model-zoo"
 #: COCO class index of "person" (YOLOX's COCO_CLASSES[0]).
 COCO_PERSON = 0
-#: The 80 COCO class names in YOLOX's order (``yolox.data.datasets.COCO_CLASSES``).
+#: Classes of the COCO models (YOLOX's order, ``yolox.data.datasets.COCO_CLASSES``).
 COCO_NUM_CLASSES = 80
 
 
