@@ -20,7 +20,6 @@ tracks; it writes nothing unless ``out=`` is given.
 """
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Optional, Sequence, Tuple, Union
 
@@ -75,7 +74,8 @@ class Detector:
 
 
 def _config(config):
-    from finetrack.config import Config, load_config
+    from finetrack.config import Config
+    from finetrack.configlib import load_config
 
     if config is None:
         return Config()
@@ -154,7 +154,7 @@ def track_video(
         ``tlwh`` (R, 4), ``scores`` (R,) (one row per tracked box, source frame numbers), the
         per-stage ``timer`` and ``rows`` ((R, 7) frame, id, x, y, w, h, score).
     """
-    from finetrack.inference.build import tracker_kwargs
+    from finetrack.inference.build import build_tracker
     from finetrack.inference.frames import open_source
     from finetrack.inference.options import (CropSaver, SourceOptions, StridedFrames,
                                              chain_callbacks, write_tracks)
@@ -183,8 +183,7 @@ def track_video(
         det = detector if isinstance(detector, Detector) else load_detector(
             detector, conf=conf, classes=classes, device=device, config=cfg, progress=progress)
         src = YOLOXDetections(det.net, det.device)
-    tracker = Tracker(**tracker_kwargs(dataclasses.replace(cfg.tracker, mode=mode),
-                                       reader.frame_rate))
+    tracker = build_tracker(cfg.tracker, reader.frame_rate, mode)
     writer = crops = None
     out_dir = None if out is None else Path(out)
     if out_dir is not None and video:

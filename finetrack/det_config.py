@@ -13,11 +13,10 @@ input resize every 10 iterations, 80 epochs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import List, Literal, Optional, get_args
 
-from finetrack.config import (NON_NEGATIVE, POSITIVE, RANGES, UNIT, DetectorName,
-                              SelectedRunConfig, _guarded_setattr)
+from finetrack.config import DetectorName, RunConfig, SelectedRunConfig
+from finetrack.configlib import NON_NEGATIVE, POSITIVE, RANGES, UNIT, guarded_setattr
 
 #: Source formats understood by :mod:`finetrack.data.det_dataset`.
 SourceFormat = Literal["mot", "crowdhuman"]
@@ -124,23 +123,15 @@ class DetEvalConfig:
 
 
 @dataclass
-class DetConfig:
+class DetConfig(RunConfig):
     """Top-level config of tools/train_det.py and tools/eval_det.py."""
 
-    name: str = "det"  #: outputs/<name>/ unless out_dir is set
-    out_dir: Optional[str] = None
-    seed: int = 0
-    resume: bool = False  #: same as train.resume
-    overwrite: bool = False  #: replace a run folder that already holds a run (else refused)
+    name: str = "det"
     data: DetDataConfig = field(default_factory=DetDataConfig)
     model: DetModelConfig = field(default_factory=DetModelConfig)
     aug: DetAugConfig = field(default_factory=DetAugConfig)
     train: DetTrainConfig = field(default_factory=DetTrainConfig)
     eval: DetEvalConfig = field(default_factory=DetEvalConfig)
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.out_dir) if self.out_dir else Path("outputs") / self.name
 
 
 for _cls in (
@@ -152,7 +143,7 @@ for _cls in (
     DetEvalConfig,
     DetConfig,
 ):
-    _cls.__setattr__ = _guarded_setattr  # type: ignore[assignment]
+    _cls.__setattr__ = guarded_setattr  # type: ignore[assignment]
 
 RANGES.update({
     DetSourceConfig: {"frame_step": POSITIVE, "max_images": POSITIVE},

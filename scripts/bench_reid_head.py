@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from finetrack.models.build import build_reid_head  # noqa: E402
-from finetrack.models.crop_reid import load_torchreid_osnet  # noqa: E402
+from finetrack.crop_reid.model import load_torchreid_osnet  # noqa: E402
 from finetrack.utils.io import atomic_write_text  # noqa: E402
 
 logger = logging.getLogger("bench_reid_head")
@@ -122,7 +122,8 @@ def model_settings(config: Optional[str]) -> dict:
     if config is None:
         return {"variant": "s", "input_size": FRAME_HW, "head": {}, "own": None,
                 "levels": ("dark2", "dark3", "dark4")}
-    from finetrack.config import Config, freeze, load_config
+    from finetrack.config import Config
+    from finetrack.configlib import freeze, load_config
     from finetrack.engine.reid_build import model_kwargs
 
     cfg = freeze(load_config(Config, config, []))

@@ -51,7 +51,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from finetrack.cli import track as track_cli  # noqa: E402
-from finetrack.config import Config, freeze, load_config  # noqa: E402
+from finetrack.config import Config  # noqa: E402
+from finetrack.configlib import freeze, load_config
 from finetrack.utils.io import atomic_write_text  # noqa: E402
 
 PETS09 = REPO.parent / "shared" / "data" / "MOT15" / "train" / "PETS09-S2L1"
@@ -124,7 +125,7 @@ def serve_random_named(name: str, frames, boxes: int, out: Path) -> float:
 def random_checkpoints(config: str, frames, boxes: int, out: Path):
     """(reid.pth holding a responding random detector, det.pth with the same detector, the
     ``model.conf_thresh`` that gives about ``boxes`` detections per frame)."""
-    from finetrack.engine.checkpoint import write_checkpoint
+    from finetrack.utils.checkpoint import write_checkpoint
     from finetrack.engine.reid_build import model_kwargs
     from finetrack.models.build import build_model
     from finetrack.models.detector import DETECTOR_STATE_KEY
@@ -149,10 +150,9 @@ def random_checkpoints(config: str, frames, boxes: int, out: Path):
 def build_pipelines(config: str, selected, reid: Path, det: Path, overrides):
     """{column: (source, tracker)} for ``--interleave frames``: the same models as the CLI runs
     (:func:`finetrack.inference.app._models`; the joint pipeline for finetrack)."""
-    from finetrack.inference.app import _models, _onnx_models, _with_mode
-    from finetrack.inference.build import build_source, tracker_kwargs
+    from finetrack.inference.app import _models, _onnx_models
+    from finetrack.inference.build import build_source, build_tracker
     from finetrack.inference.sources import JointDetections
-    from finetrack.tracker import Tracker
 
     pipes = {}
     for key, mode, runtime, extra in selected:
@@ -162,8 +162,8 @@ def build_pipelines(config: str, selected, reid: Path, det: Path, overrides):
         if runtime == "onnx":
             joint, detector = _onnx_models(joint, detector, embedder, pipeline, "cpu")
         # the Re-ID features only (this loop feeds no colour cue; robust's default reads both)
-        tracker = Tracker(**tracker_kwargs(
-            dataclasses.replace(_with_mode(cfg, mode), appearance=cfg.tracker.appearance or "reid"), 7.0))
+        tracker = build_tracker(
+            dataclasses.replace(cfg.tracker, appearance=cfg.tracker.appearance or "reid"), 7.0, mode)
         floor = None if cfg.tracker.embed_all_boxes else tracker.embedding_floor
         src = (JointDetections(joint, "cpu", min_score=floor) if joint is not None
                else build_source("yolox", None, cfg, detector, "cpu"))

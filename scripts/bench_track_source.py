@@ -27,8 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from finetrack.cli import track as track_cli  # noqa: E402
-from finetrack.config import Config, freeze, load_config  # noqa: E402
-from finetrack.engine.checkpoint import write_checkpoint  # noqa: E402
+from finetrack.config import Config  # noqa: E402
+from finetrack.configlib import freeze, load_config
+from finetrack.utils.checkpoint import write_checkpoint  # noqa: E402
 from finetrack.engine.reid_build import model_kwargs  # noqa: E402
 from finetrack.models.build import build_model  # noqa: E402
 from finetrack.models.detector import DETECTOR_STATE_KEY  # noqa: E402

@@ -25,14 +25,16 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from finetrack.config import Config, ConfigError, load_config  # noqa: E402
-from finetrack.data.mot import MOTSequence, write_results  # noqa: E402
+from finetrack.config import Config  # noqa: E402
+from finetrack.configlib import ConfigError, load_config
+from finetrack.data.mot import MOTSequence  # noqa: E402
+from finetrack.data.results import write_results
 from finetrack.eval.evaluator import evaluate  # noqa: E402
 from finetrack.inference.app import build_sequence_cmc  # noqa: E402
-from finetrack.inference.build import tracker_kwargs  # noqa: E402
+from finetrack.inference.build import build_tracker  # noqa: E402
 from finetrack.inference.cache import load_frames  # noqa: E402
 from finetrack.structures import xyxy_to_tlwh  # noqa: E402
-from finetrack.tracker import MODES, Tracker  # noqa: E402
+from finetrack.tracker import MODES  # noqa: E402
 from finetrack.utils.io import atomic_write_text  # noqa: E402
 
 log = logging.getLogger("cmc_modes")
@@ -44,7 +46,7 @@ def run(cache, seq_dir: Path, seq: MOTSequence, mode: str, cmc: str, cfg: Config
     """Track the cached frames with ``mode`` and ``tracker.cmc=cmc``; returns TrackEval scores."""
     # the cache's Re-ID features as one cue (this study is about camera motion, not the cues)
     tcfg = dataclasses.replace(cfg.tracker, mode=mode, cmc=cmc, appearance="reid")
-    tracker = Tracker(**tracker_kwargs(tcfg, cache.meta["frame_rate"]))
+    tracker = build_tracker(tcfg, cache.meta["frame_rate"])
     motion = build_sequence_cmc(tcfg, seq, out)
     rows = []
     for i, frame in enumerate(cache.frames.tolist()):

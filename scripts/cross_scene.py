@@ -38,7 +38,8 @@ from typing import Dict, List, Optional
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from finetrack.config import Config, ConfigError, freeze, load_config, to_dict  # noqa: E402
+from finetrack.config import Config  # noqa: E402
+from finetrack.configlib import ConfigError, freeze, load_config, to_dict
 
 log = logging.getLogger("cross_scene")
 REAL = ["PETS09-S2L1", "ETH-Sunnyday", "KITTI-17", "MOT17-09-FRCNN"]
@@ -59,17 +60,13 @@ ABLATIONS = {
     "-occlusion gate": ("robust", ["tracker.robust.occlusion_iou=1.0"]),
     "-dynamic EMA": ("robust", ["tracker.robust.dynamic_ema=false"]),
     "-centring": ("robust", ["tracker.robust.center=false"]),
-    "-reliability gate": ("robust", ["tracker.robust.min_separation=-1.0e9"]),
     "-identity gate": ("robust", ["tracker.robust.identity_lag_s=0"]),
     "-restore": ("robust", ["tracker.robust.restore_dropped=false"]),
     "-fps scaling": ("robust", ["tracker.robust.identity_ref_fps=0"]),
-    "-identity llr": ("robust", ["tracker.robust.identity_llr=false"]),
     "-add gate": ("robust", ["tracker.robust.add_llr=0"]),
     "Re-ID cue only": ("robust", ["tracker.appearance=reid"]),
     "Re-ID cue only, -add gate": ("robust", ["tracker.appearance=reid", "tracker.robust.add_llr=0"]),
     "colour cue only": ("robust", ["tracker.appearance=color"]),
-    "cues summed": ("robust", ["tracker.robust.cue_rule=sum"]),
-    "finetrack+IoU stage": ("finetrack", ["tracker.finetrack_iou_stage=true"]),
 }
 
 
@@ -166,23 +163,23 @@ def track_and_score(cache, seq_name: str, half: str, mode: str, cfg: Config, res
     ``color``, the colour cache of the same boxes, as two cues); a colour cache is colour."""
     import dataclasses
 
-    from finetrack.data.mot import write_results
-    from finetrack.inference.build import resolve_appearance, tracker_kwargs
+    from finetrack.data.results import write_results
+    from finetrack.inference.build import build_tracker, resolve_appearance
     from finetrack.inference.cache import replay_appearance, track_frames
-    from finetrack.tracker import Tracker
 
     appearance = resolve_appearance(cfg.tracker, mode)
     if mode != "byte":
-        cache, appearance = replay_appearance(cache, appearance, color, cfg.tracker.color_weight)
+        cache, appearance = replay_appearance(cache, appearance, color)
     tcfg = dataclasses.replace(cfg.tracker, mode=mode, appearance=appearance)
-    tracker = Tracker(**tracker_kwargs(tcfg, cache.meta["frame_rate"]))
+    tracker = build_tracker(tcfg, cache.meta["frame_rate"])
     rows = track_frames(cache, tracker, use_embeddings=mode != "byte")
     res_dir.mkdir(parents=True, exist_ok=True)
     write_results(res_dir / f"{seq_name}.txt", rows[:, 0], rows[:, 1], rows[:, 2:6], rows[:, 6])
     out = score_folder(res_dir, seq_name, half, gt_root)
     if mode == "robust":
-        st = tracker.calibrator.state
-        out["robust_stats"] = dict(tracker.robust_stats, cue=tracker.active_cue, n_pos=st.n_pos, n_neg=st.n_neg,
+        rob = tracker.association
+        st = rob.calibrator.state
+        out["robust_stats"] = dict(rob.stats, cue=rob.active_cue, n_pos=st.n_pos, n_neg=st.n_neg,
                                    mu_pos=round(st.mu_pos, 3), mu_neg=round(st.mu_neg, 3),
                                    sd=round(st.sd, 3), separation=round(st.separation, 2))
     return out
@@ -224,7 +221,7 @@ def retrieval(ckpt: Optional[Path]) -> dict:
         _, val = build_reid_datasets(cfg, need_train=False)
         res = make_evaluate_fn(cfg, val, torch.device("cpu"))(color_reid_model()).as_percent()
     else:
-        from finetrack.engine.checkpoint import load_checkpoint
+        from finetrack.utils.checkpoint import load_checkpoint
         from finetrack.engine.reid_build import evaluate_checkpoint
 
         size = load_checkpoint(ckpt)["model_args"]["detector"]["input_size"]

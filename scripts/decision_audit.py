@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -26,11 +25,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from finetrack.config import Config, freeze, load_config  # noqa: E402
-from finetrack.inference.build import tracker_kwargs  # noqa: E402
+from finetrack.config import Config  # noqa: E402
+from finetrack.configlib import freeze, load_config
+from finetrack.inference.build import build_tracker  # noqa: E402
 from finetrack.inference.cache import load_frames  # noqa: E402
 from finetrack.structures import box_iou_xyxy  # noqa: E402
-from finetrack.tracker import Tracker, matching  # noqa: E402
+from finetrack.tracker import matching  # noqa: E402
 from finetrack.tracker.track import TrackState  # noqa: E402
 
 
@@ -62,22 +62,22 @@ def gt_labels(cache, gt_path: Path) -> list:
 
 
 def audit(cache, labels, mode: str, cfg: Config) -> dict:
-    tr = Tracker(**tracker_kwargs(dataclasses.replace(cfg.tracker, mode=mode), cache.meta["frame_rate"]))
+    tr = build_tracker(cfg.tracker, cache.meta["frame_rate"], mode)
     last = {}
     stats = collections.Counter()
     frame = {"i": 0}
-    first_stage = tr._first_stage
+    first_stage = tr.association.first_stage
 
-    def wrapped(pool, pool_mean, pool_cov, pool_boxes, high, xyxy, scores, emb, activated, refound, fa):
+    def wrapped(fp):  # fp: the frame's FramePool
         lab = labels[frame["i"]]
         pairs = []
+        pool, high = fp.tracks, fp.high
         if mode != "byte" and len(pool) and len(high):
-            d = matching.fuse_score(matching.iou_distance(pool_boxes, xyxy[high]), scores[high])
-            bm, _, _ = matching.linear_assignment(d, tr.match_thresh)
+            d = matching.fuse_score(matching.iou_distance(fp.boxes, fp.xyxy[high]), fp.scores[high])
+            bm, _, _ = matching.linear_assignment(d, tr.settings.match_thresh)
             pairs = [(pool[a].track_id, pool[a].state, int(high[b])) for a, b in bm]
-        out = first_stage(pool, pool_mean, pool_cov, pool_boxes, high, xyxy, scores, emb,
-                          activated, refound, fa)
-        chosen = {t.track_id: int(t.det_index) for t in activated + refound}
+        out = first_stage(fp)
+        chosen = {t.track_id: int(t.det_index) for t in fp.activated + fp.refound}
         for tid, state, bdet in pairs:
             mdet = chosen.get(tid)
             if state != TrackState.TRACKED or mdet is None or mdet == bdet:
@@ -88,7 +88,7 @@ def audit(cache, labels, mode: str, cfg: Config) -> dict:
             stats[f"swap_byte{'R' if br else 'W'}_mode{'R' if mr else 'W'}"] += 1
         return out
 
-    tr._first_stage = wrapped
+    tr.association.first_stage = wrapped
     tr.reset()
     for i in range(len(cache.frames)):
         frame["i"] = i

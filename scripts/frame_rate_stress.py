@@ -28,7 +28,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
 import cross_scene as cs  # noqa: E402
-from finetrack.config import Config, ConfigError, freeze, load_config  # noqa: E402
+from finetrack.config import Config  # noqa: E402
+from finetrack.configlib import ConfigError, freeze, load_config
 from finetrack.data.mot import MOTSequence, SeqInfo, write_seqinfo  # noqa: E402
 from finetrack.inference.cache import CachedFrames, load_frames  # noqa: E402
 from finetrack.utils.io import atomic_write_text  # noqa: E402

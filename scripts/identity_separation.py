@@ -25,28 +25,29 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from finetrack.config import Config, ConfigError, freeze, load_config  # noqa: E402
-from finetrack.inference.build import tracker_kwargs  # noqa: E402
+from finetrack.config import Config  # noqa: E402
+from finetrack.configlib import ConfigError, freeze, load_config
+from finetrack.inference.build import build_tracker  # noqa: E402
 from finetrack.inference.cache import is_color_cache, load_frames  # noqa: E402
-from finetrack.tracker import Tracker  # noqa: E402
 
 
 def separations(cache, cfg: Config) -> dict:
     """Replay ``cache`` in robust mode; medians and last values of both calibrations' d'."""
     # the cache's own features, one cue (not robust's default two: this measures one model)
     one = "color" if is_color_cache(cache) else "reid"
-    tr = Tracker(**tracker_kwargs(dataclasses.replace(cfg.tracker, mode="robust", appearance=one),
-                                  cache.meta["frame_rate"]))
+    tr = build_tracker(dataclasses.replace(cfg.tracker, mode="robust", appearance=one),
+                       cache.meta["frame_rate"])
+    rob = tr.association
     tr.reset()
     nxt, ident, on = [], [], 0
     for i in range(len(cache.frames)):
         tr.update(cache.xyxy[i], cache.scores[i], cache.emb[i])
-        a, b = tr.calibrator.state, tr.identity_calibrator.state
+        a, b = rob.calibrator.state, rob.identity_calibrator.state
         if a.n_pos >= 2 and a.n_neg >= 2:
             nxt.append(a.separation)
         if b.n_pos >= 2 and b.n_neg >= 2:
             ident.append(b.separation)
-        on += int(tr.appearance_on)
+        on += int(rob.appearance_on)
 
     def stat(v):
         return (float(np.median(v)), float(v[-1])) if v else (float("nan"), float("nan"))

@@ -244,7 +244,8 @@ def outcome(rows: List[dict]) -> str:
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    from finetrack.config import Config, ConfigError, load_config, to_dict
+    from finetrack.config import Config
+    from finetrack.configlib import ConfigError, load_config, to_dict
     from run_reid_ablations import stale_keys
 
     try:

@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from finetrack.tracker import Tracker  # noqa: E402
-from finetrack.tracker.sim import load_mot_det, synthetic_crowd, write_mot_det  # noqa: E402
+from finetrack.synthetic.crowd import load_mot_det, synthetic_crowd, write_mot_det  # noqa: E402
 from finetrack.utils.io import atomic_write_text  # noqa: E402
 
 logger = logging.getLogger("parity_boxmot")

@@ -2,7 +2,7 @@
 """Grid over tracker settings on every cached cross-scene row (scripts/cross_scene.py).
 
     python scripts/robust_grid.py [--out outputs/cross_scene] [--mode robust] \
-        --grid "unlock_llr=0,1" "bonus_weight=0.05,0.1" [--fixed tracker.match_thresh=0.9 ...]
+        --grid "add_llr=0,4" "veto_llr=2,4" [--fixed tracker.match_thresh=0.9 ...]
 
 Replays OUT/cache/<model>/<SEQ>.<half>.npz (no model runs) with ``byte`` once and ``--mode`` for
 each setting of the grid, and prints per setting: IDF1 - byte per row, mean and minimum over the
@@ -23,7 +23,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
 import cross_scene as cs  # noqa: E402
-from finetrack.config import Config, freeze, load_config  # noqa: E402
+from finetrack.config import Config  # noqa: E402
+from finetrack.configlib import freeze, load_config
 from finetrack.inference.build import resolve_appearance  # noqa: E402
 from finetrack.inference.cache import is_color_cache, load_frames, shuffle_embeddings  # noqa: E402
 
@@ -43,22 +44,15 @@ def main(argv=None) -> int:
     ap.add_argument("--shuffle-embeddings", type=int, default=None, metavar="SEED",
                     help="control: permute each frame's embeddings among its detections (boxes kept), "
                          "so any gain over byte is not appearance's")
-    ap.add_argument("--color-weight", type=float, default=None, metavar="W",
-                    help="tracker.appearance=reid+color tracker.color_weight=W: every model's "
-                         "embeddings fused with the colour features of OUT/cache/color, colour share W "
-                         "of the cosine; the colour rows themselves are left out")
     args = ap.parse_args(argv)
     out = Path(args.out)
     caches = sorted(c for c in (out / "cache").glob("*/*.npz")
-                    if (args.models is None or c.parent.name in args.models)
-                    and not (args.color_weight is not None and c.parent.name.startswith("color")))
+                    if args.models is None or c.parent.name in args.models)
     keys = [grid_key(g.split("=")[0]) for g in args.grid]
     values = [g.split("=", 1)[1].split(",") for g in args.grid]
     settings = [dict(zip(keys, combo)) for combo in itertools.product(*values)] or [{}]
     base = freeze(load_config(Config, None, []))
     fixed = list(args.fixed)
-    if args.color_weight is not None:
-        fixed += ["tracker.appearance=reid+color", f"tracker.color_weight={args.color_weight}"]
     cfgs = [freeze(load_config(Config, None, fixed + [f"{k}={v}" for k, v in st.items()]))
             for st in settings]  # fail on a bad key before any tracking
     tmp = Path("/tmp/robust_grid")
@@ -97,7 +91,6 @@ def main(argv=None) -> int:
             print(st, f"in-scene {' '.join(f'{v:+.2f}' for v in ins)}")
     if args.json:
         Path(args.json).write_text(json.dumps({"mode": args.mode, "fixed": args.fixed,
-                                               "color_weight": args.color_weight,
                                                "shuffle_embeddings": args.shuffle_embeddings,
                                                "settings": settings, "rows": rows}, indent=1))
     return 0

@@ -153,7 +153,8 @@ def variant_overrides(name: str, out: Path, overrides: List[str], rerun: bool) -
 
 def requested_config(config: str, name: str, out: Path, overrides: List[str]) -> dict:
     """The resolved config (:func:`finetrack.config.to_dict`) a variant's run would get."""
-    from finetrack.config import Config, load_config, to_dict
+    from finetrack.config import Config
+    from finetrack.configlib import load_config, to_dict
 
     return to_dict(load_config(Config, config, variant_overrides(name, out, overrides, False)))
 
@@ -168,7 +169,7 @@ def stale_keys(run_dir: Path, wanted: dict) -> List[str]:
     """
     import yaml
 
-    from finetrack.config import config_changes
+    from finetrack.configlib import config_changes
 
     saved_path = run_dir / "config.yaml"
     if not saved_path.is_file():
@@ -421,7 +422,8 @@ def seed_positives(config: str, seeds: List[int], overrides: List[str]) -> dict:
     """scripts/sampler_positives.py's numbers per seed, averaged over the seeds."""
     import importlib.util
 
-    from finetrack.config import Config, load_config
+    from finetrack.config import Config
+    from finetrack.configlib import load_config
 
     spec = importlib.util.spec_from_file_location("sampler_positives",
                                                   REPO / "scripts" / "sampler_positives.py")

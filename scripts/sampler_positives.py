@@ -21,7 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from finetrack.config import Config, ConfigError, load_config  # noqa: E402
+from finetrack.config import Config  # noqa: E402
+from finetrack.configlib import ConfigError, load_config
 from finetrack.utils.io import atomic_write_text  # noqa: E402
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import finetrack
-from finetrack.data.mot import read_results
+from finetrack.data.results import read_results
 from finetrack.models import zoo
 from finetrack.models.detector import YOLOXDetector
 from finetrack.models.random_detector import make_detector_respond

@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 import torch
 
-from finetrack.config import Config, ConfigError, load_config, to_dict
+from finetrack.config import Config
+from finetrack.configlib import ConfigError, load_config, to_dict
 from finetrack.data.mot import MOTFormatError, SeqInfo, read_image, write_seqinfo
 from finetrack.utils.cli import CheckpointError, run_cli
 from finetrack.utils.io import DirLock, atomic_open, atomic_path, atomic_write_text, staged_dir
@@ -172,7 +173,7 @@ def test_new_det_run_into_a_finished_run_folder_is_refused(tmp_path):
 
 
 def test_overwrite_true_removes_the_old_run_before_training(tmp_path):
-    from finetrack.engine.checkpoint import prepare_run_dir
+    from finetrack.utils.checkpoint import prepare_run_dir
 
     run = tmp_path / "run"
     _fake_finished_run(run, {})
@@ -238,7 +239,7 @@ def test_nan_weights_with_a_finite_loss_stop_before_the_checkpoint(tmp_path):
 
 def test_nan_weights_are_caught_at_the_interval(tmp_path, monkeypatch):
     import finetrack.engine.base_trainer as tr
-    from finetrack.engine.checkpoint import NonFiniteModelError
+    from finetrack.utils.checkpoint import NonFiniteModelError
 
     monkeypatch.setattr(tr, "FINITE_CHECK_EVERY", 2)
     trainer = _toy_trainer(tmp_path, poison_at=1)
@@ -321,8 +322,7 @@ def test_track_ctrl_c_exits_130_and_leaves_nothing(tmp_path, monkeypatch, capsys
     root = tmp_path / "data"
     make_seq(root / "train", "SEQ-00")
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "SEQ-00.txt").write_text("earlier result\n")
+    assert track(root, out).returncode == 0  # earlier results (--overwrite replaces only a run's)
     before = snapshot(out)
 
     def interrupted(cfg, data_root, split, out_dir, **kw):
@@ -583,7 +583,7 @@ def test_out_that_is_a_file_and_json_that_is_a_folder(tmp_path):
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])
 def test_corrupt_checkpoints_are_one_line(tmp_path, damage):
-    from finetrack.engine.checkpoint import load_checkpoint
+    from finetrack.utils.checkpoint import load_checkpoint
 
     ckpt = tmp_path / "best.pth"
     torch.save({"model": {"w": torch.ones(1000)}, "config": {}}, ckpt)
@@ -620,7 +620,7 @@ def test_ctrl_c_in_a_tool_is_exit_130_without_traceback(tmp_path):
     make_seq(tmp_path / "train", "SEQ-A", n_frames=4)
     run = tmp_path / "run"
     p = subprocess.Popen(
-        [PY, "-c", "import sys, time; sys.path.insert(0, 'tools'); import _path; "
+        [PY, "-c", "import sys, time; "
          "from finetrack.utils.cli import run_cli; "
          "from finetrack.utils.io import atomic_open\n"
          "def main(argv):\n"

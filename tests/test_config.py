@@ -4,14 +4,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from finetrack.config import (
-    Config,
-    ConfigError,
-    FrozenConfigError,
-    freeze,
-    load_config,
-    save_config,
-)
+from finetrack.config import Config
+from finetrack.configlib import ConfigError, FrozenConfigError, freeze, load_config, save_config
 
 
 def test_defaults_yaml_override_order(tmp_path):

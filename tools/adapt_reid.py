@@ -16,9 +16,8 @@ import json
 import logging
 import sys
 
-import _path  # noqa: F401
 
-from finetrack.config import ConfigError
+from finetrack.configlib import ConfigError
 from finetrack.engine.logger import LOG_FORMAT
 
 

@@ -5,7 +5,6 @@ The code is finetrack/cli/eval_det.py;
 """
 import sys
 
-import _path  # noqa: F401
 
 from finetrack.cli.eval_det import main
 from finetrack.utils.cli import run_cli

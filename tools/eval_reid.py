@@ -5,7 +5,6 @@ The code is finetrack/cli/eval_reid.py;
 """
 import sys
 
-import _path  # noqa: F401
 
 from finetrack.cli.eval_reid import main
 from finetrack.utils.cli import run_cli

@@ -5,7 +5,6 @@ The code is finetrack/cli/export.py;
 """
 import sys
 
-import _path  # noqa: F401
 
 from finetrack.cli.export import main
 from finetrack.utils.cli import run_cli

@@ -5,7 +5,6 @@ The code is finetrack/cli/make_synthetic.py;
 """
 import sys
 
-import _path  # noqa: F401
 
 from finetrack.cli.make_synthetic import main
 from finetrack.utils.cli import run_cli

@@ -5,7 +5,6 @@ The code is finetrack/cli/prepare_data.py;
 """
 import sys
 
-import _path  # noqa: F401
 
 from finetrack.cli.prepare_data import main
 from finetrack.utils.cli import run_cli

@@ -4,7 +4,6 @@ The code is finetrack/cli/track.py; `python tools/track.py --help` shows the fla
 """
 import sys
 
-import _path  # noqa: F401
 
 from finetrack.cli.track import main
 from finetrack.utils.cli import run_cli

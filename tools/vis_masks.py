@@ -5,7 +5,6 @@ The code is finetrack/cli/vis_masks.py;
 """
 import sys
 
-import _path  # noqa: F401
 
 from finetrack.cli.vis_masks import main
 from finetrack.utils.cli import run_cli

@@ -156,7 +156,7 @@ def train_parser(prog: str, doc: str, example: str, config_help: str) -> argpars
 def train_from_args(args: argparse.Namespace, config_cls, train_fn, summary_keys) -> int:
     """Load ``args.config`` as a ``config_cls`` with :func:`config_overrides`, freeze it and
     :func:`run_training` it."""
-    from finetrack.config import freeze, load_config
+    from finetrack.configlib import freeze, load_config
 
     cfg = freeze(load_config(config_cls, args.config, config_overrides(args)))
     return run_training(cfg, train_fn, summary_keys)
@@ -176,16 +176,29 @@ def run_training(cfg, train_fn, summary_keys) -> int:
         summary_keys: metrics keys of the JSON line (a missing key prints null).
     """
     import json
+    import time
     from pathlib import Path
 
     print(f"run folder: {cfg.run_dir}")
+    started = time.time() - 1.0  # a last.pth newer than this was written by this run
     try:
         with tqdm_safe_logging():
             metrics = train_fn(cfg)
-    except KeyboardInterrupt:
-        print(f"interrupted: {cfg.run_dir}/last.pth holds the last finished epoch "
-              "(resume=true continues)", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as e:
+        from finetrack.utils.cli import EXIT_TERMINATED, Terminated
+
+        sig = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
+        last = Path(cfg.run_dir) / "last.pth"
+        if last.is_file() and last.stat().st_mtime >= started:
+            print(f"{sig}: {last} holds the last finished epoch (resume=true continues)",
+                  file=sys.stderr)
+        elif last.is_file():
+            print(f"{sig} before this run finished an epoch: {last} is the earlier run's, "
+                  "unchanged (resume=true continues it)", file=sys.stderr)
+        else:
+            print(f"{sig} before the first epoch finished: no checkpoint was written in "
+                  f"{cfg.run_dir} (run again to start over)", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
     if metrics:
         print(json.dumps({k: metrics.get(k) for k in summary_keys}))
         run = Path(cfg.run_dir)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 from finetrack.cli import common
-from finetrack.config import ConfigError, freeze, load_config
+from finetrack.configlib import ConfigError, freeze, load_config
 from finetrack.engine.logger import LOG_FORMAT
 from finetrack.utils.io import atomic_write_text
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 
 from finetrack.cli import common
-from finetrack.config import Config, ConfigError, _build, apply_overrides, freeze, load_config
+from finetrack.config import Config, upgrade_stored_config
+from finetrack.configlib import ConfigError, apply_overrides, build_dataclass, freeze, load_config
 from finetrack.engine.logger import LOG_FORMAT
 from finetrack.utils.io import atomic_write_text
 
@@ -44,7 +45,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     common.setup_logging(args.verbose, fmt=LOG_FORMAT)
     log = logging.getLogger("finetrack.tools.eval_reid")
-    from finetrack.engine.checkpoint import load_checkpoint
+    from finetrack.utils.checkpoint import load_checkpoint
     from finetrack.engine.reid_build import evaluate_checkpoint
 
     overrides = common.config_overrides(args)
@@ -58,7 +59,7 @@ def main(argv=None) -> int:
             if stored is None:
                 log.error("%s holds no config: pass -c CONFIG", args.ckpt)
                 return 2
-            cfg = _build(Config, apply_overrides(stored, overrides))
+            cfg = build_dataclass(Config, apply_overrides(upgrade_stored_config(stored), overrides))
     except ConfigError as e:
         log.error("%s", e)
         return 2

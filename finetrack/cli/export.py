@@ -48,14 +48,15 @@ def parse_args(argv=None):
 
 def load_model(ckpt: Path, config=None):
     """``(model, kind)``: a FineTrackModel (``"finetrack"``) or a YOLOXDetector (``"detector"``)."""
-    from finetrack.engine.checkpoint import load_checkpoint
+    from finetrack.utils.checkpoint import load_checkpoint
 
     obj = load_checkpoint(ckpt)
     if isinstance(obj, dict) and "model_args" in obj:
         from finetrack.models.build import model_from_checkpoint
 
         return model_from_checkpoint(ckpt, obj=obj).eval(), "finetrack"
-    from finetrack.config import Config, freeze, load_config
+    from finetrack.config import Config
+    from finetrack.configlib import freeze, load_config
     from finetrack.inference.build import build_detector_from_config
 
     cfg = freeze(load_config(Config, config, []))

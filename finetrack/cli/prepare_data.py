@@ -11,7 +11,9 @@ import sys
 
 
 from finetrack.cli import common
-from finetrack.data.mot import GTFilter, MOTFormatError, MOTSequence, list_sequences, write_half_split
+from finetrack.data.identities import GTFilter
+from finetrack.data.mot import list_sequences, MOTFormatError, MOTSequence
+from finetrack.data.splits import write_half_split
 
 
 def main(argv=None) -> int:

@@ -28,10 +28,15 @@ pass per frame; the log says which path runs. Without -c the SPEC section 5 defa
 per-stage timing and FPS; Ctrl-C stops cleanly (exit 130) and leaves only complete files.
 
 The output folder is owned by one run: everything is written into a hidden staging folder beside
---out and swapped in when every sequence is done, so an interrupted run leaves the previous
-results as they were and no result of another run is ever left beside the new ones. A non-empty
---out is refused without --overwrite; a second run into the same --out while one is running is
-refused (lock file beside it). Bad input: one line on stderr, exit 2 (--debug: traceback).
+--out and swapped in when every sequence is done, so an interrupted or failed run leaves the
+previous results as they were (byte for byte) and no result of another run is ever left beside
+the new ones. An interrupted run's partial results take the place of an empty or new --out only
+(a webcam has no end: Ctrl-C ends it and its results are kept). A non-empty --out is refused
+without --overwrite, and --overwrite replaces only a folder whose every file a FineTrack run wrote
+(track_summary.json's manifest: relative path -> sha1); an --out that is, holds or lies inside an
+input (source, <data-root>/<split>, checkpoint, config), or is the current folder or a filesystem
+root, is refused. A second run into the same --out while one is running is refused (lock file
+beside it). Bad input: one line on stderr, exit 2 (--debug: traceback).
 """
 from __future__ import annotations
 
@@ -39,7 +44,8 @@ import sys
 from pathlib import Path
 
 from finetrack.cli import common
-from finetrack.config import Config, ConfigError, freeze, load_config, save_config
+from finetrack.config import Config
+from finetrack.configlib import ConfigError, freeze, load_config, save_config
 from finetrack.data.mot import MOTFormatError
 
 EXAMPLE = """\
@@ -80,7 +86,8 @@ def parse_args(argv=None):
                     "exported in memory at start, as `finetrack export` writes them)")
     ap.add_argument("--out", required=True, help="output folder (replaced as a whole at the end)")
     ap.add_argument("--overwrite", action="store_true",
-                    help="replace a non-empty --out (default: refuse it)")
+                    help="replace a non-empty --out whose every file a FineTrack run wrote "
+                    "(default: refuse it)")
     ap.add_argument("--video", action="store_true",
                     help="also render the tracked mp4 (<out>/<name>.mp4; <out>/videos/<SEQ>.mp4)")
     ap.add_argument("--fps", type=float, default=None,
@@ -98,15 +105,77 @@ def parse_args(argv=None):
     return args
 
 
+SUMMARY = "track_summary.json"
+
+
+class _KeepEarlier(Exception):
+    """An interrupted run over earlier results: drop the staging folder, keep the earlier ones."""
+
+
+def _unquoted_glob(args) -> str:
+    """The message for a --source glob the shell expanded (its extra files land in the
+    overrides), or ''."""
+    extra = [o for o in args.overrides if "=" not in o]
+    if args.source is None or not extra:
+        return ""
+    paths = [Path(args.source)] + [Path(o) for o in extra]
+    if not all(p.exists() or p.suffix for p in paths):
+        return ""
+    parent = paths[0].parent
+    suffix = paths[0].suffix or ""
+    quoted = f"'{parent / ('*' + suffix)}'"
+    more = " ..." if len(extra) > 1 else ""
+    return (f"--source got {len(paths)} paths ({paths[0]} {extra[0]}{more}): the shell expanded "
+            f"an unquoted glob; quote it, e.g. --source {quoted}")
+
+
+def _glob_folder(spec: str) -> str:
+    """The folder part of a glob before its first wildcard (``frames/*.jpg`` -> ``frames``)."""
+    parts = []
+    for part in Path(spec).parts:
+        if any(c in part for c in "*?["):
+            break
+        parts.append(part)
+    return str(Path(*parts)) if parts else "."
+
+
+def _inputs(args, cfg) -> list:
+    """The files and folders this run reads (an --out may neither be, hold nor lie in one); with
+    --data-root that is the split folder (an --out beside the split, under the root, is fine)."""
+    src = args.source
+    if src is not None:
+        src = None if src.isdigit() else (_glob_folder(src) if any(c in src for c in "*?[")
+                                          and not Path(src).exists() else src)
+    model_ckpt = getattr(getattr(cfg, "model", None), "det_ckpt", None)
+    split = str(Path(args.data_root) / args.split) if args.data_root is not None else None
+    return [src, split, args.config, args.det_ckpt, args.reid_ckpt,
+            getattr(args, "det_file", None), model_ckpt if isinstance(model_ckpt, str) else None]
+
+
+def _final_files(summary: dict, work: Path, out: Path, extra=()) -> list:
+    """The paths the files of a run will have once ``work`` is swapped in as ``out``."""
+    files = []
+    for f in list(summary["files"]) + list(extra):
+        p = Path(f)
+        try:
+            files.append(str(out / p.relative_to(work)))
+        except ValueError:
+            files.append(str(p))
+    return files
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     common.setup_logging(args.verbose)
     from finetrack.inference.app import run_tracking, write_summary
     from finetrack.models.detector import CheckpointMismatchError
 
-    from finetrack.utils.io import staged_dir
+    from finetrack.utils.io import file_manifest, staged_dir
 
     files = []
+    glob_msg = _unquoted_glob(args)
+    if glob_msg:
+        return common.error(glob_msg)
     try:
         overrides = ([f"train.device={args.device}"] if args.device else []) + args.overrides
         cfg = freeze(load_config(Config, args.config, overrides))
@@ -115,7 +184,10 @@ def main(argv=None) -> int:
 
             torch.set_num_threads(int(cfg.train.threads))
         out = Path(args.out)
-        with staged_dir(args.out, overwrite=args.overwrite) as work:
+        earlier = out.is_dir() and any(out.iterdir())
+        live = args.source is not None and args.source.isdigit()
+        with staged_dir(args.out, overwrite=args.overwrite, inputs=_inputs(args, cfg),
+                        manifest_file=SUMMARY) as work:
             with common.tqdm_safe_logging():
                 summary = run_tracking(
                     cfg, args.data_root, args.split, str(work), det=args.det, mode=args.mode,
@@ -125,19 +197,33 @@ def main(argv=None) -> int:
                     two_networks=args.two_networks, runtime=args.runtime,
                     options=common.source_options(args),
                 )
+            if "interrupted" in summary and earlier and not live:
+                raise _KeepEarlier()  # swap only after success: the earlier results stay
             save_config(cfg, work, "track_config.yaml")  # only once the input was read and tracked
-            write_summary(summary, str(work))
+            extra = []
             if args.submission == "mot17" and "interrupted" not in summary:
                 from finetrack.inference.submission import write_mot17_submission
 
-                z = write_mot17_submission(work, work / "submission", args.split)
-                files.append(str(out / Path(z).relative_to(work)))
-        files = [str(out / Path(f).relative_to(work)) if str(f).startswith(str(work)) else str(f)
-                 for f in summary["files"]] + files
-        files += [str(out / "track_config.yaml"), str(out / "track_summary.json")]
+                extra.append(write_mot17_submission(work, work / "submission", args.split))
+            extra += [work / "track_config.yaml", work / SUMMARY]
+            files = _final_files(summary, work, out, extra)
+            summary["files"] = files  # the final paths, not the staging folder's
+            # what a later --overwrite may replace
+            summary["manifest"] = file_manifest(work, exclude=(SUMMARY,))
+            write_summary(summary, str(work))
     except (ConfigError, MOTFormatError, FileNotFoundError, ValueError, KeyError,
             CheckpointMismatchError) as e:
         return common.error(e.args[0] if isinstance(e, KeyError) and e.args else e)
+    except OSError as e:  # an --out that is a file, is locked by another run, cannot be written
+        from finetrack.utils.cli import one_line
+
+        return common.error(one_line(e))
+    except _KeepEarlier:
+        it = summary["interrupted"]
+        print(f"interrupted: {it['sequence']} stopped after {it['frames']} frame(s); {out} keeps "
+              "its earlier results as they were (this run's partial results were dropped)",
+              file=sys.stderr)
+        return common.EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("interrupted (Ctrl-C): the staging folder was removed, earlier results kept", file=sys.stderr)
         return common.EXIT_INTERRUPTED

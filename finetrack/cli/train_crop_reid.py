@@ -30,8 +30,8 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     common.setup_logging(args.verbose)
-    from finetrack.crop_config import CropReIDConfig
-    from finetrack.engine.crop_build import train_crop_from_config
+    from finetrack.crop_reid.config import CropReIDConfig
+    from finetrack.crop_reid.build import train_crop_from_config
 
     keys = ("selected_on", "best", "final", "train_seconds")
     return common.train_from_args(args, CropReIDConfig, train_crop_from_config, keys)

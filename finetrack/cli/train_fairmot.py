@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from finetrack.cli import common
-from finetrack.config import ConfigError, freeze, load_config
+from finetrack.configlib import ConfigError, freeze, load_config
 
 EXAMPLE = """\
   finetrack train-fairmot -c configs/fairmot_synthetic.yaml train.epochs=1 --device cpu

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from finetrack.cli import common
-from finetrack.data.mot import GTFilter, MOTSequence
+from finetrack.data.identities import GTFilter
+from finetrack.data.mot import MOTSequence
 from finetrack.utils.io import atomic_write_bytes
 
 logger = logging.getLogger("finetrack.tools.vis_masks")
@@ -98,15 +99,14 @@ def mask_grid(
 def main(argv=None) -> int:
     args = parse_args(argv)
     common.setup_logging(args.verbose)
-    from finetrack.engine.checkpoint import load_checkpoint
+    from finetrack.utils.checkpoint import load_checkpoint
     from finetrack.models.build import model_from_checkpoint
 
     obj = load_checkpoint(args.ckpt)
     model = model_from_checkpoint(args.ckpt, obj=obj).eval()
     seq = MOTSequence(args.seq)
     data = (obj.get("config") or {}).get("data", {})  # the GT filter the model was trained with
-    keys = ("classes", "min_visibility", "drop_zero_flag", "min_box_size")
-    gt = GTFilter(**{k: data[k] for k in keys if k in data}).apply(seq.gt())
+    gt = GTFilter.of(data).apply(seq.gt())
     frames: List[int] = args.frames or [int(f) for f in np.linspace(1, len(seq), 5)[1:4]]
     if model.head.num_parts == 0:
         logger.warning(

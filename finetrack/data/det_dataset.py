@@ -17,13 +17,8 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 from yolox.data import Dataset as YoloxDataset
 
-from finetrack.data.mot import (
-    DISTRACTOR_CLASSES,
-    GTFilter,
-    MOTSequence,
-    list_sequences,
-    tail_split_frames,
-)
+from finetrack.data.identities import GTFilter
+from finetrack.data.mot import DISTRACTOR_CLASSES, list_sequences, MOTSequence, tail_split_frames
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Training-time transforms: yolox's own augmentation, ByteTrack's normalisation, random resize.
 
 yolox 0.3.0's ``TrainTransform`` letterboxes (top-left, pad 114) and returns BGR 0..255 pixels, while
-ByteTrack's models (and :func:`finetrack.data.letterbox.preprocess_image`, used at inference) take
+ByteTrack's models (and :func:`finetrack.utils.letterbox.preprocess_image`, used at inference) take
 RGB / 255 normalised with the ImageNet mean/std. :class:`NormalizedTransform` applies exactly that
 normalisation after yolox's transform, so the trained detector sees at inference what it saw in
 training (the same thing yolox's ``ValTransform(legacy=True)`` does).
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from yolox.data import MosaicDetection, TrainTransform
 
 from finetrack.data.det_dataset import DetDataset, DetRecord
-from finetrack.data.letterbox import normalize_chw  # noqa: F401  (re-exported)
+from finetrack.utils.letterbox import normalize_chw  # noqa: F401  (re-exported)
 
 #: yolox's input sizes are multiples of the largest stride.
 SIZE_DIVISOR = 32

@@ -20,9 +20,9 @@ import logging
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -127,7 +127,7 @@ def write_seqinfo(seq_dir: PathLike, info: SeqInfo) -> None:
 # --------------------------------------------------------------------------------------------
 # txt parsing
 # --------------------------------------------------------------------------------------------
-def _parse_rows(path: Path, min_cols: int, max_cols: int) -> Tuple[np.ndarray, np.ndarray]:
+def parse_rows(path: Path, min_cols: int, max_cols: int) -> Tuple[np.ndarray, np.ndarray]:
     """Parse a comma-separated MOT txt file strictly.
 
     Returns:
@@ -258,7 +258,7 @@ def read_gt(path: PathLike, seq_name: str = "") -> Annotations:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"missing ground truth file: {path}")
-    rows, line_no = _parse_rows(path, 9, 10)
+    rows, line_no = parse_rows(path, 9, 10)
     if not len(rows):
         raise MOTFormatError(f"{path}: empty ground truth file (no rows): nothing to train or "
                              "score against")
@@ -318,7 +318,7 @@ def read_det(path: PathLike) -> Detections:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"missing detection file: {path}")
-    rows, line_no = _parse_rows(path, 7, 10)
+    rows, line_no = parse_rows(path, 7, 10)
     n = len(rows)
     return Detections(
         frames=rows[:, 0].astype(np.int64) if n else np.zeros(0, np.int64),
@@ -350,122 +350,6 @@ def check_frame_range(
         raise MOTFormatError(
             f"{where}: frame {int(frames[i])} is beyond {what} ({len(bad)} row(s) affected)"
         )
-
-
-# --------------------------------------------------------------------------------------------
-# results files
-# --------------------------------------------------------------------------------------------
-@dataclass
-class Results:
-    """Tracker output of one sequence: frames (N,), ids (N,), tlwh (N, 4), scores (N,)."""
-
-    frames: np.ndarray
-    ids: np.ndarray
-    tlwh: np.ndarray
-    scores: np.ndarray
-    line_no: Optional[np.ndarray] = None
-    path: Optional[Path] = None
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-
-def write_results(path: PathLike, frames, ids, tlwh, scores=None) -> None:
-    """Write a MOTChallenge results file ``frame,id,x,y,w,h,score,-1,-1,-1`` atomically.
-
-    Args:
-        frames: (N,) 1-based frame numbers. ids: (N,) positive ints.
-        tlwh: (N, 4) boxes. scores: (N,) or None (then 1.0).
-    """
-    frames = np.asarray(frames, dtype=np.int64).reshape(-1)
-    ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-    tlwh = np.asarray(tlwh, dtype=np.float64).reshape(-1, 4)
-    scores = np.ones(len(frames)) if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
-    if not (len(frames) == len(ids) == len(tlwh) == len(scores)):
-        raise ValueError("write_results: frames, ids, tlwh and scores must have the same length")
-    order = np.lexsort((ids, frames))
-    with atomic_open(path, "w", encoding="utf-8") as f:
-        for i in order:
-            x, y, w, h = tlwh[i]
-            f.write(f"{frames[i]},{ids[i]},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{scores[i]:.4f},-1,-1,-1\n")
-
-
-def read_results(path: PathLike, check_unique: bool = True) -> Results:
-    """Read a results file strictly (6 to 10 columns; score defaults to 1).
-
-    Raises:
-        FileNotFoundError: missing file.
-        MOTFormatError: malformed line, or (``check_unique``) an id used twice in one frame; the
-            message names the file and the line.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"missing results file: {path}")
-    rows, line_no = _parse_rows(path, 6, 10)
-    n = len(rows)
-    frames = rows[:, 0].astype(np.int64) if n else np.zeros(0, np.int64)
-    ids = rows[:, 1].astype(np.int64) if n else np.zeros(0, np.int64)
-    if n and not np.all(rows[:, 1] == ids):
-        bad = int(np.flatnonzero(rows[:, 1] != ids)[0])
-        raise MOTFormatError(f"{path}:{line_no[bad]}: track id must be an integer")
-    if check_unique and n:
-        key = frames * (int(ids.max()) - int(ids.min()) + 1) + (ids - int(ids.min()))
-        _, first, counts = np.unique(key, return_index=True, return_counts=True)
-        if np.any(counts > 1):
-            dup_key = _[np.argmax(counts > 1)]
-            dup_rows = np.flatnonzero(key == dup_key)
-            raise MOTFormatError(
-                f"{path}:{line_no[dup_rows[1]]}: id {ids[dup_rows[1]]} used twice in frame "
-                f"{frames[dup_rows[1]]} (first at line {line_no[dup_rows[0]]})"
-            )
-    return Results(
-        frames=frames,
-        ids=ids,
-        tlwh=rows[:, 2:6].copy() if n else np.zeros((0, 4)),
-        scores=rows[:, 6].copy() if (n and rows.shape[1] >= 7) else np.ones(n),
-        line_no=line_no,
-        path=path,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# GT filtering (SPEC section 3)
-# --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class GTFilter:
-    """Which GT rows are training / evaluation targets.
-
-    The fields are named like the ``data.*`` config keys, so ``GTFilter(**values)`` takes them
-    as they are (lists and ints are converted).
-
-    Attributes:
-        classes: kept class ids (MOT17 semantics; MOT15 rows are all class 1).
-        min_visibility: rows with visibility below this are dropped.
-        drop_zero_flag: drop rows whose flag (MOT15: conf) is 0.
-        min_box_size: drop boxes with w or h below this (pixels).
-    """
-
-    classes: Tuple[int, ...] = (1,)
-    min_visibility: float = 0.1
-    drop_zero_flag: bool = True
-    min_box_size: float = 1.0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "classes", tuple(int(c) for c in self.classes))
-        object.__setattr__(self, "min_visibility", float(self.min_visibility))
-        object.__setattr__(self, "drop_zero_flag", bool(self.drop_zero_flag))
-        object.__setattr__(self, "min_box_size", float(self.min_box_size))
-
-    def mask(self, ann: Annotations) -> np.ndarray:
-        m = np.isin(ann.classes, np.asarray(self.classes, dtype=np.int64))
-        m &= ann.visibility >= self.min_visibility
-        if self.drop_zero_flag:
-            m &= ann.flags != 0
-        m &= (ann.tlwh[:, 2] >= self.min_box_size) & (ann.tlwh[:, 3] >= self.min_box_size)
-        return m
-
-    def apply(self, ann: Annotations) -> Annotations:
-        return ann.subset(self.mask(ann))
 
 
 # --------------------------------------------------------------------------------------------
@@ -523,47 +407,6 @@ def tail_split_frames(first: int, last: int, tail_frac: float, portion: str) -> 
     if portion == "tail":
         return cut, last
     return first, last
-
-
-def _rewrite_rows(src: Path, dst: Path, first: int, last: int, offset: int) -> int:
-    """Copy the rows of frames first..last from src to dst, frame -= offset, text otherwise kept."""
-    n = 0
-    with open(src, "r", encoding="utf-8") as fin, atomic_open(dst, "w", encoding="utf-8") as fout:
-        for line in fin:
-            s = line.strip()
-            if not s:
-                continue
-            head, _, rest = s.partition(",")
-            fr = int(float(head))
-            if first <= fr <= last:
-                fout.write(f"{fr - offset},{rest}\n")
-                n += 1
-    return n
-
-
-def write_half_split(seq_dir: PathLike, overwrite: bool = False) -> Dict[str, Path]:
-    """Write gt/gt_train_half.txt and gt/gt_val_half.txt (val renumbered from 1).
-
-    The original rows are copied unfiltered (evaluators do their own preprocessing). The file is
-    validated first, so a malformed gt.txt fails before anything is written.
-
-    Returns:
-        {"train": path, "val": path}
-    """
-    seq = MOTSequence(seq_dir, require_images=False)
-    gt_path = seq.gt_path
-    read_gt(gt_path, seq.name)  # validate
-    n = seq.info.seq_length
-    out = {}
-    for half, name in (("train", "gt_train_half.txt"), ("val", "gt_val_half.txt")):
-        dst = gt_path.parent / name
-        if dst.exists() and not overwrite:
-            out[half] = dst
-            continue
-        first, last = half_split_frames(n, half)
-        _rewrite_rows(gt_path, dst, first, last, offset=first - 1)
-        out[half] = dst
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -752,48 +595,3 @@ def list_sequences(
                 out.append(p)
         found = out
     return found
-
-
-# --------------------------------------------------------------------------------------------
-# identities
-# --------------------------------------------------------------------------------------------
-@dataclass
-class IdentityTable:
-    """Global identity labels for Re-ID training: (sequence, track id) -> 0..M-1.
-
-    Built deterministically (sequences sorted by name, ids ascending).
-    """
-
-    keys: List[Tuple[str, int]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._index = {k: i for i, k in enumerate(self.keys)}
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def label(self, seq: str, track_id: int) -> int:
-        try:
-            return self._index[(seq, int(track_id))]
-        except KeyError:
-            raise KeyError(f"identity ({seq}, {track_id}) is not in the table") from None
-
-    def labels(self, seq: str, track_ids: Iterable[int]) -> np.ndarray:
-        """(N,) int64 labels; -1 for ids not in the table."""
-        return np.asarray([self._index.get((seq, int(t)), -1) for t in track_ids], dtype=np.int64)
-
-    @classmethod
-    def build(cls, annotations: Dict[str, Annotations]) -> "IdentityTable":
-        """From {sequence name: (already filtered) annotations}."""
-        keys = []
-        for seq in sorted(annotations):
-            for t in np.unique(annotations[seq].ids):
-                keys.append((seq, int(t)))
-        return cls(keys)
-
-    def to_json(self) -> list:
-        return [[s, t] for s, t in self.keys]
-
-    @classmethod
-    def from_json(cls, data: list) -> "IdentityTable":
-        return cls([(str(s), int(t)) for s, t in data])

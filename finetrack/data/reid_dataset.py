@@ -1,6 +1,6 @@
 """Re-ID frame dataset: one item = one frame, its GT boxes and their identity labels.
 
-Boxes are filtered with :class:`finetrack.data.mot.GTFilter` (SPEC section 3: class 1, flag != 0,
+Boxes are filtered with :class:`finetrack.data.identities.GTFilter` (SPEC section 3: class 1, flag != 0,
 visibility >= 0.1) and mapped to network-input pixels with the detector's letterbox ratio, so the
 Re-ID head ROI-aligns them on the backbone maps of the same preprocessed image.
 
@@ -19,14 +19,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from finetrack.data.letterbox import preprocess_image
-from finetrack.data.mot import (
-    GTFilter,
-    IdentityTable,
-    MOTSequence,
-    half_split_frames,
-    tail_split_frames,
-)
+from finetrack.utils.letterbox import preprocess_image
+from finetrack.data.identities import GTFilter, IdentityTable
+from finetrack.data.mot import half_split_frames, MOTSequence, tail_split_frames
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +30,7 @@ Preprocess = Callable[[np.ndarray], Tuple[torch.Tensor, float]]
 
 
 def letterbox_preprocess(input_size: Tuple[int, int]) -> Preprocess:
-    """The detector's preprocessing (:func:`finetrack.data.letterbox.preprocess_image`).
+    """The detector's preprocessing (:func:`finetrack.utils.letterbox.preprocess_image`).
 
     Args:
         input_size: network input (H, W).

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from finetrack.config import Config, apply_overrides, freeze, _build
+from finetrack.config import Config, upgrade_stored_config
+from finetrack.configlib import apply_overrides, build_dataclass, freeze
 from finetrack.data.mot import MOTSequence
 from finetrack.data.pseudo import MinerRules, mine_tracklets, summary, track_for_mining, write_pseudo_sequence
 
@@ -57,7 +58,7 @@ def adapt_reid(
         rules: tracklet mining rules.
         overrides: config ``key=value`` overrides of the fine-tuning run.
     """
-    from finetrack.engine.checkpoint import load_checkpoint
+    from finetrack.utils.checkpoint import load_checkpoint
     from finetrack.engine.reid_build import train_from_config
     from finetrack.tracker import Tracker
     from finetrack.utils.io import atomic_write_bytes, atomic_write_text
@@ -95,7 +96,7 @@ def adapt_reid(
         f"out_dir={run_dir}", f"train.progress={'true' if progress else 'false'}",
         "resume=false", "train.resume=false", *overrides,
     ]
-    cfg = freeze(_build(Config, apply_overrides(stored, ov)))
+    cfg = freeze(build_dataclass(Config, apply_overrides(upgrade_stored_config(stored), ov)))
     metrics = train_from_config(cfg)
     dst = out / "adapted.pth"
     atomic_write_bytes(dst, (run_dir / "last.pth").read_bytes())

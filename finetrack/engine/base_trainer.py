@@ -47,7 +47,7 @@ Extension points (all optional except :meth:`train_step` and :meth:`epoch_batche
   ``best_keys`` (selection metrics copied into ``best``), ``best_metrics`` (valid
   ``best_metric`` values).
 
-Checkpoint contents (written by :func:`finetrack.engine.checkpoint.save_checkpoint`)::
+Checkpoint contents (written by :func:`finetrack.utils.checkpoint.save_checkpoint`)::
 
     {**model_state(), "optimizer", "scheduler", "scaler", "epoch", "iter", "best", "history",
      "train_seconds", "rng", **extra_state}
@@ -62,10 +62,10 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
-from tqdm import tqdm
+from finetrack.utils.progress import progress_bar
 
 from finetrack.config import check_resume_config
-from finetrack.engine.checkpoint import (
+from finetrack.utils.checkpoint import (
     BEST,
     LAST,
     check_finite_model,
@@ -112,7 +112,7 @@ def kept_checkpoint(out_dir: Path) -> str:
     return "no checkpoint was written"
 
 
-def _scalar(value: Any) -> float:
+def scalar(value: Any) -> float:
     return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
 
 
@@ -261,7 +261,7 @@ class BaseTrainer:
                 message holds ``losses`` as floats, the epoch and the iteration.
         """
         if not all_ranks_finite(loss):
-            values = {k: _scalar(v) for k, v in losses.items()}
+            values = {k: scalar(v) for k, v in losses.items()}
             raise NonFiniteLossError(
                 f"non-finite loss at epoch {self._epoch + 1} iteration {self.iter + 1}: {values}"
             )
@@ -338,7 +338,7 @@ class BaseTrainer:
         steps = 0
         window: Dict[str, float] = {}
         window_n = 0
-        bar = tqdm(total=n_total, desc=f"epoch {epoch + 1}/{self.epochs}",
+        bar = progress_bar(total=n_total, desc=f"epoch {epoch + 1}/{self.epochs}",
                    disable=not self.progress, dynamic_ncols=True, leave=False)
         t0 = time.perf_counter()
         it = iter(batches)

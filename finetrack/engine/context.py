@@ -10,7 +10,7 @@
 
 On entry: the device (``train.device``; under torchrun each process is pinned to
 ``cuda:LOCAL_RANK``), the process group (torchrun's environment), the run folder decision
-(:func:`~finetrack.engine.checkpoint.prepare_run_dir`: resume / overwrite / refuse, before
+(:func:`~finetrack.utils.checkpoint.prepare_run_dir`: resume / overwrite / refuse, before
 anything is written), then on the main rank ``config.yaml`` (resolved config and git revision),
 ``train.log`` and a TensorBoard writer (``tb/``), and the global seeds (``seed + rank``). On exit,
 whatever happened: the writer is closed, the log handler removed and the process group destroyed.
@@ -29,8 +29,8 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 import numpy as np
 import torch
 
-from finetrack.config import git_revision, save_config, to_dict
-from finetrack.engine.checkpoint import LAST, prepare_run_dir
+from finetrack.configlib import git_revision, save_config, to_dict
+from finetrack.utils.checkpoint import LAST, prepare_run_dir
 from finetrack.engine.logger import ScalarWriter, add_file_handler, remove_handler
 
 logger = logging.getLogger(__name__)
@@ -39,14 +39,20 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def resolve_data_root(root: str) -> Path:
-    """Relative roots are relative to the repository root (configs), else to the cwd."""
+    """A data path of a config (``data.root``, ``model.init_ckpt``) as an absolute path: relative
+    paths are read from the current folder, like every path on a command line (the configs in
+    ``configs/`` are written for runs from the repository root). A relative path missing there
+    but present under the repository is logged with that hint (never silently read from there).
+    """
     p = Path(root)
     if p.is_absolute():
         return p
-    repo_rel = REPO_ROOT / p
-    if repo_rel.exists() or not p.exists():
-        return repo_rel
-    return p.resolve()
+    resolved = p.resolve()
+    if not resolved.exists() and (REPO_ROOT / p).exists():
+        logger.warning("%s is not in the current folder %s (relative paths in a config are read "
+                       "from the current folder); the repository has %s: run from %s or give an "
+                       "absolute path", root, Path.cwd(), REPO_ROOT / p, REPO_ROOT)
+    return resolved
 
 
 def resolve_device(name: str) -> torch.device:

@@ -11,8 +11,8 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from finetrack.config import ConfigError
-from finetrack.data.mot import GTFilter
+from finetrack.configlib import ConfigError
+from finetrack.data.identities import GTFilter
 from finetrack.eval.coco_ap import evaluate_detector, format_ap
 from finetrack.det_config import SOURCE_FORMATS, DetConfig, DetSourceConfig
 from finetrack.data.det_dataset import DetRecord, crowdhuman_records, mot_records
@@ -22,11 +22,6 @@ from finetrack.engine.context import RunContext, resolve_data_root, resolve_devi
 from finetrack.models.detector import YOLOXDetector, build_detector
 
 logger = logging.getLogger(__name__)
-
-
-def gt_filter(cfg: DetConfig) -> GTFilter:
-    d = cfg.data
-    return GTFilter(d.classes, d.min_visibility, drop_zero_flag=True, min_box_size=d.min_box_size)
 
 
 def source_records(
@@ -39,7 +34,7 @@ def source_records(
     cap = src.max_images if max_images == -1 else max_images
     root = resolve_data_root(src.root)
     if src.format == "mot":
-        return mot_records(root / src.split, src.seqs, src.half, gt_filter(cfg), src.mot17_detector,
+        return mot_records(root / src.split, src.seqs, src.half, GTFilter.of(cfg.data), src.mot17_detector,
                            step, cap, portion=portion, tail_frac=tail_frac)
     if src.format == "crowdhuman":
         return crowdhuman_records(root, src.ann_file, src.image_dir, cfg.data.min_box_size, step,

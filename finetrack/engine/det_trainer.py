@@ -41,10 +41,10 @@ from finetrack.engine.base_trainer import (  # noqa: F401  (BEST/LAST/NonFiniteL
     METRICS_FILE,
     BaseTrainer,
     NonFiniteLossError,
-    _scalar,
+    scalar,
     kept_checkpoint,
 )
-from finetrack.engine.checkpoint import check_finite_model
+from finetrack.utils.checkpoint import check_finite_model
 from finetrack.engine.logger import ScalarWriter
 from finetrack.models.detector import YOLOXDetector
 from finetrack.utils.io import atomic_write_text
@@ -325,8 +325,8 @@ class DetTrainer(BaseTrainer):
         images, targets = resize_batch(images, targets, self.cur_size)
         with torch.autocast(device_type=self.device.type, enabled=self.amp):
             out = self.model(images, targets)
-        values = {k: _scalar(out[k]) for k in LOSS_KEYS if k in out}
-        values["num_fg"] = _scalar(out.get("num_fg", 0.0))
+        values = {k: scalar(out[k]) for k in LOSS_KEYS if k in out}
+        values["num_fg"] = scalar(out.get("num_fg", 0.0))
         self.backward_step(out["total_loss"], values)
         if self.ema is not None:
             self.ema.update(self.det)

@@ -35,7 +35,7 @@ def extract_gt_embeddings(
     Args:
         model: a :class:`finetrack.models.reid_head.FineTrackModel` (or DDP-wrapped).
         loader: yields :func:`finetrack.data.reid_dataset.collate_frames` batches (or
-            :func:`finetrack.data.crops.collate_crops` ones).
+            :func:`finetrack.crop_reid.data.collate_crops` ones).
         device: where the model runs.
         amp: autocast on CUDA.
         progress: show a tqdm bar of the validation batches (its own bar, left when done).
@@ -52,13 +52,14 @@ def extract_gt_embeddings(
     embs, seqs, frames, tids, corrs, abs_corrs, borders = [], [], [], [], [], [], []
     batches = loader
     if progress:
-        from tqdm import tqdm
+        from finetrack.utils.progress import progress_bar
 
-        batches = tqdm(loader, desc="validation", unit="batch", leave=False, dynamic_ncols=True)
+        batches = progress_bar(loader, desc="validation", unit="batch", leave=False,
+                               dynamic_ncols=True)
     try:
         for batch in batches:
             with torch.autocast(device_type=device.type, enabled=amp and device.type == "cuda"):
-                if "crops" in batch:  # a crop network (finetrack/data/crops.py batches)
+                if "crops" in batch:  # a crop network (finetrack/crop_reid/data.py batches)
                     out = model(batch["crops"].to(device, non_blocking=True))
                 else:
                     images = batch["images"].to(device, non_blocking=True)

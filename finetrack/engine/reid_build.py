@@ -16,11 +16,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from finetrack.config import Config, ConfigError
-from finetrack.data.mot import GTFilter, IdentityTable, list_sequences
+from finetrack.config import Config
+from finetrack.configlib import ConfigError
+from finetrack.data.identities import GTFilter, IdentityTable
+from finetrack.data.mot import list_sequences
 from finetrack.data.reid_dataset import ReIDFrameDataset, collate_frames
 from finetrack.data.samplers import build_batch_sampler
-from finetrack.engine.checkpoint import load_checkpoint
+from finetrack.utils.checkpoint import load_checkpoint
 from finetrack.engine.context import resolve_data_root, resolve_device, run_context
 from finetrack.engine.evaluator import evaluate_gt_reid
 from finetrack.engine.trainer import ReIDTrainer
@@ -68,7 +70,7 @@ def model_kwargs(cfg: Config, num_classes: int) -> Dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 def frame_input_size(cfg: Config) -> Tuple[int, int]:
     """The network input (H, W) the frame datasets letterbox to: ``model.input_size``. A crop
-    network's config (:class:`finetrack.crop_config.CropReIDConfig`) has none: its crops come
+    network's config (:class:`finetrack.crop_reid.config.CropReIDConfig`) has none: its crops come
     from the original frames, so the frame datasets' letterboxed images are never read."""
     size = getattr(cfg.model, "input_size", None) or (608, 1088)
     return int(size[0]), int(size[1])
@@ -93,7 +95,7 @@ def build_reid_datasets(
     if d.split not in SPLIT_HALVES:
         raise ValueError(f"data.split must be one of {sorted(SPLIT_HALVES)}, got {d.split!r}")
     train_half, val_half = SPLIT_HALVES[d.split]
-    gt_filter = GTFilter(d.classes, d.min_visibility, d.drop_zero_flag, d.min_box_size)
+    gt_filter = GTFilter.of(d)
     size = frame_input_size(cfg)
     train_dirs = _seq_dirs(cfg, d.train_split, d.train_seqs)
     val_names = d.val_seqs if d.val_seqs is not None else d.train_seqs
@@ -140,7 +142,7 @@ def build_selection_dataset(cfg: Config) -> Optional[ReIDFrameDataset]:
     if e.select_on == "final_epoch":
         return None
     train_half, _ = SPLIT_HALVES[d.split]
-    gt_filter = GTFilter(d.classes, d.min_visibility, d.drop_zero_flag, d.min_box_size)
+    gt_filter = GTFilter.of(d)
     return ReIDFrameDataset(
         _seq_dirs(cfg, d.train_split, d.train_seqs),
         train_half,

@@ -37,7 +37,7 @@ from finetrack.engine.base_trainer import (  # noqa: F401  (re-exported for the 
     all_ranks_finite,
     kept_checkpoint,
 )
-from finetrack.engine.checkpoint import (
+from finetrack.utils.checkpoint import (
     BEST,
     NonFiniteModelError,  # noqa: F401  (raised by check_finite_model; tools catch it from here)
     load_checkpoint,

@@ -153,9 +153,9 @@ def predict_records(
     dets: List[Tuple[np.ndarray, np.ndarray]] = []
     batches = range(0, len(records), batch_size)
     if progress:
-        from tqdm import tqdm
+        from finetrack.utils.progress import progress_bar
 
-        batches = tqdm(batches, desc="eval", leave=False)
+        batches = progress_bar(batches, desc="eval", leave=False)
     try:
         for start in batches:
             chunk = records[start : start + batch_size]

@@ -19,16 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from finetrack.data.mot import (
-    Annotations,
-    MOTFormatError,
-    MOTSequence,
-    Results,
-    check_frame_range,
-    half_split_frames,
-    list_sequences,
-    read_results,
-)
+from finetrack.data.mot import Annotations, check_frame_range, half_split_frames, list_sequences, MOTFormatError, MOTSequence
+from finetrack.data.results import read_results, Results
 from finetrack.eval import mot_metrics, trackeval_metrics
 from finetrack.eval.preprocess import distractor_classes_for, prepare_sequence
 

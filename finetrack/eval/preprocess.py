@@ -24,7 +24,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from finetrack.data.mot import DISTRACTOR_CLASSES, MOT_CLASSES, Annotations, MOTFormatError, Results
+from finetrack.data.mot import Annotations, DISTRACTOR_CLASSES, MOT_CLASSES, MOTFormatError
+from finetrack.data.results import Results
 
 logger = logging.getLogger(__name__)
 

@@ -1,3 +1,3 @@
-"""FairMOT one-shot baseline: config schema, builders and trainer (model in
-:mod:`finetrack.models.fairmot`, targets in :mod:`finetrack.data.fairmot_targets`, losses in
-:mod:`finetrack.losses.fairmot`)."""
+"""The FairMOT one-shot baseline in one folder: config schema (config.py), DLA-34 backbone (dla.py),
+network (model.py), heatmap/size/offset/id targets (targets.py), dataset (dataset.py), losses (loss.py),
+builders (build.py) and trainer (trainer.py)."""

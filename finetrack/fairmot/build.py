@@ -15,25 +15,20 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from finetrack.data.fairmot_dataset import FairMOTDataset, fairmot_records
+from finetrack.fairmot.dataset import FairMOTDataset, fairmot_records
 from finetrack.data.det_dataset import DetRecord, mot_records
-from finetrack.data.mot import GTFilter, IdentityTable
-from finetrack.engine.checkpoint import BEST, LAST, load_checkpoint
+from finetrack.data.identities import GTFilter, IdentityTable
+from finetrack.utils.checkpoint import BEST, LAST, load_checkpoint
 from finetrack.engine.context import RunContext, resolve_data_root, resolve_device, run_context
 from finetrack.eval.coco_ap import evaluate_detector, format_ap
 from finetrack.fairmot.config import FairMOTConfig
 from finetrack.fairmot.trainer import FairMOTTrainer
-from finetrack.losses.fairmot import FairMOTLoss
-from finetrack.models.fairmot import FairMOT, num_parameters
+from finetrack.fairmot.loss import FairMOTLoss
+from finetrack.fairmot.model import FairMOT, num_parameters
 from finetrack.utils.io import atomic_write_text
 
 logger = logging.getLogger(__name__)
 METRICS_FILE = "metrics.json"
-
-
-def gt_filter(cfg: FairMOTConfig) -> GTFilter:
-    d = cfg.data
-    return GTFilter(tuple(d.classes), d.min_visibility, d.drop_zero_flag, d.min_box_size)
 
 
 def _split_dir(cfg: FairMOTConfig) -> Path:
@@ -48,7 +43,7 @@ def train_records(cfg: FairMOTConfig):
     """``(records, identities)`` of the training frames (the head when selecting on the tail)."""
     d = cfg.data
     portion = "head" if _tail(cfg) else "whole"
-    return fairmot_records(_split_dir(cfg), d.seqs, d.train_half, gt_filter(cfg),
+    return fairmot_records(_split_dir(cfg), d.seqs, d.train_half, GTFilter.of(cfg.data),
                            d.mot17_detector, d.frame_step, portion, _tail(cfg))
 
 
@@ -57,7 +52,7 @@ def selection_records(cfg: FairMOTConfig) -> List[DetRecord]:
     if not _tail(cfg):
         return []
     d = cfg.data
-    return mot_records(_split_dir(cfg), d.seqs, d.train_half, gt_filter(cfg), d.mot17_detector,
+    return mot_records(_split_dir(cfg), d.seqs, d.train_half, GTFilter.of(cfg.data), d.mot17_detector,
                        cfg.eval.frame_step, portion="tail", tail_frac=_tail(cfg))
 
 
@@ -66,7 +61,7 @@ def val_records(cfg: FairMOTConfig) -> List[DetRecord]:
     d = cfg.data
     if d.val_half is None:
         return []
-    return mot_records(_split_dir(cfg), d.seqs, d.val_half, gt_filter(cfg), d.mot17_detector)
+    return mot_records(_split_dir(cfg), d.seqs, d.val_half, GTFilter.of(cfg.data), d.mot17_detector)
 
 
 def build_model(cfg: FairMOTConfig) -> FairMOT:

@@ -11,11 +11,10 @@ loss weights hm 1 / wh 0.1 / off 1 / id 1 with the uncertainty weighting, conf 0
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import List, Literal, Optional
 
-from finetrack.config import (NON_NEGATIVE, POSITIVE, RANGES, UNIT, ConfigError,
-                              SelectedRunConfig, _guarded_setattr)
+from finetrack.config import RunConfig, SelectedRunConfig
+from finetrack.configlib import NON_NEGATIVE, POSITIVE, RANGES, UNIT, ConfigError, guarded_setattr
 
 BackboneName = Literal["yolox_nano", "yolox_tiny", "yolox_s", "yolox_m", "yolox_l", "yolox_x",
                        "dla34"]
@@ -42,7 +41,7 @@ class FairMOTDataConfig:
 
 @dataclass
 class FairMOTAugConfig:
-    """FairMOT's ``JointDataset`` augmentation (finetrack/data/fairmot_dataset.py)."""
+    """FairMOT's ``JointDataset`` augmentation (finetrack/fairmot/dataset.py)."""
 
     enabled: bool = True
     degrees: float = 5.0
@@ -59,7 +58,7 @@ class FairMOTAugConfig:
 
 @dataclass
 class FairMOTModelConfig:
-    """:class:`finetrack.models.fairmot.FairMOT`."""
+    """:class:`finetrack.fairmot.model.FairMOT`."""
 
     backbone: BackboneName = "dla34"  #: yolox_<variant> (CSPDarknet + up-sampling neck) | dla34
     deformable: bool = True  #: dla34: DCNv2 in the up-sampling path
@@ -116,14 +115,10 @@ class FairMOTEvalConfig:
 
 
 @dataclass
-class FairMOTConfig:
+class FairMOTConfig(RunConfig):
     """Top-level config of tools/train_fairmot.py."""
 
-    name: str = "fairmot"  #: outputs/<name>/ unless out_dir is set
-    out_dir: Optional[str] = None
-    seed: int = 0
-    resume: bool = False
-    overwrite: bool = False
+    name: str = "fairmot"
     data: FairMOTDataConfig = field(default_factory=FairMOTDataConfig)
     aug: FairMOTAugConfig = field(default_factory=FairMOTAugConfig)
     model: FairMOTModelConfig = field(default_factory=FairMOTModelConfig)
@@ -131,14 +126,10 @@ class FairMOTConfig:
     train: FairMOTTrainConfig = field(default_factory=FairMOTTrainConfig)
     eval: FairMOTEvalConfig = field(default_factory=FairMOTEvalConfig)
 
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.out_dir) if self.out_dir else Path("outputs") / self.name
-
 
 for _cls in (FairMOTDataConfig, FairMOTAugConfig, FairMOTModelConfig, FairMOTLossConfig,
              FairMOTTrainConfig, FairMOTEvalConfig, FairMOTConfig):
-    _cls.__setattr__ = _guarded_setattr  # type: ignore[assignment]
+    _cls.__setattr__ = guarded_setattr  # type: ignore[assignment]
 
 RANGES.update({
     FairMOTDataConfig: {"frame_step": POSITIVE, "min_visibility": UNIT,

@@ -5,12 +5,12 @@ finite-loss check, AMP, best/last, resume, TensorBoard) and overrides only:
 
 * :meth:`FairMOTTrainer.epoch_batches`: the seeded shuffled loader of the epoch (the dataset's
   per-item augmentation generators are keyed on the epoch);
-* :meth:`FairMOTTrainer.train_step`: forward, :class:`~finetrack.losses.fairmot.FairMOTLoss`,
+* :meth:`FairMOTTrainer.train_step`: forward, :class:`~finetrack.fairmot.loss.FairMOTLoss`,
   the shared optimiser step;
 * :meth:`FairMOTTrainer.evaluate_epoch`: the selection metric (AP50 / AP of the heads on the
   training sequences' held-out tail);
 * the model part of the checkpoint: ``{"kind": "fairmot", "model", "model_args", "criterion"
-  (identity classifier, s_det, s_id)}`` - what :meth:`finetrack.models.fairmot.FairMOT.
+  (identity classifier, s_det, s_id)}`` - what :meth:`finetrack.fairmot.model.FairMOT.
   from_checkpoint` and ``tools/track.py --det fairmot`` read.
 
 The lr schedule is FairMOT's: Adam, x ``lr_gamma`` after the epochs in ``lr_steps``.
@@ -26,7 +26,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, RandomSampler
 
 from finetrack.engine.base_trainer import BaseTrainer, kept_checkpoint
-from finetrack.engine.checkpoint import check_finite_model
+from finetrack.utils.checkpoint import check_finite_model
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +47,12 @@ def build_optimizer(params, name: str, lr: float, weight_decay: float) -> torch.
 
 
 class FairMOTTrainer(BaseTrainer):
-    """Train a :class:`~finetrack.models.fairmot.FairMOT` with :class:`FairMOTLoss`.
+    """Train a :class:`~finetrack.fairmot.model.FairMOT` with :class:`FairMOTLoss`.
 
     Args:
         model: the network.
-        criterion: :class:`finetrack.losses.fairmot.FairMOTLoss` (its parameters are trained).
-        dataset: :class:`finetrack.data.fairmot_dataset.FairMOTDataset`.
+        criterion: :class:`finetrack.fairmot.loss.FairMOTLoss` (its parameters are trained).
+        dataset: :class:`finetrack.fairmot.dataset.FairMOTDataset`.
         out_dir: run folder.
         epochs, batch_size, lr, optimizer, lr_steps, lr_gamma, weight_decay: schedule.
         num_workers, seed: data loading (the shuffle of epoch e is seeded with seed * 1000 + e).

@@ -11,8 +11,8 @@ import numpy as np
 
 from finetrack.config import Config, TrackerConfig
 from finetrack.data.mot import MOTSequence, list_sequences
-from finetrack.inference.build import (build_detector_from_config, build_source, resolve_appearance,
-                                       tracker_kwargs)
+from finetrack.inference.build import (build_detector_from_config, build_source, build_tracker,
+                                       resolve_appearance, set_classes)
 from finetrack.engine.context import resolve_device
 from finetrack.inference.track_loop import StageTimer, track_sequence
 
@@ -51,13 +51,13 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
     features come from ONE backbone pass (``joint``) unless ``--det-ckpt`` holds other detector
     weights (or ``two_networks``): then two networks run per frame (``two-networks``).
     """
-    from finetrack.engine.checkpoint import load_checkpoint
+    from finetrack.utils.checkpoint import load_checkpoint
     from finetrack.models.detector import detector_head_trained
 
     model = reid_obj = None
     if reid_ckpt is not None and (mode != "byte" or (det == "yolox" and det_ckpt is None)):
         from finetrack.models.build import model_from_checkpoint
-        from finetrack.models.crop_reid import is_crop_checkpoint
+        from finetrack.crop_reid.model import is_crop_checkpoint
 
         reid_obj = load_checkpoint(reid_ckpt, device)
         if is_crop_checkpoint(reid_obj):
@@ -118,8 +118,8 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
 def _crop_models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, obj, device: str):
     """:func:`_models` for a crop Re-ID network's checkpoint: it has no detector, so with
     ``det=yolox`` the detector is ``--det-ckpt``'s and two networks run per frame."""
-    from finetrack.inference.crop_embedder import CropEmbedder
-    from finetrack.models.crop_reid import crop_model_from_state
+    from finetrack.crop_reid.embedder import CropEmbedder
+    from finetrack.crop_reid.model import crop_model_from_state
 
     embedder = None
     if mode != "byte":
@@ -161,7 +161,7 @@ def _onnx_models(joint_model, detector, embedder, pipeline: str, device: str):
 
 def _fairmot_model(ckpt: str, device: str):
     """The FairMOT network of a ``tools/train_fairmot.py`` checkpoint (ValueError otherwise)."""
-    from finetrack.models.fairmot import FairMOT
+    from finetrack.fairmot.model import FairMOT
 
     model = FairMOT.from_checkpoint(ckpt, map_location=device)
     logger.info(
@@ -231,7 +231,6 @@ def run_tracking(
     from finetrack.inference.options import (CropSaver, SourceOptions, StridedFrames,
                                              chain_callbacks, write_tracks)
     from finetrack.inference.sources import FairMOTDetections, FileDetections, JointDetections
-    from finetrack.tracker import Tracker
 
     opts = options if options is not None else SourceOptions()
     if opts.det_file is not None and det != "file":
@@ -254,16 +253,17 @@ def run_tracking(
                          "or tracker.appearance=color (a colour histogram, no checkpoint)")
     if appearance == "auto" and mode != "robust":
         raise ValueError(f"tracker.appearance=auto needs --mode robust (its two cues are calibrated "
-                         f"by the robust mode), got --mode {mode}; use reid+color for {mode}")
+                         f"by the robust mode), got --mode {mode}")
     color = None
     if looks and appearance != "reid":
         from finetrack.inference.color import ColorAppearance
 
-        color = ColorAppearance(appearance, cfg.tracker.color_weight)
+        color = ColorAppearance(appearance)
         logger.info("appearance: %s", {
             "color": "colour histogram only",
-            "auto": f"Re-ID and colour histogram, two cues (tracker.robust.cue_rule={cfg.tracker.robust.cue_rule})",
-        }.get(appearance, f"Re-ID + colour histogram (colour weight {cfg.tracker.color_weight:g})"))
+            "auto": "Re-ID and colour histogram, two cues (the decisions read the one that "
+                    "separates this sequence's people best)",
+        }[appearance])
     device = str(resolve_device(cfg.train.device))
     if source is not None:
         readers = [open_source(source, fps)]
@@ -305,7 +305,7 @@ def run_tracking(
         if d is not None and opts.conf is not None:
             d.conf_thresh = float(opts.conf)
         if d is not None and opts.classes is not None:
-            d.set_classes(opts.classes)
+            set_classes(d, opts.classes)
     if runtime == "onnx":
         joint_model, detector = _onnx_models(joint_model, detector, embedder, pipeline, device)
     out = Path(out_dir)
@@ -321,7 +321,7 @@ def run_tracking(
         reader = item if readers is not None else MOTFrames(MOTSequence(item))
         if opts.subsamples:
             reader = StridedFrames(reader, opts.vid_stride, opts.max_frames)
-        tracker = Tracker(**tracker_kwargs(_with_mode(cfg, mode), reader.frame_rate))
+        tracker = build_tracker(cfg.tracker, reader.frame_rate, mode)
         # the Re-ID head skips the boxes this mode never reads (zero rows: same results)
         floor = None if cfg.tracker.embed_all_boxes else tracker.embedding_floor
         if reid_floor_logged is None and (joint_model is not None or embedder is not None):
@@ -406,11 +406,45 @@ def run_tracking(
         if res.interrupted:
             summary["interrupted"] = {"sequence": reader.name, "frames": res.timer.frames}
             break
+    empty = _empty_result(summary, cfg, src, joint_model, detector, fairmot, min_score)
+    if empty:
+        summary["empty_result"] = empty
+        logger.warning("%s", empty)
     summary["timing"] = {k: v for k, v in total.seconds.items()}
     summary["frames"] = total.frames
     summary["wall_seconds"] = time.perf_counter() - t_start
     summary["timing_line"] = total.summary()
     return summary
+
+
+def _empty_result(summary: dict, cfg: Config, src, joint_model, detector, fairmot,
+                  min_score) -> str:
+    """Why a run over some frames wrote no box at all ('' when it wrote one): no detection above
+    the threshold, or none kept by the tracker."""
+    seqs = summary["sequences"].values()
+    frames = sum(s["frames"] for s in seqs)
+    if not frames or any(s["boxes"] for s in seqs):
+        return ""
+    dets = sum(s["detections"] for s in seqs)
+    if dets == 0:
+        if src.name == "fairmot":
+            why = f"conf {fairmot.conf_thresh:g} of the FairMOT checkpoint"
+        elif src.name == "yolox":
+            net = joint_model.detector if joint_model is not None else detector
+            why = f"conf_thresh {getattr(net, 'conf_thresh', cfg.model.conf_thresh):g}"
+        elif src.name in ("public", "file"):
+            what = "det.txt" if src.name == "public" else "--det-file"
+            why = (f"{what} holds no box for these frames" if min_score is None
+                   else f"--min-score {min_score:g}")
+        else:
+            why = "gt.txt holds no box for these frames"
+        return (f"the results hold no box: no detection above the threshold in {frames} frame(s) "
+                f"({src.name}: {why})")
+    t = cfg.tracker
+    start = t.new_track_thresh if t.new_track_thresh is not None else t.track_thresh + 0.1
+    return (f"the results hold no box: the tracker kept none of the {dets} detection(s) in "
+            f"{frames} frame(s) (a track starts above tracker.new_track_thresh {start:g}; boxes "
+            f"under tracker.min_box_area {t.min_box_area:g} px are dropped)")
 
 
 def build_sequence_cmc(cfg: TrackerConfig, seq: MOTSequence, out_dir: Path):
@@ -437,13 +471,6 @@ def postprocess_tracks(rows: np.ndarray, cfg: TrackerConfig) -> np.ndarray:
                                   min_track_len=cfg.interp_min_track_len)
     return gsi_tracks(rows, max_gap=cfg.interp_max_gap, min_track_len=cfg.interp_min_track_len,
                       tau=cfg.gsi_tau)
-
-
-def _with_mode(cfg: Config, mode: str):
-    """The tracker config with ``mode`` replaced (configs are frozen: copy)."""
-    import dataclasses
-
-    return dataclasses.replace(cfg.tracker, mode=mode)
 
 
 def write_summary(summary: dict, out_dir: str) -> Path:

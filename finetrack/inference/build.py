@@ -1,13 +1,12 @@
-"""Turn the tracking config into plain objects: tracker kwargs, detection source, embedder."""
+"""Turn the tracking config into objects: the tracker, the detection source, the detector."""
 from __future__ import annotations
 
-import dataclasses
 import logging
-from typing import Any, Dict, Optional, Sequence
+from typing import Optional, Sequence
 
 from finetrack.config import Config, TrackerConfig
-from finetrack.data.mot import GTFilter, MOTSequence
-from finetrack.tracker.appearance import RobustParams
+from finetrack.data.identities import GTFilter
+from finetrack.data.mot import MOTSequence
 from finetrack.inference.sources import SOURCES, GTDetections, PublicDetections, YOLOXDetections
 
 logger = logging.getLogger(__name__)
@@ -21,41 +20,19 @@ def resolve_appearance(cfg: TrackerConfig, mode: Optional[str] = None) -> str:
     return "auto" if (mode or cfg.mode) == "robust" else "reid"
 
 
-def tracker_kwargs(cfg: TrackerConfig, frame_rate: float) -> Dict[str, Any]:
-    """Keyword arguments of :class:`finetrack.tracker.Tracker` for one sequence.
+def build_tracker(cfg: TrackerConfig, frame_rate: float, mode: Optional[str] = None):
+    """The :class:`finetrack.tracker.Tracker` of ``cfg`` (``tracker.*``) for one sequence
+    (:meth:`~finetrack.tracker.Tracker.from_config`); ``mode`` overrides ``cfg.mode``.
 
     ``appearance`` ``auto`` (:func:`resolve_appearance`) makes the embeddings two cues, the Re-ID
     features then the colour histogram (:data:`finetrack.inference.color.COLOR_DIM` columns).
     """
     from finetrack.inference.color import COLOR_DIM
+    from finetrack.tracker import Tracker
 
-    return dict(
-        cues=(-1, COLOR_DIM) if resolve_appearance(cfg) == "auto" else None,
-        mode=cfg.mode,
-        track_thresh=cfg.track_thresh,
-        low_thresh=cfg.low_thresh,
-        new_track_thresh=cfg.new_track_thresh,
-        match_thresh=cfg.match_thresh,
-        fused_match_thresh=cfg.fused_match_thresh,
-        finetrack_iou_stage=cfg.finetrack_iou_stage,
-        jde_match_thresh=cfg.jde_match_thresh,
-        second_match_thresh=cfg.second_match_thresh,
-        unconfirmed_match_thresh=cfg.unconfirmed_match_thresh,
-        track_buffer=cfg.track_buffer,
-        frame_rate=frame_rate,
-        min_box_area=cfg.min_box_area,
-        max_aspect_ratio=cfg.max_aspect_ratio,
-        ema_alpha=cfg.ema_alpha,
-        mot20=cfg.mot20,
-        duplicate_thresh=cfg.duplicate_thresh,
-        iou_pixel_offset=cfg.iou_pixel_offset,
-        robust=RobustParams(**dataclasses.asdict(cfg.robust)),
-    )
-
-
-def gt_filter(cfg: Config) -> GTFilter:
-    d = cfg.data
-    return GTFilter(d.classes, d.min_visibility, d.drop_zero_flag, d.min_box_size)
+    mode = mode or cfg.mode
+    cues = (-1, COLOR_DIM) if resolve_appearance(cfg, mode) == "auto" else None
+    return Tracker.from_config(cfg, frame_rate, cues=cues, mode=mode)
 
 
 def build_source(
@@ -70,12 +47,26 @@ def build_source(
     if kind == "public":
         return PublicDetections(seq, min_score=min_score)
     if kind == "gt":
-        return GTDetections(seq, gt_filter(cfg))
+        return GTDetections(seq, GTFilter.of(cfg.data))
     if kind == "yolox":
         if detector is None:
             raise ValueError("--det yolox needs a detector (--det-ckpt, or a --reid-ckpt whose detector is trained)")
         return YOLOXDetections(detector, device)
     raise ValueError(f"unknown detection source {kind!r}; valid: {list(SOURCES)}")
+
+
+def set_classes(det, classes: Optional[Sequence[int]]) -> None:
+    """Make a YOLOX detector keep only these class indices (None: all).
+
+    Raises:
+        ValueError: an index outside ``0..num_classes-1`` (the message says how many it has).
+    """
+    if classes is not None:
+        classes = tuple(int(c) for c in classes)
+        if not classes or not all(0 <= c < det.num_classes for c in classes):
+            raise ValueError(f"--classes {list(classes)}: outside 0..{det.num_classes - 1} (this "
+                             f"detector has {det.num_classes} class(es); COCO: 0 = person)")
+    det.classes = classes
 
 
 def build_detector_from_config(cfg: Config, ckpt: str, device: str = "cpu",
@@ -107,7 +98,7 @@ def build_detector_from_config(cfg: Config, ckpt: str, device: str = "cpu",
         detector_head_trained,
         extract_state_dict,
     )
-    from finetrack.engine.checkpoint import load_checkpoint
+    from finetrack.utils.checkpoint import load_checkpoint
 
     m = cfg.model
     conf = m.conf_thresh if conf is None else float(conf)
@@ -123,7 +114,7 @@ def build_detector_from_config(cfg: Config, ckpt: str, device: str = "cpu",
         raise type(e)(f"--det-ckpt {label}: {e} (delete it to fetch it again)") from e
     state = obj.get("model") if isinstance(obj, dict) else None
     if isinstance(state, dict):
-        from finetrack.engine.checkpoint import check_finite_state
+        from finetrack.utils.checkpoint import check_finite_state
 
         check_finite_state(state, ckpt)  # NaN weights first: the most basic fault of a file
     if entry is not None:
@@ -131,8 +122,8 @@ def build_detector_from_config(cfg: Config, ckpt: str, device: str = "cpu",
             entry.variant, num_classes=entry.num_classes, input_size=entry.input_size,
             conf_thresh=conf, nms_thresh=m.nms_thresh, max_det=m.max_det,
             feature_levels=tuple(m.feature_levels),
-            classes=entry.default_classes if classes is None else classes,
         )
+        set_classes(det, entry.default_classes if classes is None else classes)
         try:
             det.load_checkpoint(ckpt, obj=obj)
         except (CheckpointMismatchError, TypeError) as e:
@@ -170,6 +161,6 @@ def build_detector_from_config(cfg: Config, ckpt: str, device: str = "cpu",
     )
     det.load_checkpoint(ckpt, obj=obj)
     if classes is not None:
-        det.set_classes(classes)
+        set_classes(det, classes)
     logger.info("detector YOLOX-%s from %s, input %s", det.variant, ckpt, size)
     return det.to(device).eval()

@@ -49,9 +49,9 @@ def compute_frames(seq: MOTSequence, source, embedder=None, half: str = "all",
     need_image = getattr(source, "needs_image", False) or embedder is not None
     frames = range(first, last + 1)
     if progress:
-        from tqdm import tqdm
+        from finetrack.utils.progress import progress_bar
 
-        frames = tqdm(frames, desc=f"{seq.name} [{half}] cache", unit="frame", leave=False)
+        frames = progress_bar(frames, desc=f"{seq.name} [{half}] cache", unit="frame", leave=False)
     out_f, out_b, out_s, out_e = [], [], [], []
     for frame in frames:
         image = seq.read_frame(frame) if need_image else None
@@ -138,7 +138,7 @@ def track_frames(cache: CachedFrames, tracker, use_embeddings: bool = True) -> n
 def fuse_color(cache: CachedFrames, color: CachedFrames, weight: float) -> CachedFrames:
     """``cache``'s Re-ID embeddings fused with ``color``'s colour features of the same boxes
     (:func:`finetrack.inference.color.fuse_embeddings`, colour weight ``weight``): what
-    ``tracker.appearance=reid+color`` gives the tracker, from two caches.
+    ``tracker.appearance=auto`` gives the tracker (at weight 1/2), from two caches.
 
     Raises:
         ValueError: the caches hold other frames or other boxes.
@@ -165,15 +165,14 @@ def is_color_cache(cache: CachedFrames) -> bool:
     return cache.meta.get("checkpoint") == "color histogram"
 
 
-def replay_appearance(cache: CachedFrames, appearance: str, color: Optional[CachedFrames] = None,
-                      color_weight: float = 0.5):
+def replay_appearance(cache: CachedFrames, appearance: str, color: Optional[CachedFrames] = None):
     """The frames a tracker whose ``tracker.appearance`` is ``appearance`` reads, from a cache
     of Re-ID embeddings and (when the appearance needs it) the colour cache of the same boxes.
 
     A colour cache is colour whatever is asked (it holds nothing else).
 
     Returns:
-        (frames, the appearance they hold: ``reid``, ``color``, ``reid+color`` or ``auto``).
+        (frames, the appearance they hold: ``reid``, ``color`` or ``auto``).
 
     Raises:
         ValueError: the appearance needs colour features and ``color`` is None.
@@ -190,5 +189,4 @@ def replay_appearance(cache: CachedFrames, appearance: str, color: Optional[Cach
         return color, "color"
     from finetrack.inference.color import AUTO_COLOR_WEIGHT
 
-    weight = AUTO_COLOR_WEIGHT if appearance == "auto" else color_weight
-    return fuse_color(cache, color, weight), appearance
+    return fuse_color(cache, color, AUTO_COLOR_WEIGHT), appearance

@@ -8,12 +8,10 @@ classic appearance cue of pre-deep-learning trackers, does not depend on any tra
 
 - ``reid``: the Re-ID head's (default; the paper's);
 - ``color``: the colour histogram only (no Re-ID checkpoint needed);
-- ``reid+color``: both, concatenated so that the cosine of two fused vectors is
-  ``(1 - w) * cos(reid) + w * cos(color)`` with ``w = tracker.color_weight``;
-- ``auto`` (``robust`` mode): both, concatenated as for ``reid+color`` at ``w = 1/2``, and the
+- ``auto`` (``robust`` mode): both, concatenated (:func:`fuse_embeddings` at ``w = 1/2``), and the
   tracker told they are two cues (``Tracker(cues=(-1, COLOR_DIM))``): each is calibrated on the
-  sequence on its own and ``tracker.robust.cue_rule`` combines them (by default the decisions read
-  the cue that tells this sequence's people apart best, chosen without labels).
+  sequence on its own and the decisions read the cue that tells this sequence's people apart
+  best, chosen without labels.
 
 The feature of a box (:func:`color_histogram`): the box is trimmed by ``trim`` of its width on
 each side and 10 % of its height at the top and the bottom (background, feet), split into an upper
@@ -123,16 +121,14 @@ class ColorAppearance:
     the tracker's embeddings.
 
     Args:
-        appearance: ``color`` (colour only), ``reid+color`` or ``auto`` (both, weight 1/2: two cues).
-        weight: ``tracker.color_weight`` (``reid+color`` only).
+        appearance: ``color`` (colour only) or ``auto`` (both, weight 1/2: two cues).
     """
 
-    def __init__(self, appearance: str, weight: float = 0.5):
-        if appearance not in ("color", "reid+color", "auto"):
-            raise ValueError("ColorAppearance: appearance must be color, reid+color or auto, "
-                             f"got {appearance!r}")
+    def __init__(self, appearance: str):
+        if appearance not in ("color", "auto"):
+            raise ValueError(f"ColorAppearance: appearance must be color or auto, got {appearance!r}")
         self.appearance = appearance
-        self.weight = AUTO_COLOR_WEIGHT if appearance == "auto" else float(weight)
+        self.weight = AUTO_COLOR_WEIGHT
         self.embedder = ColorHistogramEmbedder()
 
     def __call__(self, image_bgr: np.ndarray, xyxy: np.ndarray, reid: Optional[np.ndarray]) -> np.ndarray:
@@ -149,13 +145,13 @@ def color_reid_model(bins: Tuple[int, int, int] = (16, 4, 8), trim: float = 0.2)
     (:func:`finetrack.engine.evaluator.evaluate_gt_reid`): ``model(images, boxes)["embedding"]``.
 
     ``images`` are the detector's letterboxed, normalised inputs (B, 3, H, W) (RGB,
-    :func:`finetrack.data.letterbox.normalize_chw`), ``boxes`` a list of (N_b, 4) xyxy tensors in
+    :func:`finetrack.utils.letterbox.normalize_chw`), ``boxes`` a list of (N_b, 4) xyxy tensors in
     those pixels; the histograms are taken on the de-normalised letterboxed frame (the resized
     image, not the original resolution the tracker reads).
     """
     import torch
 
-    from finetrack.data.letterbox import IMAGENET_MEAN, IMAGENET_STD
+    from finetrack.utils.letterbox import IMAGENET_MEAN, IMAGENET_STD
 
     class ColorReID(torch.nn.Module):
         def __init__(self):

@@ -9,6 +9,15 @@
 
 Every reader numbers frames from 1 (the MOTChallenge convention; results files use these numbers)
 and yields ``(frame, image)`` with ``image`` a (H, W, 3) uint8 BGR array.
+
+Decode errors are treated alike by every reader of a file (:class:`FrameDecodeError`, naming the
+file and the frame): a truncated or undecodable image in a MOT folder, an image folder or a glob
+(:func:`finetrack.data.mot.read_image` decodes strictly: a JPEG without its end marker is an
+error, not a grey-filled frame), and a video whose decoding stops before the frame count its
+container records. A live stream (webcam) instead warns and skips the frame it could not read,
+and ends after :data:`WEBCAM_MAX_MISSES` reads in a row fail. (Damage that the video decoder
+conceals itself, drawing the frame from its neighbours, is not reported by OpenCV and is not
+detected.)
 """
 from __future__ import annotations
 
@@ -35,6 +44,21 @@ DEFAULT_FPS: float = 30.0
 
 Frame = Tuple[int, Optional[np.ndarray]]
 
+#: A webcam ends after this many failed reads in a row (one failure is skipped, with a warning).
+WEBCAM_MAX_MISSES: int = 30
+#: Containers whose frame count OpenCV estimates from the duration: a shortfall of up to this many
+#: frames at the end is not an error there.
+ESTIMATED_COUNT_EXTS: Tuple[str, ...] = (".mkv", ".webm")
+ESTIMATE_SLACK: int = 2
+
+
+class FrameDecodeError(ValueError):
+    """A frame of a file source cannot be decoded; the message names the file and the frame."""
+
+
+def _decode_error(source: str, frame: int, what: str) -> FrameDecodeError:
+    return FrameDecodeError(f"cannot decode frame {frame} of {source}: {what}")
+
 
 class MOTFrames:
     """The frames of a MOTChallenge sequence (``img1/000001.jpg`` ...).
@@ -55,9 +79,18 @@ class MOTFrames:
         self, first: int = 1, last: Optional[int] = None, read: bool = True
     ) -> Iterator[Frame]:
         """``(frame, image or None)`` for frames ``first..last`` (None images unless ``read``)."""
+        from finetrack.data.mot import MOTFormatError
+
         last = self.num_frames if last is None else last
         for f in range(first, last + 1):
-            yield f, (self.seq.read_frame(f) if read else None)
+            if not read:
+                yield f, None
+                continue
+            try:
+                img = self.seq.read_frame(f)
+            except MOTFormatError as e:
+                raise _decode_error(str(self.seq.seq_dir), f, str(e)) from None
+            yield f, img
 
 
 class ImageFrames:
@@ -82,7 +115,7 @@ class ImageFrames:
     def iter_frames(
         self, first: int = 1, last: Optional[int] = None, read: bool = True
     ) -> Iterator[Frame]:
-        import cv2
+        from finetrack.data.mot import MOTFormatError, read_image
 
         last = self.num_frames if last is None else last
         for f in range(first, last + 1):
@@ -90,9 +123,10 @@ class ImageFrames:
                 yield f, None
                 continue
             p = self.paths[f - 1]
-            img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-            if img is None:
-                raise FileNotFoundError(f"cannot read image {p}")
+            try:  # strict: a truncated JPEG is an error, not a grey-filled frame
+                img = read_image(p)
+            except MOTFormatError as e:
+                raise _decode_error(self.name, f, str(e)) from None
             yield f, img
 
 
@@ -139,12 +173,33 @@ class VideoFrames:
             while last is None or f < last:
                 ok, img = cap.read()
                 if not ok:
+                    self._check_end(f)
                     break
                 f += 1
                 if f >= first:
                     yield f, img
         finally:
             cap.release()
+
+    def _check_end(self, decoded: int) -> None:
+        """Decoding stopped after ``decoded`` frames: an error if the container records more.
+
+        Raises:
+            FrameDecodeError: frame ``decoded + 1`` of the recorded count cannot be decoded
+                (truncated or corrupt file).
+        """
+        count = self.num_frames
+        if count is None or decoded >= count:
+            return
+        if self.path.suffix.lower() in ESTIMATED_COUNT_EXTS and count - decoded <= ESTIMATE_SLACK:
+            logger.debug("%s: %d frames decoded, %d estimated by the container", self.path,
+                         decoded, count)
+            return
+        raise _decode_error(
+            str(self.path), decoded + 1,
+            f"the file records {count} frames but decoding stopped after {decoded} (truncated or "
+            "corrupt video)",
+        )
 
 
 class WebcamFrames(VideoFrames):
@@ -176,6 +231,32 @@ class WebcamFrames(VideoFrames):
         import cv2
 
         return cv2.VideoCapture(self.index)
+
+    def iter_frames(
+        self, first: int = 1, last: Optional[int] = None, read: bool = True
+    ) -> Iterator[Frame]:
+        """Live frames; a frame that cannot be read is skipped with a warning (frame numbers
+        count the frames yielded); :data:`WEBCAM_MAX_MISSES` failures in a row end the stream."""
+        cap = self._open()
+        try:
+            f = misses = 0
+            while last is None or f < last:
+                ok, img = cap.read()
+                if not ok or img is None:
+                    misses += 1
+                    if misses >= WEBCAM_MAX_MISSES:
+                        logger.warning("%s: %d reads in a row failed: the stream ended after %d "
+                                       "frame(s)", self.name, misses, f)
+                        break
+                    logger.warning("%s: could not read the frame after frame %d; skipped",
+                                   self.name, f)
+                    continue
+                misses = 0
+                f += 1
+                if f >= first:
+                    yield f, img
+        finally:
+            cap.release()
 
 
 def opencv_reads_video(path: Path) -> bool:

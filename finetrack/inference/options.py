@@ -188,7 +188,7 @@ def write_tracks(path_stem: Path, rows: np.ndarray, fmt: str = "txt") -> Path:
     Returns:
         The written file.
     """
-    from finetrack.data.mot import write_results
+    from finetrack.data.results import write_results
     from finetrack.utils.io import atomic_write_text
 
     if fmt not in FORMATS:

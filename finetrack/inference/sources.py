@@ -14,7 +14,8 @@ from typing import Dict, Optional, Protocol, Tuple
 
 import numpy as np
 
-from finetrack.data.mot import GTFilter, MOTSequence
+from finetrack.data.identities import GTFilter
+from finetrack.data.mot import MOTSequence
 
 logger = logging.getLogger(__name__)
 
@@ -178,12 +179,12 @@ class JointDetections:
 class FairMOTDetections:
     """Boxes AND centre-point embeddings from ONE forward of a FairMOT network.
 
-    :meth:`finetrack.models.fairmot.FairMOT.detect_and_embed`: heatmap 3x3 max-pool NMS, top-K
+    :meth:`finetrack.fairmot.model.FairMOT.detect_and_embed`: heatmap 3x3 max-pool NMS, top-K
     centres above the model's ``conf_thresh`` (FairMOT: 0.4), ltrb boxes mapped back to the
     original image, the 128-d identity embedding read at each centre (L2-normalised).
 
     Args:
-        model: a :class:`finetrack.models.fairmot.FairMOT` (eval mode is set here).
+        model: a :class:`finetrack.fairmot.model.FairMOT` (eval mode is set here).
         device: torch device string.
     """
 

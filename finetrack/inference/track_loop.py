@@ -170,10 +170,10 @@ def track_sequence(
     frames = reader.iter_frames(first, last, read=need_image)
     bar = None
     if progress:
-        from tqdm import tqdm
+        from finetrack.utils.progress import progress_bar
 
         total = None if last is None else last - first + 1
-        bar = tqdm(total=total, desc=f"{reader.name} [{half}]", unit="frame", leave=False,
+        bar = progress_bar(total=total, desc=f"{reader.name} [{half}]", unit="frame", leave=False,
                    dynamic_ncols=True)
     try:
         while True:

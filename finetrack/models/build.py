@@ -14,7 +14,7 @@ from typing import Any, Dict, Mapping, Optional, Type, Union
 import torch
 import torch.nn as nn
 
-from finetrack.engine.checkpoint import check_finite_state, load_checkpoint
+from finetrack.utils.checkpoint import check_finite_state, load_checkpoint
 from finetrack.models.detector import (
     DEFAULT_VARIANT,
     YOLOX_VARIANTS,
@@ -131,6 +131,22 @@ def build_model(
     return FineTrackModel(det, head, freeze_detector=freeze_detector, model_args=model_args)
 
 
+def _is_detector_checkpoint(obj: Mapping) -> bool:
+    """Whether a loaded checkpoint holds YOLOX detector weights alone (``tools/train_det.py``
+    records ``detector``; ByteTrack's ``.pth.tar`` holds a ``model`` of ``backbone.*`` and
+    ``head.*`` tensors)."""
+    from finetrack.models.detector import checkpoint_detector_spec
+
+    if checkpoint_detector_spec(obj).get("detector"):
+        return True
+    state = obj.get("model")
+    if not isinstance(state, Mapping):
+        return False
+    keys = [k[len("module."):] if k.startswith("module.") else k for k in state]
+    return any(k.startswith("backbone.") for k in keys) and any(
+        k.startswith("head.cls_preds") for k in keys)
+
+
 def model_from_checkpoint(
     path: PathLike,
     map_location: Union[str, torch.device] = "cpu",
@@ -141,7 +157,7 @@ def model_from_checkpoint(
 
     Args:
         path: the checkpoint file (named in messages).
-        map_location: as for :func:`~finetrack.engine.checkpoint.load_checkpoint`.
+        map_location: as for :func:`~finetrack.utils.checkpoint.load_checkpoint`.
         obj: the file's content when the caller has already loaded it.
 
     Raises:
@@ -150,8 +166,17 @@ def model_from_checkpoint(
     """
     if obj is None:
         obj = load_checkpoint(path, map_location)
+    if obj.get("kind") == "fairmot":
+        raise KeyError(f"{path} is a FairMOT checkpoint (tools/train_fairmot.py), not a FineTrack "
+                       "Re-ID checkpoint: track with it as --det fairmot --det-ckpt (no "
+                       "--reid-ckpt)")
     if "model_args" not in obj:
-        raise KeyError(f"{path} has no 'model_args'; cannot rebuild the model")
+        if _is_detector_checkpoint(obj):
+            raise KeyError(f"{path} is a YOLOX detector checkpoint (tools/train_det.py or "
+                           "ByteTrack weights), not a Re-ID checkpoint: give it as --det-ckpt; "
+                           "--reid-ckpt takes a tools/train_reid.py best.pth")
+        raise KeyError(f"{path} has no 'model_args'; cannot rebuild the model (not a "
+                       "tools/train_reid.py checkpoint)")
     if "crop" in obj["model_args"]:
         raise KeyError(f"{path} holds a crop Re-ID network (tools/train_crop_reid.py), not a "
                        "FineTrack model: its metrics.json has its Rank-1/mAP, and tools/track.py "

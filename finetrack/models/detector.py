@@ -27,13 +27,14 @@ import torch.nn as nn
 import torchvision
 from yolox.models import YOLOPAFPN, YOLOX, YOLOXHead
 
-from finetrack.data.letterbox import (  # noqa: F401  (re-exported: the detector's input)
+from finetrack.utils.letterbox import (  # noqa: F401  (re-exported: the detector's input)
     IMAGENET_MEAN,
     IMAGENET_STD,
     LETTERBOX_PAD_VALUE,
     preprocess_image,
 )
-from finetrack.engine.checkpoint import check_finite_state, load_checkpoint, write_checkpoint
+from finetrack.utils.checkpoint import check_finite_state, load_checkpoint, write_checkpoint
+from finetrack.utils.cli import CheckpointMismatchError  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
 
@@ -135,9 +136,8 @@ def postprocess_detections(
         max_det: keep at most this many boxes per image (the highest scores after NMS); None =
             all. A badly trained or random detector at 800x1440 passes thousands of boxes, and
             the Re-ID head on all of them needs tens of GiB.
-        classes: keep only the boxes whose best class is one of these (0-based class indices,
-            e.g. ``(0,)`` = COCO's person); None = every class. Applied before NMS, as yolox's
-            demos filter, so another class's box never suppresses a person.
+        classes: keep only the boxes whose best class is one of these (0-based, e.g. ``(0,)``:
+            COCO's person; None = all), before NMS: another class's box never suppresses one.
 
     Returns:
         B tuples ``(boxes_xyxy (N, 4) float32 in original pixels, scores (N,) float32)``, sorted by
@@ -158,8 +158,7 @@ def postprocess_detections(
         scores = pred[:, 4] * class_conf
         keep = scores >= conf_thresh
         if classes is not None:
-            wanted = torch.as_tensor(list(classes), dtype=class_pred.dtype, device=class_pred.device)
-            keep &= torch.isin(class_pred, wanted)
+            keep &= torch.isin(class_pred, torch.as_tensor(list(classes), device=class_pred.device))
         boxes, scores, class_pred = boxes[keep], scores[keep], class_pred[keep]
         if boxes.shape[0]:
             order = torchvision.ops.batched_nms(boxes, scores, class_pred, nms_thresh)
@@ -189,15 +188,11 @@ def postprocess_detections(
     return results
 
 
-class CheckpointMismatchError(RuntimeError):
-    """A state dict does not fit the model; the message lists every offending key."""
-
-
 def checkpoint_detector_spec(obj: Mapping) -> Dict[str, Any]:
     """The detector description a ``tools/train_det.py`` checkpoint records, if any.
 
     Args:
-        obj: a loaded checkpoint (see :func:`~finetrack.engine.checkpoint.load_checkpoint`).
+        obj: a loaded checkpoint (see :func:`~finetrack.utils.checkpoint.load_checkpoint`).
 
     Returns:
         ``{"detector": "yolox_tiny", "input_size": (H, W)}`` with the keys the checkpoint holds
@@ -230,7 +225,7 @@ def detector_head_trained(obj: Mapping) -> Optional[bool]:
        (the Re-ID losses never reach the head, so an untrained head keeps exactly these values).
 
     Args:
-        obj: a loaded checkpoint (see :func:`~finetrack.engine.checkpoint.load_checkpoint`).
+        obj: a loaded checkpoint (see :func:`~finetrack.utils.checkpoint.load_checkpoint`).
 
     Returns:
         True / False, or None when the checkpoint holds no objectness biases to judge by.
@@ -402,9 +397,7 @@ class YOLOXDetector(nn.Module):
         self.capped_frames = 0  #: frames where more than max_det boxes passed (warned once)
         self.feature_levels = tuple(feature_levels)
         self.clip_boxes = bool(clip_boxes)
-        #: class indices :meth:`postprocess` keeps (None: all); see :func:`postprocess_detections`
-        self.classes: Optional[Tuple[int, ...]] = None
-        self.set_classes(classes)
+        self.classes = None if classes is None else tuple(int(c) for c in classes)  #: kept classes
 
         backbone = YOLOPAFPN(
             self.depth, self.width, in_channels=_PAFPN_IN_CHANNELS, depthwise=depthwise, act=act
@@ -426,19 +419,6 @@ class YOLOXDetector(nn.Module):
                 m.eps = _YOLOX_BN_EPS
                 m.momentum = _YOLOX_BN_MOMENTUM
         self.model.head.initialize_biases(_YOLOX_PRIOR_PROB)
-
-    def set_classes(self, classes: Optional[Sequence[int]]) -> None:
-        """Keep only these class indices (None: all); ValueError for an index outside
-        ``0..num_classes-1``."""
-        if classes is None:
-            self.classes = None
-            return
-        classes = tuple(int(c) for c in classes)
-        bad = [c for c in classes if not 0 <= c < self.num_classes]
-        if bad or not classes:
-            raise ValueError(f"classes {list(bad or classes)} outside 0..{self.num_classes - 1} "
-                             f"(this detector has {self.num_classes} class(es))")
-        self.classes = classes
 
     # ------------------------------------------------------------------ properties
     @property

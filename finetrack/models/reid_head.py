@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from finetrack.engine.checkpoint import write_checkpoint
+from finetrack.utils.checkpoint import write_checkpoint
 from finetrack.models.detector import YOLOXDetector
 from finetrack.models.fafpn import build_neck, fuse_conv_bn
 from finetrack.models.mpmg import MPMG, BatchedMPMG, center_mask, center_pool, gap_pool, masked_pool

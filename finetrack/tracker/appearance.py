@@ -1,5 +1,5 @@
 """Appearance that can only help: per-sequence calibration of Re-ID similarities, and the gates of the
-``robust`` association mode.
+``robust`` association mode (:mod:`finetrack.tracker.association.robust`).
 
 A Re-ID model trained on one scene and run on another gives similarities on a scale it was never
 calibrated for: the same-person cosine may be 0.9 or 0.5, and strangers may be 0.1 or 0.8 apart. The
@@ -7,7 +7,7 @@ calibrated for: the same-person cosine may be 0.9 or 0.5, and strangers may be 0
 labels, what "same person" and "different person" look like *in the sequence being tracked*:
 
 * positives: a track and the detection it was matched to on IoU alone when that match is
-  unambiguous (IoU above ``pos_iou``, the detection overlaps no other detection);
+  unambiguous (IoU above ``POS_IOU``, the detection overlaps no other detection);
 * negatives: the same track against the most similar *other* detection of that frame that does not
   overlap its match (two boxes of one frame are two people): the hardest negative, which is the
   competitor an appearance decision has to beat.
@@ -18,7 +18,7 @@ ratio is linear (so monotone) in the similarity::
     llr(s) = (mu_p - mu_n) / var * (s - (mu_p + mu_n) / 2)
 
 and a separation ``d' = (mu_p - mu_n) / sd``. Appearance is used only when ``d'`` is above
-``min_separation`` (a model that does not separate people on this scene, e.g. random features, is
+:data:`~finetrack.tracker.association.robust.MIN_SEPARATION` (a model that does not separate people on this scene, e.g. random features, is
 switched off: the tracker is then exactly ``byte``), and a decision needs ``|llr|`` above a threshold.
 """
 from __future__ import annotations
@@ -35,117 +35,8 @@ logger = logging.getLogger(__name__)
 _EPS = 1e-12
 
 
-@dataclasses.dataclass(frozen=True)
-class RobustParams:
-    """Settings of the ``robust`` association mode (config section ``tracker.robust``).
-
-    Attributes:
-        agree_llr: llr above which appearance says "same person" on its own: a recovery of a pair
-            whose boxes do not overlap, or the alternative that justifies a veto.
-        bonus_weight: first stage: an overlapping pair's cost drops by ``bonus_weight * llr``
-            (llr clipped to +-``bonus_clip``): calibrated appearance breaks IoU's ties and lets
-            low-IoU pairs match, never more than ``bonus_weight * bonus_clip``.
-        bonus_clip: see ``bonus_weight``.
-        add_llr: when > 0, a pair that ``byte``'s cost rejects (``cost > match_thresh``: too little
-            IoU) gets the bonus only when appearance is confident it is the same person,
-            ``llr > add_llr``: weak appearance evidence may break IoU's ties and reorder ``byte``'s
-            pairs, not add pairs on its own. 0: every overlapping pair gets the bonus.
-        bonus_margin: when > 0, appearance is weighted by how well it discriminates (Deep OC-SORT's
-            adaptive weighting, on llrs): a pair's bonus is multiplied by
-            ``min(1, (m_row + m_col) / 2 / bonus_margin)``, ``m_row`` the margin of the row's best
-            llr over its runner-up among the usable detections (``bonus_margin`` when the row has
-            one), ``m_col`` the same for the column. A track that looks like two detections, or a
-            detection like two tracks, gets little appearance help. 0: off.
-        bonus_ref_fps: when > 0, the bonus shrinks as ``min(1, bonus_ref_fps / frame_rate)``: the
-            higher the frame rate, the less boxes move between frames and the more IoU alone says.
-        bonus_clean_only: the bonus applies only to detections that overlap no other detection
-            (an occluded box's feature shows part of somebody else).
-        unlock_llr: a first-stage pair of ``byte`` is kept (locked) unless appearance disfavours it,
-            ``llr < -unlock_llr``; only then may the bonus-weighted costs give its track or its
-            detection to another IoU-plausible partner (``inf``: byte's pairs are never changed).
-        restore_dropped: a pair of ``byte`` whose track and detection both end up unmatched after
-            the reweighted assignment is restored (unless vetoed): appearance may hand a pair's
-            partners to others, never drop it and so start a new identity.
-        veto_llr: llr below ``-veto_llr`` contradicts an IoU match; it is vetoed only when the track
-            or the detection has a confident (``agree_llr``) alternative inside the motion gate.
-        margin_llr: a recovery needs its llr to beat every competitor in its row and column by this.
-        occlusion_iou: a detection overlapping another one above this IoU is occluded: its feature
-            neither updates the track's EMA nor takes part in an appearance decision.
-        pos_iou: IoU above which an unambiguous IoU match is a calibration positive.
-        min_separation: calibration ``d'`` below which appearance is off (the tracker is ``byte``).
-        min_samples: calibration samples needed in each class before appearance is used.
-        window: calibration samples kept per class.
-        min_track_feats: clean features a track needs before appearance speaks for it.
-        gate_radius: motion gate radius in box heights at zero elapsed time.
-        gate_speed: motion gate growth in box heights per second since the last match.
-        max_scale_change: motion gate on the height ratio.
-        dynamic_ema: scale the EMA step by the detection score (Deep OC-SORT).
-        recovery: run the appearance recovery stage (off: only vetoes use appearance).
-        identity_lag_s: the reliability gate's lag in seconds (0: no such gate). Besides the
-            calibration above (a track's EMA feature against the next frame's detections, which
-            at 30 fps mostly measures how little a crop changes in 33 ms), a second calibration
-            compares the track's clean detection feature of at least this long ago with its
-            current match (positive) and with the most similar other detection (negative): how well
-            the features tell people apart over time. Appearance is used only while its
-            separation ``d'`` is at least ``min_identity_separation``.
-        min_identity_separation: see ``identity_lag_s``.
-        identity_z: the identity gate tests a lower confidence bound, ``d' - identity_z * se``
-            (:class:`SimilarityCalibrator`).
-        identity_ref_fps: when > 0, the identity gate's threshold is
-            ``min_identity_separation * min(1, frame_rate / identity_ref_fps)``: at a low frame rate
-            boxes move far between frames and IoU's own evidence is weak, so weaker appearance
-            evidence still adds to it (0: the threshold does not depend on the frame rate).
-        identity_llr: the appearance decisions (the first stage's bonus, locks and vetoes, the
-            recovery) read the llr of the identity calibration (``identity_lag_s``) instead of the
-            next-frame one, whenever the identity calibration is ready: how likely two features are
-            the same person over time, not how little a crop changes in one frame.
-        cue_rule: with several appearance cues (``Tracker(cues=...)``, ``tracker.appearance=auto``:
-            Re-ID and colour), how their calibrated evidence is combined. ``select``: the decisions
-            read the one cue whose identity calibration separates people best on this sequence so
-            far (the largest lower confidence bound of ``d'``; label-free, chosen again every
-            frame). ``sum``: the llrs of every cue that passes its gates are added (naive Bayes).
-        center: subtract the sequence's running mean embedding before matching (see
-            :class:`FeatureCentering`).
-        center_momentum: weight of the newest frame in the running mean once the first
-            ``1 / center_momentum`` frames have been averaged.
-    """
-
-    agree_llr: float = 3.0
-    bonus_weight: float = 0.1
-    bonus_clip: float = 4.0
-    bonus_margin: float = 0.0
-    unlock_llr: float = 0.0
-    bonus_clean_only: bool = True
-    bonus_ref_fps: float = 7.0
-    add_llr: float = 4.0
-    restore_dropped: bool = True
-    veto_llr: float = 4.0
-    margin_llr: float = 1.0
-    occlusion_iou: float = 0.3
-    pos_iou: float = 0.6
-    min_separation: float = 0.0
-    min_samples: int = 30
-    window: int = 400
-    min_track_feats: int = 2
-    gate_radius: float = 0.5
-    gate_speed: float = 1.0
-    max_scale_change: float = 1.5
-    dynamic_ema: bool = True
-    recovery: bool = True
-    identity_lag_s: float = 1.0
-    min_identity_separation: float = 1.2
-    identity_z: float = 2.0
-    identity_ref_fps: float = 30.0
-    identity_llr: bool = True
-    cue_rule: str = "select"
-    center: bool = True
-    center_momentum: float = 0.02
-
-    def identity_threshold(self, frame_rate: float) -> float:
-        """The identity gate's d' threshold at ``frame_rate`` (see ``identity_ref_fps``)."""
-        if self.identity_ref_fps <= 0:
-            return self.min_identity_separation
-        return self.min_identity_separation * min(1.0, frame_rate / self.identity_ref_fps)
+#: weight of the newest frame in the running mean embedding (:class:`FeatureCentering`)
+CENTER_MOMENTUM = 0.02
 
 
 class FeatureCentering:
@@ -161,9 +52,9 @@ class FeatureCentering:
         momentum: weight of a new frame's mean once the warm-up is over.
     """
 
-    def __init__(self, momentum: float = 0.02) -> None:
+    def __init__(self, momentum: float = CENTER_MOMENTUM) -> None:
         if not 0.0 < momentum <= 1.0:
-            raise ValueError(f"center_momentum must be in (0, 1], got {momentum}")
+            raise ValueError(f"momentum must be in (0, 1], got {momentum}")
         self.momentum = float(momentum)
         self.reset()
 

@@ -28,16 +28,16 @@ class CheckpointError(ValueError):
     loadable, or holding non-finite weights. The message names the file."""
 
 
+class CheckpointMismatchError(CheckpointError):
+    """A state dict does not fit the model; the message lists every offending key."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread so that ``finally`` blocks remove temporary files."""
 
 
-def _user_errors() -> Tuple[Type[BaseException], ...]:
-    errors: List[Type[BaseException]] = [OSError, ValueError, KeyError, EOFError]
-    mod = sys.modules.get("finetrack.models.detector")  # only if the tool imported torch
-    if mod is not None:
-        errors.append(mod.CheckpointMismatchError)
-    return tuple(errors)
+#: What a tool reports as bad input (one line, exit 2): CheckpointError and its subclasses are ValueErrors.
+USER_ERRORS: Tuple[Type[BaseException], ...] = (OSError, ValueError, KeyError, EOFError)
 
 
 def one_line(err: BaseException) -> str:
@@ -98,7 +98,7 @@ def _run(main: Callable[[Optional[Sequence[str]]], int], argv: List[str], debug:
             traceback.print_exc()
         print(f"stopped: {one_line(e)}", file=sys.stderr)
         return EXIT_NON_FINITE
-    except _user_errors() as e:
+    except USER_ERRORS as e:
         if debug:
             traceback.print_exc()
         print(f"error: {one_line(e)}", file=sys.stderr)

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from finetrack.data.mot import GTFilter
+from finetrack.data.identities import GTFilter
 from finetrack.data.det_dataset import DetDataset, crowdhuman_records, mot_records
 
 

@@ -7,22 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from finetrack.data.mot import (
-    GTFilter,
-    IdentityTable,
-    MOTFormatError,
-    MOTSequence,
-    SeqInfo,
-    half_split_frames,
-    list_sequences,
-    read_det,
-    read_gt,
-    read_results,
-    read_seqinfo,
-    write_half_split,
-    write_results,
-    write_seqinfo,
-)
+from finetrack.data.identities import GTFilter, IdentityTable
+from finetrack.data.mot import half_split_frames, list_sequences, MOTFormatError, MOTSequence, read_det, read_gt, read_seqinfo, SeqInfo, write_seqinfo
+from finetrack.data.results import read_results, write_results
+from finetrack.data.splits import write_half_split
 
 MOT17_ROWS = [
     # frame,id,x,y,w,h,flag,class,vis

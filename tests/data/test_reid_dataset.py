@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from finetrack.data.mot import GTFilter, IdentityTable, read_gt
+from finetrack.data.identities import GTFilter, IdentityTable
+from finetrack.data.mot import read_gt
 from finetrack.data.reid_dataset import ReIDFrameDataset, collate_frames
 
 

@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from finetrack.config import Config, load_config
+from finetrack.config import Config
+from finetrack.configlib import load_config
 
 #: (H, W) of the tiny frames; the network input below keeps the same aspect ratio.
 FRAME_H, FRAME_W = 128, 224

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from finetrack.config import freeze
+from finetrack.configlib import freeze
 from finetrack.data.pseudo import MinerRules, mine_tracklets, track_for_mining
 from finetrack.engine.reid_build import train_from_config
 from finetrack.tracker import Tracker
@@ -71,7 +71,8 @@ def target_and_ckpt(tmp_path_factory):
 
 
 def test_adapt_reid_without_gt_writes_a_checkpoint_track_takes(target_and_ckpt, tmp_path):
-    from finetrack.config import Config, load_config
+    from finetrack.config import Config
+    from finetrack.configlib import load_config
     from finetrack.engine.adapt import adapt_reid
     from finetrack.inference.app import run_tracking
 

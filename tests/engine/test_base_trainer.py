@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from finetrack.engine.base_trainer import BaseTrainer, NonFiniteLossError
-from finetrack.engine.checkpoint import load_checkpoint
+from finetrack.utils.checkpoint import load_checkpoint
 
 
 class _Line(BaseTrainer):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from finetrack.config import Config, ConfigError, load_config
+from finetrack.config import Config
+from finetrack.configlib import ConfigError, load_config
 from finetrack.engine.context import resolve_data_root
 from finetrack.engine.reid_build import model_kwargs
 
@@ -71,9 +72,10 @@ def test_config_loads_overrides_and_builds(path):
     assert model.head.num_classes == 5
 
 
-def test_pets09_root_is_relative_to_the_repo():
+def test_pets09_root_is_read_from_the_repo_root(monkeypatch):
+    monkeypatch.chdir(REPO)  # relative data paths of a config are read from the current folder
     cfg = load_config(Config, REPO / "configs" / "pets09.yaml")
-    assert resolve_data_root(cfg.data.root) == REPO / ".." / "shared" / "data" / "MOT15"
+    assert resolve_data_root(cfg.data.root) == (REPO / ".." / "shared" / "data" / "MOT15").resolve()
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from finetrack.config import ConfigError, load_config
-from finetrack.crop_config import CropReIDConfig
+from finetrack.configlib import ConfigError, load_config
+from finetrack.crop_reid.config import CropReIDConfig
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "pets09_crop_osnet.yaml"
 
@@ -53,9 +53,9 @@ def test_config_rejects_unknown_and_bad_model_keys():
 
 
 def test_crop_trainer_two_iterations_on_synthetic_data(synthetic_root, tmp_path):
-    from finetrack.engine.checkpoint import load_checkpoint
-    from finetrack.engine.crop_build import train_crop_from_config
-    from finetrack.models.crop_reid import crop_model_from_state, is_crop_checkpoint
+    from finetrack.utils.checkpoint import load_checkpoint
+    from finetrack.crop_reid.build import train_crop_from_config
+    from finetrack.crop_reid.model import crop_model_from_state, is_crop_checkpoint
 
     torch.manual_seed(0)
     cfg = _config(synthetic_root, tmp_path / "run")
@@ -74,11 +74,11 @@ def test_crop_trainer_two_iterations_on_synthetic_data(synthetic_root, tmp_path)
 
 
 def test_crop_step_lowers_the_loss_and_reaches_the_weights(synthetic_root, tmp_path):
-    from finetrack.data.crops import CropFrameDataset, collate_crops
-    from finetrack.engine.crop_trainer import CropReIDTrainer
+    from finetrack.crop_reid.data import CropFrameDataset, collate_crops
+    from finetrack.crop_reid.trainer import CropReIDTrainer
     from finetrack.engine.reid_build import build_reid_datasets
     from finetrack.losses import FineTrackLoss
-    from finetrack.models.crop_reid import build_crop_model
+    from finetrack.crop_reid.model import build_crop_model
 
     torch.manual_seed(0)
     cfg = _config(synthetic_root, tmp_path / "run")
@@ -99,8 +99,8 @@ def test_crop_step_lowers_the_loss_and_reaches_the_weights(synthetic_root, tmp_p
 
 
 def test_crop_embedder_rows_are_unit_and_deterministic():
-    from finetrack.inference.crop_embedder import CropEmbedder
-    from finetrack.models.crop_reid import build_crop_model
+    from finetrack.crop_reid.embedder import CropEmbedder
+    from finetrack.crop_reid.model import build_crop_model
 
     torch.manual_seed(0)
     emb = CropEmbedder(build_crop_model("resnet18", 0, (64, 32)))
@@ -119,9 +119,9 @@ def test_crop_embedder_rows_are_unit_and_deterministic():
 
 def test_track_takes_a_crop_checkpoint(synthetic_root, tmp_path):
     from finetrack.config import Config
-    from finetrack.engine.crop_build import train_crop_from_config
+    from finetrack.crop_reid.build import train_crop_from_config
     from finetrack.inference.app import _models
-    from finetrack.inference.crop_embedder import CropEmbedder
+    from finetrack.crop_reid.embedder import CropEmbedder
 
     train_crop_from_config(_config(synthetic_root, tmp_path / "run"))
     ckpt = str(tmp_path / "run" / "best.pth")
@@ -132,7 +132,7 @@ def test_track_takes_a_crop_checkpoint(synthetic_root, tmp_path):
 
 
 def test_osnet_when_torchreid_is_importable():
-    from finetrack.models.crop_reid import build_crop_model, load_torchreid_osnet
+    from finetrack.crop_reid.model import build_crop_model, load_torchreid_osnet
 
     if load_torchreid_osnet() is None:
         pytest.skip("torchreid not importable (pip install --no-deps torchreid==0.2.5)")
@@ -142,7 +142,7 @@ def test_osnet_when_torchreid_is_importable():
 
 
 def test_osnet_without_torchreid_is_a_one_line_error(monkeypatch):
-    import finetrack.models.crop_reid as crop_reid
+    import finetrack.crop_reid.model as crop_reid
 
     monkeypatch.setattr(crop_reid, "load_torchreid_osnet", lambda: None)
     with pytest.raises(ValueError, match="torchreid"):

@@ -8,7 +8,7 @@ import pytest
 import torch
 import yaml
 
-from finetrack.config import ConfigError, freeze, load_config
+from finetrack.configlib import ConfigError, freeze, load_config
 from finetrack.engine.det_build import train_from_config
 from finetrack.det_config import DetConfig
 from finetrack.models.detector import build_detector

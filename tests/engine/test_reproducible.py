@@ -2,13 +2,14 @@
 import pytest
 import torch
 
-from finetrack.config import Config, ConfigError, freeze, load_config
+from finetrack.config import Config
+from finetrack.configlib import ConfigError, freeze, load_config
 
 from .conftest import tiny_config
 
 
 def _train(root, out, threads):
-    from finetrack.engine.checkpoint import load_checkpoint
+    from finetrack.utils.checkpoint import load_checkpoint
     from finetrack.engine.reid_build import train_from_config
 
     prev = torch.get_num_threads()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from finetrack.engine.checkpoint import load_checkpoint
+from finetrack.utils.checkpoint import load_checkpoint
 
 from .conftest import tiny_overrides
 

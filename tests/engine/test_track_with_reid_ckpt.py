@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from finetrack.config import freeze
-from finetrack.data.mot import read_results
+from finetrack.configlib import freeze
+from finetrack.data.results import read_results
 from finetrack.engine.reid_build import train_from_config
 
 from .conftest import tiny_config, write_tiny_sequence

@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-from finetrack.config import ConfigError
+from finetrack.configlib import ConfigError
 
-from finetrack.engine.checkpoint import load_checkpoint
+from finetrack.utils.checkpoint import load_checkpoint
 from finetrack.engine.reid_build import build_reid_datasets, model_kwargs, train_from_config
 from finetrack.engine.trainer import NonFiniteLossError, ReIDTrainer
 
@@ -247,7 +247,8 @@ def test_final_epoch_selection_and_an_empty_slice(tiny_mot_root, tmp_path):
 
 
 def test_reid_eval_ranges_are_checked():
-    from finetrack.config import Config, load_config
+    from finetrack.config import Config
+    from finetrack.configlib import load_config
 
     for bad in ("reid_eval.select_frac=1.0", "reid_eval.exclude_seconds=-1",
                 "reid_eval.open_set_frac=1", "reid_eval.query_every=0"):

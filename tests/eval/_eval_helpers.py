@@ -9,7 +9,8 @@ from typing import Dict, Iterable, List, Sequence
 
 import numpy as np
 
-from finetrack.data.mot import Annotations, Results
+from finetrack.data.mot import Annotations
+from finetrack.data.results import Results
 from finetrack.eval.trackeval_metrics import summarize_trackeval
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from _eval_helpers import MM_DATA, TUD_SEQS, assert_close_metrics, trackeval_direct, tud_folders
 
-from finetrack.data.mot import write_half_split
+from finetrack.data.splits import write_half_split
 from finetrack.eval import evaluate
 from finetrack.synthetic.eval_sets import write_synthetic_set
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from finetrack.config import ConfigError, load_config
+from finetrack.configlib import ConfigError, load_config
 from finetrack.fairmot.config import FairMOTConfig
 
 REPO = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from finetrack.losses.fairmot import (S_DET_INIT, S_ID_INIT, FairMOTLoss, embeddings_at_centres,
+from finetrack.fairmot.loss import (S_DET_INIT, S_ID_INIT, FairMOTLoss, embeddings_at_centres,
                                       focal_loss, reg_l1_loss)
 
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from finetrack.data.fairmot_targets import (build_targets, draw_gaussian, gaussian_radius,
+from finetrack.fairmot.targets import (build_targets, draw_gaussian, gaussian_radius,
                                             render_dense)
-from finetrack.models.fairmot import decode, heatmap_nms
+from finetrack.fairmot.model import decode, heatmap_nms
 
 
 def test_gaussian_radius_hand_values():

@@ -11,14 +11,16 @@ import pytest
 import torch
 import yaml
 
-from finetrack.config import ConfigError, freeze, load_config
-from finetrack.data.fairmot_dataset import FairMOTDataset, fairmot_records
-from finetrack.data.mot import GTFilter, SeqInfo, read_results, write_seqinfo
+from finetrack.configlib import ConfigError, freeze, load_config
+from finetrack.fairmot.dataset import FairMOTDataset, fairmot_records
+from finetrack.data.identities import GTFilter
+from finetrack.data.mot import SeqInfo, write_seqinfo
+from finetrack.data.results import read_results
 from finetrack.fairmot.config import FairMOTConfig
 from finetrack.fairmot.trainer import FairMOTTrainer
-from finetrack.losses.fairmot import FairMOTLoss
+from finetrack.fairmot.loss import FairMOTLoss
 from finetrack.cli.track import main as track_main
-from finetrack.models.fairmot import FairMOT
+from finetrack.fairmot.model import FairMOT
 from finetrack.utils.cli import run_cli
 
 TINY_MODEL = {"backbone": "yolox_nano", "neck_channels": 16, "head_conv": 16, "emb_dim": 16,

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from finetrack.cli import track as track_cli
-from finetrack.data.mot import read_results
+from finetrack.data.results import read_results
 from finetrack.models.build import build_model
 from finetrack.models.detector import DETECTOR_STATE_KEY, detector_head_trained
 from tests.inference.tiny_model import (

@@ -13,12 +13,12 @@ import pytest
 from finetrack.inference.color import (ColorAppearance, ColorHistogramEmbedder, color_histogram,
                                        fuse_embeddings)
 from finetrack.tracker import Tracker
-from finetrack.tracker.appearance import RobustParams
+from finetrack.tracker import RobustSettings
 
 from tests.tracker.test_tracker_crossing import bounce_scene, run_scene
 
 RED, BLUE, GREEN, YELLOW = (0, 0, 255), (255, 0, 0), (0, 255, 0), (0, 255, 255)  # BGR
-FAST = RobustParams(min_samples=5, identity_lag_s=0.1, identity_z=0.0)
+FAST = RobustSettings(min_samples=5, identity_lag_s=0.1, identity_z=0.0)
 
 
 def _person(img, box, top, bottom):
@@ -96,14 +96,16 @@ def test_robust_with_colour_keeps_ids_through_the_bounce():
     robust = run_scene(rob, frames, PerFrame())
     assert byte[-1] == {0: 2, 1: 1}  # motion alone swaps them
     assert robust[-1] == {0: 1, 1: 2}, robust
-    assert rob.robust_stats["vetoes"] > 0
+    assert rob.association.stats["vetoes"] > 0
 
 
 def test_run_tracking_with_colour_needs_no_reid_checkpoint(tmp_path):
     import cv2
 
-    from finetrack.config import Config, freeze, load_config
-    from finetrack.data.mot import SeqInfo, read_results, write_seqinfo
+    from finetrack.config import Config
+    from finetrack.configlib import freeze, load_config
+    from finetrack.data.mot import SeqInfo, write_seqinfo
+    from finetrack.data.results import read_results
     from finetrack.inference.app import run_tracking
 
     frames = bounce_scene(occluded=())
@@ -140,16 +142,15 @@ def test_run_tracking_with_colour_needs_no_reid_checkpoint(tmp_path):
 
 
 def test_colour_config_is_checked():
-    from finetrack.config import Config, ConfigError, load_config
+    from finetrack.config import Config
+    from finetrack.configlib import ConfigError, load_config
 
     with pytest.raises(ConfigError):
         load_config(Config, None, ["tracker.appearance=colour"])
-    with pytest.raises(ConfigError):
-        load_config(Config, None, ["tracker.color_weight=1.5"])
-    with pytest.raises(ValueError, match="color, reid\\+color or auto"):
+    with pytest.raises(ValueError, match="color or auto"):
         ColorAppearance("reid")
     with pytest.raises(ValueError, match="no Re-ID"):
-        ColorAppearance("reid+color")(np.zeros((10, 10, 3), np.uint8), np.zeros((0, 4)), None)
+        ColorAppearance("auto")(np.zeros((10, 10, 3), np.uint8), np.zeros((0, 4)), None)
 
 
 def test_fuse_color_caches_checks_the_boxes():
@@ -169,24 +170,12 @@ def test_fuse_color_caches_checks_the_boxes():
         fuse_color(deep, moved, 0.25)
 
 
-def test_discrimination_weight_hand_values():
-    from finetrack.tracker.tracker import discrimination_weight
-
-    llr = np.array([[5.0, 1.0, -np.inf],
-                    [4.0, 3.5, -np.inf]])
-    w = discrimination_weight(llr, 2.0)
-    # row gaps 4, 0.5; column gaps 1, 2.5, none (-> the margin 2)
-    want = np.clip(np.array([[4 + 1, 4 + 2.5, 4 + 2], [0.5 + 1, 0.5 + 2.5, 0.5 + 2]]) / 4.0, 0, 1)
-    np.testing.assert_allclose(w, want)
-    assert discrimination_weight(np.zeros((0, 3)), 1.0).shape == (0, 3)
-
-
 def test_colour_reid_model_reads_the_letterboxed_frame():
     """The retrieval wrapper undoes the detector's normalisation: same features as on the
     letterboxed BGR frame itself."""
     import torch
 
-    from finetrack.data.letterbox import letterbox, preprocess_image
+    from finetrack.utils.letterbox import letterbox, preprocess_image
     from finetrack.inference.color import color_reid_model
 
     img = np.full((200, 300, 3), 128, np.uint8)

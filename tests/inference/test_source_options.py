@@ -14,7 +14,7 @@ import pytest
 
 from finetrack.cli import COMMANDS
 from finetrack.cli import main as finetrack_main
-from finetrack.data.mot import read_results
+from finetrack.data.results import read_results
 from finetrack.inference.options import SourceOptions, StridedFrames, parse_classes
 
 H, W, N = 120, 200, 12

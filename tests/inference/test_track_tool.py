@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from finetrack.data.mot import SeqInfo, read_results, write_seqinfo
+from finetrack.data.mot import SeqInfo, write_seqinfo
+from finetrack.data.results import read_results
 
 REPO = Path(__file__).resolve().parents[2]
 

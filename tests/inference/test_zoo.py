@@ -16,7 +16,7 @@ import torch
 
 from finetrack.cli import main as finetrack_main
 from finetrack.config import Config
-from finetrack.data.mot import read_results
+from finetrack.data.results import read_results
 from finetrack.inference.build import build_detector_from_config
 from finetrack.models import zoo
 from finetrack.models.detector import CheckpointMismatchError, YOLOXDetector

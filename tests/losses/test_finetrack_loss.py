@@ -67,9 +67,10 @@ def test_mask_terms_are_off_by_default_and_add_with_their_weights():
 
 
 def test_mask_weights_come_from_the_config_and_are_range_checked():
-    from finetrack.config import ConfigError, load_config
+    from finetrack.config import Config
+    from finetrack.configlib import ConfigError, load_config
 
-    cfg = load_config(overrides=["loss.mask_div=2", "loss.mask_overlap=0.5"])
+    cfg = load_config(Config, overrides=["loss.mask_div=2", "loss.mask_overlap=0.5"])
     assert (cfg.loss.mask_div, cfg.loss.mask_overlap) == (2.0, 0.5)
     with pytest.raises(ConfigError, match="mask_overlap"):
-        load_config(overrides=["loss.mask_overlap=-1"])
+        load_config(Config, overrides=["loss.mask_overlap=-1"])

@@ -22,9 +22,9 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as a script
     sys.path.insert(0, str(REPO))
 
-from finetrack.data.mot import write_results  # noqa: E402
+from finetrack.data.results import write_results  # noqa: E402
 from finetrack.tracker import Tracker  # noqa: E402
-from finetrack.tracker.sim import load_mot_det, synthetic_crowd  # noqa: E402
+from finetrack.synthetic.crowd import load_mot_det, synthetic_crowd  # noqa: E402
 
 GOLDEN = Path(__file__).resolve().parent / "golden.json"
 BLOCK = 25
@@ -42,8 +42,6 @@ CASES: Dict[str, Tuple[str, int, dict, bool]] = {
     "crowd_byte_mot20": ("crowd", 80, {"mode": "byte", "mot20": True}, False),
     "crowd_byte_cmc": ("crowd", 80, {"mode": "byte"}, True),
     "crowd_finetrack": ("crowd", 80, {"mode": "finetrack"}, False),
-    "crowd_finetrack_iou_stage": ("crowd", 80, {"mode": "finetrack", "finetrack_iou_stage": True},
-                                  False),
     "crowd_jde": ("crowd", 80, {"mode": "jde"}, False),
     "crowd_robust": ("crowd", 80, {"mode": "robust"}, False),
     "crowd_robust_cmc": ("crowd", 80, {"mode": "robust"}, True),

@@ -44,7 +44,8 @@ def _sequence(tmp_path: Path, n: int = 12):
 
 
 def test_byte_counts_on_a_scripted_gap(tmp_path):
-    from finetrack.config import Config, freeze, load_config
+    from finetrack.config import Config
+    from finetrack.configlib import freeze, load_config
 
     audit = _load_script()
     seq, cache = _sequence(tmp_path)

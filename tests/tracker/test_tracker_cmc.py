@@ -198,8 +198,10 @@ def test_track_pipeline_uses_and_caches_cmc(tmp_path, caplog):
     """run_tracking (tools/track.py's library call) on the pan written as a MOT sequence."""
     import logging
 
-    from finetrack.config import Config, freeze, load_config
-    from finetrack.data.mot import SeqInfo, read_results, write_seqinfo
+    from finetrack.config import Config
+    from finetrack.configlib import freeze, load_config
+    from finetrack.data.mot import SeqInfo, write_seqinfo
+    from finetrack.data.results import read_results
     from finetrack.inference.app import run_tracking
 
     frames = render_pan_scene(pan_offsets())

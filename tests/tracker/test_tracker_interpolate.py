@@ -86,7 +86,8 @@ def test_gsi_equals_the_gp_posterior_mean_by_hand():
 
 
 def test_postprocess_follows_config_and_old_bools():
-    from finetrack.config import Config, load_config
+    from finetrack.config import Config
+    from finetrack.configlib import load_config
     from finetrack.inference.app import postprocess_tracks
 
     res = _track(1, [f for f in range(1, 41) if f != 20])[:, :7]

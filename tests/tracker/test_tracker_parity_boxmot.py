@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from finetrack.tracker import Tracker
-from finetrack.tracker.sim import synthetic_crowd
+from finetrack.synthetic.crowd import synthetic_crowd
 
 
 def test_byte_matches_boxmot_bytetrack_on_synthetic_crowd():

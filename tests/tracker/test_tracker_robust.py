@@ -14,15 +14,16 @@ import numpy as np
 import pytest
 
 from finetrack.tracker import Tracker
-from finetrack.tracker.appearance import (RobustParams, SimilarityCalibrator, dynamic_ema_alpha,
-                                          max_overlap, motion_gate)
-from finetrack.tracker.sim import synthetic_crowd
+from finetrack.tracker import RobustSettings
+from finetrack.tracker.appearance import (SimilarityCalibrator, dynamic_ema_alpha, max_overlap,
+                                          motion_gate)
+from finetrack.synthetic.crowd import synthetic_crowd
 
 from tests.tracker.test_tracker_crossing import bounce_scene, run_scene
 
 # scripted scenes are short (two people, 30 frames): calibrate after 5 samples, identity gate at a
 # 0.1 s (3-frame) lag on its point estimate (a confidence bound needs more samples than they have)
-FAST = RobustParams(min_samples=5, identity_lag_s=0.1, identity_z=0.0)
+FAST = RobustSettings(min_samples=5, identity_lag_s=0.1, identity_z=0.0)
 
 
 def _outputs(tracker, frames, embs=None):
@@ -46,11 +47,11 @@ def test_random_embeddings_change_nothing(crowd):
     byte = _outputs(Tracker(mode="byte"), crowd)
     robust_t = Tracker(mode="robust", robust=FAST)
     robust = _outputs(robust_t, crowd, embs)
-    assert not robust_t.calibrator.ready
+    assert not robust_t.association.calibrator.ready
     # the negative is the most similar *other* detection: for features without identity it
     # beats the true match on average, so d' < 0 and the default gate (d' >= 0) keeps byte
-    assert robust_t.calibrator.state.separation < -0.5
-    assert robust_t.robust_stats["vetoes"] == 0 and robust_t.robust_stats["recoveries"] == 0
+    assert robust_t.association.calibrator.state.separation < -0.5
+    assert robust_t.association.stats["vetoes"] == 0 and robust_t.association.stats["recoveries"] == 0
     for (ib, bb, db), (ir, br, dr) in zip(byte, robust):
         np.testing.assert_array_equal(ib, ir)
         np.testing.assert_array_equal(db, dr)
@@ -82,7 +83,7 @@ def test_robust_keeps_ids_through_bounce(occluded):
     assert byte[-1] == {0: 2, 1: 1}  # the swap robust must undo
     assert robust[5] == {0: 1, 1: 2}
     assert robust[-1] == {0: 1, 1: 2}
-    assert rob_t.robust_stats["vetoes"] > 0
+    assert rob_t.association.stats["vetoes"] > 0
 
 
 def walk_with_gap(n=40, gap=range(16, 26), speed=6.0):
@@ -107,7 +108,7 @@ def test_robust_refinds_after_occlusion():
     robust = run_scene(rob_t, frames, table)
     assert byte[-1][0] != byte[5][0]  # IoU alone: a new id after the gap
     assert robust[-1] == robust[5] == {0: 1, 1: 2}
-    assert rob_t.robust_stats["recoveries"] >= 1
+    assert rob_t.association.stats["recoveries"] >= 1
 
 
 def test_recovery_respects_the_motion_gate():
@@ -120,7 +121,7 @@ def test_recovery_respects_the_motion_gate():
 
 
 def test_occluded_and_low_boxes_do_not_update_features():
-    t = Tracker(mode="robust", robust=RobustParams(dynamic_ema=False, center=False))
+    t = Tracker(mode="robust", robust=RobustSettings(dynamic_ema=False, center=False))
     a = np.array([[100.0, 100, 140, 200]])
     f0 = np.eye(3, 8)[0]
     t.update(a, [0.9], f0[None])
@@ -221,35 +222,36 @@ def test_identity_gate_keeps_byte_when_features_only_match_frame_to_frame():
     embs = drifting_embeddings(frames, step=0.3)
     dets = [(f.xyxy, f.scores) for f in frames]
     byte = _outputs(Tracker(mode="byte"), dets)
-    rob_t = Tracker(mode="robust", robust=RobustParams(center=False))
+    rob_t = Tracker(mode="robust", robust=RobustSettings(center=False))
     robust = _outputs(rob_t, dets, embs)
     # frame to frame the features look informative: the first calibration separates well ...
-    assert rob_t.calibrator.ready and rob_t.calibrator.state.separation > 2.0
+    assert rob_t.association.calibrator.ready and rob_t.association.calibrator.state.separation > 2.0
     # ... but a second later they do not tell people apart, so appearance stays off
-    st = rob_t.identity_calibrator.state
-    assert st.n_pos >= 30 and st.separation < 0.5 and not rob_t.appearance_on
+    st = rob_t.association.identity_calibrator.state
+    assert st.n_pos >= 30 and st.separation < 0.5 and not rob_t.association.appearance_on
     for (ib, bb, db), (ir, br, dr) in zip(byte, robust):
         np.testing.assert_array_equal(ib, ir)
         np.testing.assert_array_equal(db, dr)
     # without the gate the same features do change byte's decisions
-    free = Tracker(mode="robust", robust=RobustParams(center=False, identity_lag_s=0.0))
+    free = Tracker(mode="robust", robust=RobustSettings(center=False, identity_lag_s=0.0))
     _outputs(free, dets, embs)
-    assert free.robust_stats["changed"] + free.robust_stats["added"] > 0
+    assert free.association.stats["changed"] + free.association.stats["added"] > 0
     assert any(not np.array_equal(a[0], b[0]) for a, b in zip(byte, _outputs(free, dets, embs)))
 
 
 def test_lagged_feature_is_the_newest_one_old_enough():
-    t = Tracker(mode="robust", frame_rate=10, robust=RobustParams(identity_lag_s=0.3))
-    assert t._lag_frames == 3
+    t = Tracker(mode="robust", frame_rate=10, robust=RobustSettings(identity_lag_s=0.3))
+    rob = t.association  # reads the tracker's frame_id
+    assert rob._lag_frames == 3
     for frame in (1, 2, 4, 5):
         t.frame_id = frame
-        t._remember(7, np.eye(1, 4, frame % 4)[0] * 2.0)
+        rob._remember(7, np.eye(1, 4, frame % 4)[0] * 2.0)
     t.frame_id = 6  # cutoff frame 3: the entry of frame 2 (frame 1 is dropped)
-    np.testing.assert_allclose(t._lagged_feature(7), np.eye(1, 4, 2)[0])
-    assert [fr for fr, _ in t._history[7]] == [2, 4, 5]
+    np.testing.assert_allclose(rob._lagged_feature(7), np.eye(1, 4, 2)[0])
+    assert [fr for fr, _ in rob._history[7]] == [2, 4, 5]
     t.frame_id = 3  # nothing is 3 frames old yet at frame 3 ... for a new track
-    t._remember(8, np.ones(4))
-    assert t._lagged_feature(8) is None and t._lagged_feature(9) is None
+    rob._remember(8, np.ones(4))
+    assert rob._lagged_feature(8) is None and rob._lagged_feature(9) is None
 
 
 def test_calibrator_lower_confidence_bound_hand_value():
@@ -283,17 +285,17 @@ def test_restore_dropped_keeps_byte_pair_that_appearance_only_dislikes():
     frames, embs = two_walkers()
     params = dict(min_samples=3, identity_lag_s=0.1, center=False, min_track_feats=1)
     byte = _outputs(Tracker(mode="byte", frame_rate=7), frames)
-    off_t = Tracker(mode="robust", frame_rate=7, robust=RobustParams(restore_dropped=False, **params))
+    off_t = Tracker(mode="robust", frame_rate=7, robust=RobustSettings(restore_dropped=False, **params))
     off = _outputs(off_t, frames, embs)
-    on_t = Tracker(mode="robust", frame_rate=7, robust=RobustParams(restore_dropped=True, **params))
+    on_t = Tracker(mode="robust", frame_rate=7, robust=RobustSettings(restore_dropped=True, **params))
     on = _outputs(on_t, frames, embs)
-    assert on_t.appearance_on and off_t.appearance_on
+    assert on_t.association.appearance_on and off_t.association.appearance_on
     # without the rule the disliked pair is dropped: A is not tracked on that frame (its detection
     # starts an unconfirmed track instead); with it, every frame is byte's
-    assert off_t.robust_stats["changed"] >= 1
+    assert off_t.association.stats["changed"] >= 1
     odd = 9  # frame 10
     assert 0 in byte[odd][2].tolist() and 0 not in off[odd][2].tolist()
-    assert on_t.robust_stats["restored"] >= 1
+    assert on_t.association.stats["restored"] >= 1
     for (ib, _, db), (ir, _, dr) in zip(byte, on):
         np.testing.assert_array_equal(ib, ir)
         np.testing.assert_array_equal(db, dr)
@@ -301,8 +303,8 @@ def test_restore_dropped_keeps_byte_pair_that_appearance_only_dislikes():
 
 def test_identity_threshold_follows_the_frame_rate():
     """identity_ref_fps 30: at 7.5 fps a quarter of the d' asked at 30 fps; never above it."""
-    fixed = RobustParams(min_identity_separation=0.8, identity_ref_fps=0.0)
-    scaled = RobustParams(min_identity_separation=0.8, identity_ref_fps=30.0)
+    fixed = RobustSettings(min_identity_separation=0.8, identity_ref_fps=0.0)
+    scaled = RobustSettings(min_identity_separation=0.8, identity_ref_fps=30.0)
     assert fixed.identity_threshold(7.5) == 0.8 and fixed.identity_threshold(60.0) == 0.8
     assert scaled.identity_threshold(7.5) == pytest.approx(0.2)
     assert scaled.identity_threshold(30.0) == pytest.approx(0.8)
@@ -312,35 +314,29 @@ def test_identity_threshold_follows_the_frame_rate():
     neg = [0.48 + 0.02 * k for k in range(10)]  # d' = 0.02 / 0.0606 = 0.33: above 0.2, below 0.8
     for fps, ready in ((7.5, True), (30.0, False)):
         t = Tracker(mode="robust", frame_rate=fps,
-                    robust=RobustParams(min_samples=5, identity_z=0.0, min_identity_separation=0.8,
+                    robust=RobustSettings(min_samples=5, identity_z=0.0, min_identity_separation=0.8,
                                        identity_ref_fps=30.0))
-        t.identity_calibrator.add(pos, neg)
-        assert t.identity_calibrator.state.separation == pytest.approx(0.33, abs=0.01)
-        assert t.identity_calibrator.ready is ready
+        t.association.identity_calibrator.add(pos, neg)
+        assert t.association.identity_calibrator.state.separation == pytest.approx(0.33, abs=0.01)
+        assert t.association.identity_calibrator.ready is ready
 
 
-@pytest.mark.parametrize("identity_llr", [True, False])
-def test_decisions_read_the_identity_calibration(identity_llr):
-    """identity_llr: once the identity calibration is ready, the first stage and the recovery
-    read its llr (a feature of identity_lag_s ago vs now), not the next-frame calibration's."""
-    import dataclasses
-
+def test_decisions_read_the_identity_calibration():
+    """Once the identity calibration is ready, the first stage and the recovery read its llr (a
+    feature of identity_lag_s ago vs now), not the next-frame calibration's."""
     frames = walk_with_gap()
-    rob = Tracker(mode="robust", robust=dataclasses.replace(FAST, identity_llr=identity_llr))
+    rob = Tracker(mode="robust", robust=FAST)
     calls = {"next": [], "identity": []}
-    for name, cal in (("next", rob.calibrator), ("identity", rob.identity_calibrator)):
+    for name, cal in (("next", rob.association.calibrator), ("identity", rob.association.identity_calibrator)):
         def spy(sims, _cal=cal, _name=name, _orig=cal.llr):
             calls[_name].append(rob.frame_id)
             return _orig(sims)
         cal.llr = spy
     res = run_scene(rob, frames, np.eye(2, 32))
     assert res[-1] == res[5] == {0: 1, 1: 2}  # the person is re-found either way
-    if identity_llr:
-        assert calls["identity"], "the identity calibration was never read"
-        first = min(calls["identity"])
-        assert all(f < first for f in calls["next"])  # next-frame llr only before it was ready
-    else:
-        assert not calls["identity"] and calls["next"]
+    assert calls["identity"], "the identity calibration was never read"
+    first = min(calls["identity"])
+    assert all(f < first for f in calls["next"])  # next-frame llr only before it was ready
 
 
 def jump_walkers(n=20, jump_frame=12, jump=30.0):
@@ -366,7 +362,7 @@ def test_add_llr_admits_low_iou_pairs_only_on_confident_appearance(add_llr, kept
     rob = Tracker(mode="robust", frame_rate=7,
                   robust=dataclasses.replace(FAST, center=False, add_llr=add_llr))
     res = _outputs(rob, frames, embs)
-    assert rob.appearance_on
+    assert rob.association.appearance_on
     # the one-hot features give the true pair an llr far above 4: only an infinite bar refuses it
     assert bool(res[-1][0][0] == res[5][0][0]) is kept
-    assert (rob.robust_stats["added"] >= 1) is kept
+    assert (rob.association.stats["added"] >= 1) is kept

@@ -1,6 +1,6 @@
 """Appearance embeddings of given boxes from a separate crop Re-ID network (DeepSORT / BoT-SORT /
 boxmot's design): every box is cropped from the frame, resized to the network input and embedded
-(:func:`finetrack.data.crops.crop_boxes`, the crops the network was trained on)."""
+(:func:`finetrack.crop_reid.data.crop_boxes`, the crops the network was trained on)."""
 from __future__ import annotations
 
 import logging
@@ -8,13 +8,13 @@ import logging
 import numpy as np
 import torch
 
-from finetrack.data.crops import crop_boxes
+from finetrack.crop_reid.data import crop_boxes
 
 logger = logging.getLogger(__name__)
 
 
 class CropEmbedder:
-    """Wraps a :class:`finetrack.models.crop_reid.CropReIDNet`; same call as
+    """Wraps a :class:`finetrack.crop_reid.model.CropReIDNet`; same call as
     :class:`finetrack.inference.embedder.Embedder`.
 
     Args:
@@ -30,8 +30,8 @@ class CropEmbedder:
 
     @classmethod
     def from_checkpoint(cls, path, device: str = "cpu") -> "CropEmbedder":
-        from finetrack.engine.checkpoint import load_checkpoint
-        from finetrack.models.crop_reid import crop_model_from_state
+        from finetrack.utils.checkpoint import load_checkpoint
+        from finetrack.crop_reid.model import crop_model_from_state
 
         return cls(crop_model_from_state(load_checkpoint(path, device), path), device)
 

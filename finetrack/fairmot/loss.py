@@ -1,8 +1,8 @@
 """FairMOT's losses: heatmap focal loss, L1 on size and offset, identity cross-entropy, and the
 uncertainty weighting of detection vs identity (Kendall et al.) with learned ``s_det``, ``s_id``.
 
-With ``hm``, ``wh``, ``reg``, ``id`` the head outputs (:class:`finetrack.models.fairmot.FairMOT`)
-and the targets of :func:`finetrack.data.fairmot_targets.build_targets` batched (B, ...):
+With ``hm``, ``wh``, ``reg``, ``id`` the head outputs (:class:`finetrack.fairmot.model.FairMOT`)
+and the targets of :func:`finetrack.fairmot.targets.build_targets` batched (B, ...):
 
 * ``L_hm``: CenterNet's pixel-wise focal loss (alpha 2, beta 4) on ``clamp(sigmoid(hm), 1e-4,
   1 - 1e-4)``, normalised by the number of centres (:func:`focal_loss`);
@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from finetrack.models.fairmot import gather_feat
+from finetrack.fairmot.model import gather_feat
 
 #: FairMOT's initial uncertainty parameters (``MotLoss``: s_det -1.85, s_id -1.05).
 S_DET_INIT = -1.85

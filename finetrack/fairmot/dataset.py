@@ -2,11 +2,11 @@
 FairMOT's ``JointDataset`` does, turned into stride-4 targets.
 
 Per item: the project's letterbox (top-left, keep aspect ratio, pad 114;
-:func:`finetrack.data.letterbox.letterbox`, so training and tracking see the same input),
+:func:`finetrack.utils.letterbox.letterbox`, so training and tracking see the same input),
 then (``augment=True``) FairMOT's ``random_affine`` (rotation +-degrees, translation +-translate,
 scale in ``scale``, shear +-shear; boxes from the warped corners, kept when wider/taller than 4 px
 with more than 10 % of their area left), HSV saturation/value jitter (``x (1 +- hsv)``) and a
-horizontal flip, then normalisation and :func:`finetrack.data.fairmot_targets.build_targets`.
+horizontal flip, then normalisation and :func:`finetrack.fairmot.targets.build_targets`.
 
 Randomness is drawn from ``numpy.random.default_rng((seed, epoch, index))``: an item is the same
 whatever worker loads it, and resume reproduces it.
@@ -24,9 +24,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from finetrack.data.fairmot_targets import build_targets
-from finetrack.data.letterbox import LETTERBOX_PAD_VALUE, letterbox, normalize_chw
-from finetrack.data.mot import GTFilter, IdentityTable, MOTSequence, list_sequences, read_image
+from finetrack.fairmot.targets import build_targets
+from finetrack.utils.letterbox import LETTERBOX_PAD_VALUE, letterbox, normalize_chw
+from finetrack.data.identities import GTFilter, IdentityTable
+from finetrack.data.mot import list_sequences, MOTSequence, read_image
 from finetrack.data.mot import tail_split_frames
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def fairmot_records(
 
 
 def letterbox_with_boxes(img: np.ndarray, boxes: np.ndarray, input_hw: Tuple[int, int]):
-    """The project's letterbox (:func:`finetrack.data.letterbox.letterbox`) as uint8, with the
+    """The project's letterbox (:func:`finetrack.utils.letterbox.letterbox`) as uint8, with the
     boxes scaled alike: ``(image (H, W, 3) uint8, boxes * ratio, ratio)``."""
     padded, r = letterbox(img, input_hw, PAD_VALUE)
     return padded.astype(np.uint8), boxes * r, r

@@ -1,4 +1,7 @@
-"""Synthetic detections for tracker tests, parity checks and benchmarks (no images needed)."""
+"""A synthetic crowd of detections (boxes, scores, embeddings; no images) for tracker tests,
+parity checks and benchmarks, and MOTChallenge det.txt reading/writing for them.
+
+Was ``finetrack/synthetic/crowd.py``; the image-level generator is :mod:`finetrack.synthetic.generate`."""
 from __future__ import annotations
 
 import dataclasses

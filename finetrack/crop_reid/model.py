@@ -167,7 +167,7 @@ def is_crop_checkpoint(obj: Mapping[str, Any]) -> bool:
 
 def crop_model_from_state(obj: Mapping[str, Any], path: Any = "") -> CropReIDNet:
     """Rebuild a :class:`CropReIDNet` from a loaded checkpoint and load its weights."""
-    from finetrack.engine.checkpoint import check_finite_state
+    from finetrack.utils.checkpoint import check_finite_state
 
     model = build_crop_model(**obj["model_args"][CROP_ARGS_KEY])
     state = {k[len("module."):] if k.startswith("module.") else k: v

@@ -20,10 +20,10 @@ Backbones (:data:`BACKBONES`):
   :class:`finetrack.models.detector.YOLOXDetector`, the project's only yolox import) +
   :class:`UpAggregation`, an up-sampling aggregation neck that merges dark5 -> dark2 into one
   stride-4 map (each level projected to ``neck_channels``, bilinear x2 up-sampling, sum, 3x3 conv).
-* ``dla34``: FairMOT's DLA-34 with DLAUp/IDAUp (:mod:`finetrack.models.dla`); ``deformable=True``
+* ``dla34``: FairMOT's DLA-34 with DLAUp/IDAUp (:mod:`finetrack.fairmot.dla`); ``deformable=True``
   uses DCNv2 in the up-sampling path as the paper does.
 
-Pre-processing is the project's letterbox (:func:`finetrack.data.letterbox.preprocess_image`:
+Pre-processing is the project's letterbox (:func:`finetrack.utils.letterbox.preprocess_image`:
 top-left, keep aspect ratio), so boxes map back to the original image by ``/ ratio``.
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from finetrack.data.letterbox import preprocess_image
+from finetrack.utils.letterbox import preprocess_image
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ class FairMOT(nn.Module):
         self.conf_thresh = float(conf_thresh)
         self.max_objs = int(max_objs)
         if backbone == "dla34":
-            from finetrack.models.dla import DLASeg
+            from finetrack.fairmot.dla import DLASeg
 
             self.backbone = DLASeg(deformable=deformable)
         else:
@@ -181,7 +181,7 @@ class FairMOT(nn.Module):
         Raises:
             ValueError: the file is not a FairMOT checkpoint (e.g. a YOLOX or Re-ID one).
         """
-        from finetrack.engine.checkpoint import check_finite_state, load_checkpoint
+        from finetrack.utils.checkpoint import check_finite_state, load_checkpoint
 
         obj = load_checkpoint(path, map_location) if obj is None else obj
         args = obj.get("model_args") if isinstance(obj, dict) else None

@@ -30,7 +30,7 @@ import os
 import pickle
 import random
 import shutil
-import zipfile
+import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
@@ -79,7 +79,9 @@ def load_checkpoint(
     if not os.path.isfile(path_s):
         raise FileNotFoundError(f"checkpoint not found: {path_s}")
     try:
-        obj = torch.load(path_s, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # random bytes can read as an odd pickle protocol
+            warnings.simplefilter("ignore")
+            obj = torch.load(path_s, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         lines = [ln.strip() for ln in str(err).splitlines() if "Unsupported global" in ln]
         if not lines:  # not a refused Python object: a damaged file
@@ -91,8 +93,8 @@ def load_checkpoint(
             "besides tensors: re-save its state dict with torch.save({'model': state_dict}) "
             "from code you trust"
         ) from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, AttributeError, TypeError,
-            ImportError) as err:
+    except Exception as err:  # noqa: BLE001 - any bytes: torch's unpicklers raise anything
+        # (RuntimeError, EOFError, BadZipFile, IndexError "pop from empty list", KeyError, ...)
         raise CheckpointError(
             f"cannot read checkpoint {path_s}: truncated or corrupt ({_load_reason(err)})"
         ) from err
@@ -208,7 +210,8 @@ def prepare_run_dir(
         ConfigError: see above. FileExistsError: ``run_dir`` is a file.
         CheckpointError: ``last.pth`` cannot be read.
     """
-    from finetrack.config import ConfigError, check_resume_config
+    from finetrack.config import check_resume_config
+    from finetrack.configlib import ConfigError
 
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():

@@ -3,7 +3,7 @@
 Every box is cut out of the original BGR frame (clipped to it, at least 1 pixel), resized to the
 network input with ``cv2.INTER_LINEAR``, turned to RGB and normalised with ImageNet's mean/std,
 torchreid's preprocessing. Training (:class:`CropFrameDataset`) and tracking
-(:class:`finetrack.inference.crop_embedder.CropEmbedder`) call the same :func:`crop_boxes`.
+(:class:`finetrack.crop_reid.embedder.CropEmbedder`) call the same :func:`crop_boxes`.
 """
 from __future__ import annotations
 

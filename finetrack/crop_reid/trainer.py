@@ -3,7 +3,7 @@ engine, :class:`~finetrack.engine.base_trainer.BaseTrainer`) with a step on box 
 
 Everything else is the FineTrack head's: per-epoch selection on the training half's tail,
 ``best.pth`` / ``last.pth``, resume, metrics.json, the evaluation-split report after the last
-epoch. Only the batch differs: :func:`finetrack.data.crops.collate_crops` (the crops of the
+epoch. Only the batch differs: :func:`finetrack.crop_reid.data.collate_crops` (the crops of the
 batch's frames) instead of frames + boxes.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 class CropReIDTrainer(ReIDTrainer):
     """:class:`ReIDTrainer` whose model maps ``(N, 3, H, W)`` crops to the head's output dict
-    (:class:`finetrack.models.crop_reid.CropReIDNet`); same arguments."""
+    (:class:`finetrack.crop_reid.model.CropReIDNet`); same arguments."""
 
     def train_step(self, batch: Dict[str, Any]) -> Optional[Dict[str, float]]:
         """One optimisation step on the crops of one batch of frames (None: no crop).

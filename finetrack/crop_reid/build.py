@@ -3,8 +3,8 @@
 The data, selection slice, protocol, loss, optimiser, schedule and sampler are built exactly as
 for the FineTrack head (:mod:`finetrack.engine.reid_build`: the same frames, identities and
 batches of frames); the frames are served as crops of their GT boxes
-(:class:`finetrack.data.crops.CropFrameDataset`) and the model is a
-:class:`finetrack.models.crop_reid.CropReIDNet`.
+(:class:`finetrack.crop_reid.data.CropFrameDataset`) and the model is a
+:class:`finetrack.crop_reid.model.CropReIDNet`.
 """
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ from typing import Any, Dict, Optional
 import torch
 from torch.utils.data import DataLoader
 
-from finetrack.config import ConfigError
-from finetrack.crop_config import CropReIDConfig
-from finetrack.data.crops import CropFrameDataset, collate_crops
-from finetrack.data.mot import IdentityTable
+from finetrack.configlib import ConfigError
+from finetrack.crop_reid.config import CropReIDConfig
+from finetrack.crop_reid.data import CropFrameDataset, collate_crops
+from finetrack.data.identities import IdentityTable
 from finetrack.data.reid_dataset import ReIDFrameDataset
 from finetrack.data.samplers import build_batch_sampler
 from finetrack.engine.context import run_context
-from finetrack.engine.crop_trainer import CropReIDTrainer
+from finetrack.crop_reid.trainer import CropReIDTrainer
 from finetrack.engine.evaluator import evaluate_gt_reid
 from finetrack.engine.reid_build import (
     build_training_datasets,
@@ -72,7 +72,7 @@ def train_crop_from_config(cfg: CropReIDConfig, on_epoch_end=None) -> Dict[str, 
 
 
 def _train(cfg: CropReIDConfig, run, on_epoch_end) -> Dict[str, Any]:
-    from finetrack.models.crop_reid import build_crop_model
+    from finetrack.crop_reid.model import build_crop_model
 
     if run.world_size > 1:
         raise ConfigError("the crop Re-ID trainer runs on one process (no torchrun)")

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Literal
 
-from finetrack.config import POSITIVE, RANGES, Config, ConfigError, _guarded_setattr
+from finetrack.config import Config
+from finetrack.configlib import POSITIVE, RANGES, ConfigError, guarded_setattr
 
 
 @dataclass
 class CropModelConfig:
-    """:class:`finetrack.models.crop_reid.CropReIDNet`: a separate network on box crops."""
+    """:class:`finetrack.crop_reid.model.CropReIDNet`: a separate network on box crops."""
 
     arch: Literal["osnet_x0_25", "resnet18"] = "osnet_x0_25"  #: osnet_x0_25 (torchreid) | resnet18 (torchvision)
     crop_size: List[int] = field(default_factory=lambda: [256, 128])  #: crop (H, W)
@@ -35,6 +36,6 @@ class CropReIDConfig(Config):
 
 
 for _cls in (CropModelConfig, CropReIDConfig):
-    _cls.__setattr__ = _guarded_setattr  # type: ignore[assignment]
+    _cls.__setattr__ = guarded_setattr  # type: ignore[assignment]
 
 RANGES.update({CropModelConfig: {"crop_size": POSITIVE}})
