@@ -56,7 +56,7 @@ from finetrack.configlib import freeze, load_config
 from finetrack.utils.io import atomic_write_text  # noqa: E402
 
 PETS09 = REPO.parent / "shared" / "data" / "MOT15" / "train" / "PETS09-S2L1"
-STAGES = ("decode", "detector", "reid", "association", "write")
+STAGES = ("decode", "detector", "reid", "color", "association", "write")
 #: (column, tracker mode, runtime, overrides)
 RUNS = tuple((f"{name}/{rt}", mode, rt, extra) for rt in ("torch", "onnx") for name, mode, extra in (
     ("byte", "byte", []), ("finetrack_all", "finetrack", ["tracker.embed_all_boxes=true"]),
