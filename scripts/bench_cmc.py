@@ -61,7 +61,7 @@ def bench_sequence(seq_dir: str, n: int, downscale: float, repeat: int) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("seq_dirs", nargs="+")
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--downscale", type=float, default=2.0)

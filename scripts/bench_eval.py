@@ -26,7 +26,7 @@ BUDGET_S = 60.0  # issue 3: a MOT17-sized set must evaluate in under a minute
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     p.add_argument(
         "--evaluator",

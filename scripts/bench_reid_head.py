@@ -194,7 +194,7 @@ def count_flops(fn: Callable[[], object]) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("-c", "--config", default=None,
                         help="take the model settings (detector, input, head) from this config")
     parser.add_argument("--boxes", type=int, nargs="+", default=[10, 50, 200])

@@ -2,7 +2,8 @@
 """Per-stage time of `byte` and `finetrack` tracking on PETS09-S2L1 frames, PyTorch and ONNX.
 
     .venv/bin/python scripts/bench_stages.py [-c configs/pets09.yaml] [--frames 40] [--first 1]
-        [--repeats 3] [--det-ckpt DET --reid-ckpt REID] [--json OUT]
+        [--repeats 3] [--det-ckpt DET --reid-ckpt REID | --detector yolox-tiny] [--threads 1 2]
+        [--json OUT]
 
 Runs `finetrack track --source FRAMES` (an image folder of --frames PETS09-S2L1 frames from frame
 --first on, 768x576; ``--first 398 --frames 398`` is the second half that README's tracking
@@ -18,6 +19,12 @@ before the embedding floor); `finetrack` embeds only the boxes it reads (same re
 this process and sends every frame through all of them in turn (alternating the order), instead
 of whole runs one after the other: a machine whose speed drifts by 10-20 % between runs (a shared
 VM) then slows every column alike. Its ``write`` stage formats the result rows (no file).
+
+``--detector yolox-tiny`` times the route of a new user instead: `finetrack track --source FRAMES
+--det-ckpt yolox-tiny` (YOLOX-tiny at its own 416x416, random weights in the official format served
+from a file:// folder and loaded by name, every box a person) in two columns, `byte` and `color`
+(``tracker.appearance=color``: the colour-histogram appearance, no Re-ID network), each with torch
+and onnxruntime; ``--threads 1 2`` runs every column at each thread count, in the same process.
 
 Without --det-ckpt/--reid-ckpt the model is built from -c's `model` section (configs/pets09.yaml:
 YOLOX-nano at 384x512 + FAFPN/MPMG, C = 64) with RANDOM weights made to respond to the pixels
@@ -49,11 +56,70 @@ from finetrack.configlib import freeze, load_config
 from finetrack.utils.io import atomic_write_text  # noqa: E402
 
 PETS09 = REPO.parent / "shared" / "data" / "MOT15" / "train" / "PETS09-S2L1"
-STAGES = ("decode", "detector", "reid", "association", "write")
+STAGES = ("decode", "detector", "reid", "color", "association", "write")
 #: (column, tracker mode, runtime, overrides)
 RUNS = tuple((f"{name}/{rt}", mode, rt, extra) for rt in ("torch", "onnx") for name, mode, extra in (
     ("byte", "byte", []), ("finetrack_all", "finetrack", ["tracker.embed_all_boxes=true"]),
     ("finetrack", "finetrack", [])))
+#: the columns of ``--detector NAME`` (a named COCO detector, no Re-ID network): ``byte`` and the
+#: colour-histogram appearance (``tracker.appearance=color``, no checkpoint)
+NAMED_RUNS = tuple((f"{name}/{rt}", mode, rt, extra) for rt in ("torch", "onnx") for name, mode, extra in (
+    ("byte", "byte", []), ("color", "finetrack", ["tracker.appearance=color"])))
+
+
+def calibrate_conf(detector, calib, boxes: int) -> float:
+    """The score threshold that leaves about ``boxes`` detections per frame (bisection on the
+    mean count over the calibration frames); ``detector.conf_thresh`` is changed."""
+    tensors = [(detector.preprocess(img), img.shape[:2]) for img in calib]
+
+    def mean_count(th: float) -> float:
+        detector.conf_thresh = th
+        return float(np.mean([len(detector.detect(t[None], [r], [hw])[0][1])
+                              for (t, r), hw in tensors]))
+
+    lo, hi = 1e-4, 0.999
+    for _ in range(14):
+        mid = float(np.sqrt(lo * hi))
+        lo, hi = (mid, hi) if mean_count(mid) > boxes else (lo, mid)
+    print(f"conf={hi:.4g}: {mean_count(hi):.1f} detections per frame on {len(calib)} "
+          "calibration frames")
+    return hi
+
+
+def serve_random_named(name: str, frames, boxes: int, out: Path) -> float:
+    """Random weights in the official format for the named COCO detector ``name`` (e.g.
+    ``yolox-tiny``), made to respond to ``frames`` with every box a person, served from a
+    ``file://`` folder (FINETRACK_WEIGHTS_URL) into a fresh torch hub cache (TORCH_HOME) in
+    ``out``, so that the runs load them by name as a user would. Returns the ``--conf`` that
+    leaves about ``boxes`` detections per frame."""
+    import shutil
+
+    from finetrack.models import zoo
+    from finetrack.models.detector import YOLOXDetector
+    from finetrack.models.random_detector import make_detector_respond
+
+    entry = zoo.lookup(name)
+    if entry is None or not entry.downloadable:
+        raise SystemExit(f"--detector takes a COCO model name (yolox-nano ... yolox-x), got {name}")
+    torch.manual_seed(0)
+    det = YOLOXDetector(entry.variant, num_classes=entry.num_classes, input_size=entry.input_size)
+    calib = frames[:: max(1, len(frames) // 8)]
+    make_detector_respond(det, calib, boxes)
+    with torch.no_grad():  # every anchor's best class: person (the class kept by default)
+        for c in det.model.head.cls_preds:
+            c.weight.zero_()
+            c.bias.fill_(-8.0)
+            c.bias[zoo.COCO_PERSON] = 8.0
+    det.classes = (zoo.COCO_PERSON,)
+    thresh = calibrate_conf(det, calib, boxes)
+    srv = out / "weights_server"
+    srv.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": {k: v.detach().cpu() for k, v in det.model.state_dict().items()}},
+               srv / entry.filename)
+    shutil.rmtree(out / "torch_home", ignore_errors=True)
+    os.environ["TORCH_HOME"] = str(out / "torch_home")
+    os.environ[zoo.WEIGHTS_URL_ENV] = srv.as_uri()
+    return thresh
 
 
 def random_checkpoints(config: str, frames, boxes: int, out: Path):
@@ -70,22 +136,7 @@ def random_checkpoints(config: str, frames, boxes: int, out: Path):
     model = build_model(**dict(model_kwargs(cfg, 0), detector_checkpoint=None)).eval()
     calib = frames[:: max(1, len(frames) // 8)]
     make_detector_respond(model.detector, calib, boxes)
-    # the score threshold that leaves about `boxes` detections per frame (bisection on the
-    # mean count over the calibration frames)
-    tensors = [(model.detector.preprocess(img), img.shape[:2]) for img in calib]
-
-    def mean_count(th: float) -> float:
-        model.detector.conf_thresh = th
-        return float(np.mean([len(model.detector.detect(t[None], [r], [hw])[0][1])
-                              for (t, r), hw in tensors]))
-
-    lo, hi = 1e-4, 0.999
-    for _ in range(14):
-        mid = float(np.sqrt(lo * hi))
-        lo, hi = (mid, hi) if mean_count(mid) > boxes else (lo, mid)
-    thresh = hi
-    print(f"model.conf_thresh={thresh:.4g}: {mean_count(thresh):.1f} detections per frame on "
-          f"{len(calib)} calibration frames")
+    thresh = calibrate_conf(model.detector, calib, boxes)
     model.detector.conf_thresh = 0.1
     state = model.checkpoint_state()
     state[DETECTOR_STATE_KEY] = {"head_trained": True, "checkpoint": "random (benchmark)"}
@@ -169,7 +220,7 @@ def run_interleaved(pipes, paths, repeats: int):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("-c", "--config", default=str(REPO / "configs" / "pets09.yaml"))
     p.add_argument("--frames", type=int, default=40, help="how many frames")
     p.add_argument("--first", type=int, default=1, help="first PETS09-S2L1 frame (1-based)")
@@ -180,14 +231,26 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=Path("/tmp/bench_stages"))
     p.add_argument("--json", default=None)
     p.add_argument("--no-onnx", action="store_true", help="PyTorch columns only")
+    p.add_argument("--detector", default=None,
+                   help="a named COCO detector (e.g. yolox-tiny, at its own input 416): random "
+                   "weights in the official format served from file:// and loaded by name; "
+                   "columns byte and color (tracker.appearance=color), no Re-ID network")
+    p.add_argument("--threads", type=int, nargs="+", default=[1],
+                   help="torch / onnxruntime intra-op threads; every column runs at each")
     p.add_argument("--interleave", choices=("runs", "frames"), default="runs",
                    help="runs: whole `finetrack track` runs one after the other (default); "
                         "frames: every frame through every pipeline in turn, in this process")
     args = p.parse_args(argv)
     if args.first < 1 or args.frames < 1:
         p.error(f"--first and --frames must be >= 1, got {args.first} and {args.frames}")
-    selected = [r for r in RUNS if not (args.no_onnx and r[2] == "onnx")]
-    torch.set_num_threads(1)
+    base_runs = NAMED_RUNS if args.detector else RUNS
+    if args.detector and args.interleave == "frames":
+        p.error("--detector runs whole `finetrack track` runs (--interleave runs)")
+    multi = len(args.threads) > 1
+    selected = [(f"{key}/t{n}" if multi else key, mode, rt, extra, n)
+                for key, mode, rt, extra in base_runs for n in args.threads
+                if not (args.no_onnx and rt == "onnx")]
+    torch.set_num_threads(args.threads[0])
     if not (PETS09 / "img1").is_dir():
         raise SystemExit(f"real data absent: {PETS09}")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -202,7 +265,13 @@ def main(argv=None) -> int:
             os.symlink(PETS09 / "img1" / name, src / name)
         frames.append(cv2.imread(str(src / name)))
     overrides = ["train.device=cpu"]
-    if args.reid_ckpt:
+    if args.detector:
+        thresh = serve_random_named(args.detector, frames, args.boxes, args.out)
+        reid, det = None, args.detector
+        overrides.append(f"model.conf_thresh={thresh:.6g}")
+        weights = (f"--det-ckpt {args.detector} with random weights responding to the pixels, "
+                   f"served from file://, conf {thresh:.3g} for about {args.boxes} boxes per frame")
+    elif args.reid_ckpt:
         reid, det = Path(args.reid_ckpt), Path(args.det_ckpt or args.reid_ckpt)
         weights = f"{reid} / {det}"
     else:
@@ -213,16 +282,17 @@ def main(argv=None) -> int:
     per: dict = {key: [] for key, *_ in selected}
     load = [os.getloadavg()[0]]
     if args.interleave == "frames":
-        pipes = build_pipelines(args.config, selected, reid, det, overrides)
+        pipes = build_pipelines(args.config, [r[:4] for r in selected], reid, det, overrides)
         per = run_interleaved(pipes, sorted(src.glob("*.jpg")), args.repeats)
         load.append(os.getloadavg()[0])
     runs = args.repeats if args.interleave == "runs" else 0  # whole `finetrack track` runs
     for rep in range(runs):
-        for key, mode, runtime, run_extra in selected:
+        for key, mode, runtime, run_extra, threads in selected:
+            torch.set_num_threads(threads)  # onnxruntime takes torch's count
             out = args.out / key.replace("/", "_")
             # the same detector weights in both: finetrack runs them in the joint pipeline, with
             # --det-ckpt's thresholds (model.conf_thresh)
-            extra = ["--reid-ckpt", str(reid)] if mode == "finetrack" else []
+            extra = ["--reid-ckpt", str(reid)] if mode == "finetrack" and reid is not None else []
             rc = track_cli.main(["--source", str(src), "--fps", "7", "--det-ckpt", str(det),
                                  *extra, "--mode", mode, "--runtime", runtime, "--out", str(out),
                                  "--overwrite", "--no-progress", *overrides, *run_extra])
@@ -243,10 +313,11 @@ def main(argv=None) -> int:
                     for k in (*STAGES, "total", "boxes", "embedded")}
         med[key]["pipeline"] = runs[0]["pipeline"]
     cols = [key for key, *_ in selected]
+    threads = "/".join(str(n) for n in args.threads)
     how = ("runs" if args.interleave == "runs" else
            "passes, every frame through every column in turn,")
     print(f"\nms per frame, median of {args.repeats} interleaved {how} of {args.frames} PETS09-S2L1 "
-          f"frames from frame {args.first} (768x576); {weights}; 1 thread; load average "
+          f"frames from frame {args.first} (768x576); {weights}; {threads} thread(s); load average "
           f"{', '.join(f'{v:.1f}' for v in load)} (2 cores, shared)\n")
     print("| stage | " + " | ".join(cols) + " |")
     print("|" + " --- |" * (1 + len(cols)))
@@ -255,21 +326,32 @@ def main(argv=None) -> int:
     print("| boxes / frame | " + " | ".join(f"{med[c]['boxes']:.1f}" for c in cols) + " |")
     print("| embedded / frame | " + " | ".join(f"{med[c]['embedded']:.1f}" for c in cols) + " |")
     ratios, per_repeat = {}, {}
+    names = ("color",) if args.detector else ("finetrack_all", "finetrack")
+    suffixes = [f"/t{n}" for n in args.threads] if multi else [""]
     for runtime in sorted({r[2] for r in selected}, reverse=True):
-        for name in ("finetrack_all", "finetrack"):
-            ratio = med[f"{name}/{runtime}"]["total"] / med[f"byte/{runtime}"]["total"]
-            ratios[f"{name}/{runtime}"] = ratio
-            # each repeat's own ratio: byte and finetrack ran minutes apart at most, so a slow
-            # drift of the machine cancels within a repeat
-            reps = [a["total"] / b["total"] for a, b in zip(per[f"{name}/{runtime}"],
-                                                             per[f"byte/{runtime}"])]
-            per_repeat[f"{name}/{runtime}"] = reps
-            print(f"\n{name} / byte whole frame ({runtime}): {ratio:.2f}x of the medians; per "
-                  f"repeat median {statistics.median(reps):.2f}x, range {min(reps):.2f}-"
-                  f"{max(reps):.2f}x (goal <= 1.3x)", end="")
+        for sfx in suffixes:
+            for name in names:
+                key, base = f"{name}/{runtime}{sfx}", f"byte/{runtime}{sfx}"
+                ratio = med[key]["total"] / med[base]["total"]
+                ratios[key] = ratio
+                # each repeat's own ratio: byte and finetrack ran minutes apart at most, so a
+                # slow drift of the machine cancels within a repeat
+                reps = [a["total"] / b["total"] for a, b in zip(per[key], per[base])]
+                per_repeat[key] = reps
+                print(f"\n{name} / byte whole frame ({runtime}{sfx}): {ratio:.2f}x of the "
+                      f"medians; per repeat median {statistics.median(reps):.2f}x, range "
+                      f"{min(reps):.2f}-{max(reps):.2f}x (goal <= 1.3x)", end="")
     if not args.no_onnx:
-        print(f"\nonnx / torch whole frame: byte {med['byte/onnx']['total'] / med['byte/torch']['total']:.2f}x, "
-              f"finetrack {med['finetrack/onnx']['total'] / med['finetrack/torch']['total']:.2f}x")
+        for sfx in suffixes:
+            print(f"\nonnx / torch whole frame{sfx}: " + ", ".join(
+                f"{n} {med[f'{n}/onnx{sfx}']['total'] / med[f'{n}/torch{sfx}']['total']:.2f}x"
+                for n in ("byte", *names)), end="")
+    if multi:
+        a, b = args.threads[0], args.threads[-1]
+        for key in {k.rsplit("/t", 1)[0] for k in cols}:
+            print(f"\n{key}: {b} / {a} threads whole frame "
+                  f"{med[f'{key}/t{b}']['total'] / med[f'{key}/t{a}']['total']:.2f}x, "
+                  f"{1000.0 / med[f'{key}/t{b}']['total']:.1f} FPS at {b}", end="")
     print()
     if args.json:
         atomic_write_text(args.json, json.dumps({"median_ms_per_frame": med, "runs": per,

@@ -47,7 +47,7 @@ def _count(detector, images) -> float:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--frames", type=int, default=100)
     p.add_argument("--boxes", type=int, default=15, help="mean detections per frame")
     p.add_argument("--out", type=Path, default=Path("/tmp/bench_track_source"))

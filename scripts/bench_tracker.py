@@ -94,7 +94,7 @@ def time_interleaved(runners: Dict[str, tuple], n: int, repeat: int) -> Dict[str
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     p.add_argument("--json", default=None, help="write the per-tracker medians and passes here")
     p.add_argument("--frames", type=int, default=None, help="limit the number of frames")
     p.add_argument("--source", choices=("pets", "crowd"), default=None)

@@ -68,7 +68,7 @@ def run(cache, seq_dir: Path, seq: MOTSequence, mode: str, cmc: str, cfg: Config
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     p.add_argument("--cache", required=True, help="embedding cache (.npz) of the sequence")
     p.add_argument("--seq", required=True, help="MOTChallenge sequence folder (frames, gt)")
     p.add_argument("--modes", nargs="+", default=["byte", "finetrack"], choices=MODES)

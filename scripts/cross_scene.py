@@ -282,7 +282,7 @@ def ablation_markdown(rows: List[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(REPO / "outputs" / "cross_scene"))
     ap.add_argument("--models", nargs="+", default=["pets09", "synthetic", "loso", "inscene"],
                     choices=["pets09", "synthetic", "loso", "inscene", "color"],

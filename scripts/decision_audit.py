@@ -111,7 +111,7 @@ def audit(cache, labels, mode: str, cfg: Config) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", required=True)
     ap.add_argument("--gt", required=True)
     ap.add_argument("--modes", nargs="+", default=["byte", "finetrack", "robust"])

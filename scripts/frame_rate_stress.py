@@ -66,7 +66,7 @@ def write_gt(seq_dir: Path, k: int, dst_root: Path) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(REPO / "outputs" / "cross_scene"))
     ap.add_argument("--steps", type=int, nargs="+", default=[2, 3], help="keep every k-th frame")
     ap.add_argument("--models", nargs="*", default=None, help="only these cache folders")

@@ -57,7 +57,7 @@ def separations(cache, cfg: Config) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(REPO / "outputs" / "cross_scene"))
     ap.add_argument("--models", nargs="*", default=None, help="only these cache folders")
     ap.add_argument("overrides", nargs="*", help="tracker.* key=value")

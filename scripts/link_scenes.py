@@ -61,7 +61,7 @@ def link_scenes(shared: Path, synthetic: Path, out: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default=str(REPO.parent / "shared" / "data"))
     ap.add_argument("--synthetic", default=str(REPO / "datasets" / "synthetic"))
     ap.add_argument("--out", default=str(REPO / "datasets" / "scenes"))

@@ -125,7 +125,7 @@ def link_sequence(src: Path, dst: Path, frames: int = 0, with_gt: bool = True) -
 
 
 def main(argv: List[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="report folder (replaced with --overwrite)")
     ap.add_argument("--overwrite", action="store_true")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])

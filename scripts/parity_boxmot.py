@@ -162,7 +162,7 @@ def parity_one(det_path: Path, name: str, fps: float, args) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     p.add_argument("--det", action="append", default=None,
                    help="MOT det.txt (repeatable); default PETS09-S2L1 from ../shared/data")
     p.add_argument("--fps", type=float, default=30.0, help="when no seqinfo.ini is found")

@@ -354,7 +354,7 @@ def find_caches(root: Path, only: Optional[List[str]]) -> List[Tuple[str, str, s
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     p.add_argument("--cache-root", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="writes OUT/<model>/<tracker>/<SEQ>.txt")
     p.add_argument("--trackers", nargs="+", choices=TRACKERS, default=list(TRACKERS))

@@ -34,7 +34,7 @@ def grid_key(key: str) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(REPO / "outputs" / "cross_scene"))
     ap.add_argument("--mode", default="robust", choices=["byte", "finetrack", "jde", "robust"])
     ap.add_argument("--grid", nargs="+", default=[], help="KEY=v1,v2 (bare keys are tracker.robust.*)")

@@ -94,7 +94,7 @@ TABLES: Dict[str, Tuple[str, List[Tuple[str, str]]]] = {
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("-c", "--config", required=True, help="Re-ID config (configs/*.yaml)")
     p.add_argument(
         "--out",

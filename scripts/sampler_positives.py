@@ -46,7 +46,7 @@ def measure(cfg, epochs: int = 3) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("-c", "--config", required=True, help="Re-ID config (configs/*.yaml)")
     p.add_argument("--epochs", type=int, default=3, help="epochs of batches averaged")
     p.add_argument("--json", type=Path, default=None, help="also write the result here")

@@ -22,7 +22,7 @@ from finetrack.engine.logger import LOG_FORMAT
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", required=True, help="MOTChallenge sequence folder (images + det/det.txt)")
     p.add_argument("--reid-ckpt", required=True, help="FineTrack checkpoint to adapt")
     p.add_argument("--out", required=True, help="output folder")
