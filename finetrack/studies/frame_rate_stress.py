@@ -23,16 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
-
-import cross_scene as cs  # noqa: E402
-from finetrack.config import Config  # noqa: E402
+from finetrack.studies import cross_scene as cs
+from finetrack.config import Config
 from finetrack.configlib import ConfigError, freeze, load_config
-from finetrack.data.mot import MOTSequence, SeqInfo, write_seqinfo  # noqa: E402
-from finetrack.inference.cache import CachedFrames, load_frames  # noqa: E402
-from finetrack.utils.io import atomic_write_text  # noqa: E402
+from finetrack.data.mot import MOTSequence, SeqInfo, write_seqinfo
+from finetrack.inference.cache import CachedFrames, load_frames
+from finetrack.utils.io import atomic_write_text
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def every_kth(cache: CachedFrames, k: int) -> CachedFrames:

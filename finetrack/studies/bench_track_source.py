@@ -23,17 +23,16 @@ import cv2
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from finetrack.cli import track as track_cli  # noqa: E402
-from finetrack.config import Config  # noqa: E402
+from finetrack.cli import track as track_cli
+from finetrack.config import Config
 from finetrack.configlib import freeze, load_config
-from finetrack.utils.checkpoint import write_checkpoint  # noqa: E402
-from finetrack.engine.reid_build import model_kwargs  # noqa: E402
-from finetrack.models.build import build_model  # noqa: E402
-from finetrack.models.detector import DETECTOR_STATE_KEY  # noqa: E402
-from finetrack.models.random_detector import make_detector_respond  # noqa: E402
+from finetrack.utils.checkpoint import write_checkpoint
+from finetrack.engine.reid_build import model_kwargs
+from finetrack.models.build import build_model
+from finetrack.models.detector import DETECTOR_STATE_KEY
+from finetrack.models.random_detector import make_detector_respond
+
+REPO = Path(__file__).resolve().parents[2]
 
 PETS09 = REPO.parent / "shared" / "data" / "MOT15" / "train" / "PETS09-S2L1"
 

@@ -22,12 +22,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from finetrack.data.mot import MOTSequence
+from finetrack.tracker.cmc import CMC_METHODS, build_cmc
+from finetrack.utils.io import atomic_write_text
 
-from finetrack.data.mot import MOTSequence  # noqa: E402
-from finetrack.tracker.cmc import CMC_METHODS, build_cmc  # noqa: E402
-from finetrack.utils.io import atomic_write_text  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 
 def bench_sequence(seq_dir: str, n: int, downscale: float, repeat: int) -> dict:

@@ -18,12 +18,11 @@ import logging
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from finetrack.config import Config  # noqa: E402
+from finetrack.config import Config
 from finetrack.configlib import ConfigError, load_config
-from finetrack.utils.io import atomic_write_text  # noqa: E402
+from finetrack.utils.io import atomic_write_text
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def measure(cfg, epochs: int = 3) -> dict:

@@ -22,13 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from finetrack.config import Config  # noqa: E402
+from finetrack.config import Config
 from finetrack.configlib import ConfigError, freeze, load_config
-from finetrack.inference.build import build_tracker  # noqa: E402
-from finetrack.inference.cache import is_color_cache, load_frames  # noqa: E402
+from finetrack.inference.build import build_tracker
+from finetrack.inference.cache import is_color_cache, load_frames
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def separations(cache, cfg: Config) -> dict:

@@ -22,16 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from finetrack.config import Config  # noqa: E402
+from finetrack.config import Config
 from finetrack.configlib import freeze, load_config
-from finetrack.inference.build import build_tracker  # noqa: E402
-from finetrack.inference.cache import load_frames  # noqa: E402
-from finetrack.structures import box_iou_xyxy  # noqa: E402
-from finetrack.tracker import matching  # noqa: E402
-from finetrack.tracker.track import TrackState  # noqa: E402
+from finetrack.inference.build import build_tracker
+from finetrack.inference.cache import load_frames
+from finetrack.structures import box_iou_xyxy
+from finetrack.tracker import matching
+from finetrack.tracker.track import TrackState
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def gt_labels(cache, gt_path: Path) -> list:

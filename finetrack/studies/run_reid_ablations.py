@@ -40,10 +40,9 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from finetrack.utils.io import atomic_path, atomic_write_text
 
-from finetrack.utils.io import atomic_path, atomic_write_text  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 logger = logging.getLogger("finetrack.scripts.ablations")
 
@@ -419,17 +418,12 @@ def report_markdown(title: str, report: dict) -> str:
 
 
 def seed_positives(config: str, seeds: List[int], overrides: List[str]) -> dict:
-    """scripts/sampler_positives.py's numbers per seed, averaged over the seeds."""
-    import importlib.util
-
+    """finetrack.studies.sampler_positives' numbers per seed, averaged over the seeds."""
     from finetrack.config import Config
     from finetrack.configlib import load_config
+    from finetrack.studies.sampler_positives import measure
 
-    spec = importlib.util.spec_from_file_location("sampler_positives",
-                                                  REPO / "scripts" / "sampler_positives.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    runs = [mod.measure(load_config(Config, config, [*overrides, f"seed={s}"])) for s in seeds]
+    runs = [measure(load_config(Config, config, [*overrides, f"seed={s}"])) for s in seeds]
     out = {k: runs[0][k] for k in ("sequences", "frames", "identities", "batch_size", "epochs")}
     out["seeds"] = list(seeds)
     out["samplers"] = {

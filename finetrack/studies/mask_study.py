@@ -35,13 +35,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
+import cv2
 
-import cv2  # noqa: E402
+from finetrack.utils.io import atomic_write_bytes, atomic_write_text
 
-from finetrack.utils.io import atomic_write_bytes, atomic_write_text  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 logger = logging.getLogger("finetrack.scripts.mask_study")
 
@@ -246,7 +244,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from finetrack.config import Config
     from finetrack.configlib import ConfigError, load_config, to_dict
-    from run_reid_ablations import stale_keys
+    from finetrack.studies.run_reid_ablations import stale_keys
 
     try:
         base = to_dict(load_config(Config, args.config, list(args.overrides)))

@@ -35,11 +35,10 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from finetrack.config import Config  # noqa: E402
+from finetrack.config import Config
 from finetrack.configlib import ConfigError, freeze, load_config, to_dict
+
+REPO = Path(__file__).resolve().parents[2]
 
 log = logging.getLogger("cross_scene")
 REAL = ["PETS09-S2L1", "ETH-Sunnyday", "KITTI-17", "MOT17-09-FRCNN"]

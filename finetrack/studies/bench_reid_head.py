@@ -40,12 +40,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from finetrack.models.build import build_reid_head
+from finetrack.crop_reid.model import load_torchreid_osnet
+from finetrack.utils.io import atomic_write_text
 
-from finetrack.models.build import build_reid_head  # noqa: E402
-from finetrack.crop_reid.model import load_torchreid_osnet  # noqa: E402
-from finetrack.utils.io import atomic_write_text  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 logger = logging.getLogger("bench_reid_head")
 

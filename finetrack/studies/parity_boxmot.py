@@ -31,12 +31,11 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from finetrack.tracker import Tracker
+from finetrack.synthetic.crowd import load_mot_det, synthetic_crowd, write_mot_det
+from finetrack.utils.io import atomic_write_text
 
-from finetrack.tracker import Tracker  # noqa: E402
-from finetrack.synthetic.crowd import load_mot_det, synthetic_crowd, write_mot_det  # noqa: E402
-from finetrack.utils.io import atomic_write_text  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 logger = logging.getLogger("parity_boxmot")
 DATA = REPO.parent / "shared" / "data"

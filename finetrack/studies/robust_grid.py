@@ -18,15 +18,13 @@ import json
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
-
-import cross_scene as cs  # noqa: E402
-from finetrack.config import Config  # noqa: E402
+from finetrack.studies import cross_scene as cs
+from finetrack.config import Config
 from finetrack.configlib import freeze, load_config
-from finetrack.inference.build import resolve_appearance  # noqa: E402
-from finetrack.inference.cache import is_color_cache, load_frames, shuffle_embeddings  # noqa: E402
+from finetrack.inference.build import resolve_appearance
+from finetrack.inference.cache import is_color_cache, load_frames, shuffle_embeddings
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def grid_key(key: str) -> str:

@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 REAL_SCENES = {
     "PETS09-S2L1": "MOT15/train/PETS09-S2L1",
     "ETH-Sunnyday": "MOT15/train/ETH-Sunnyday",

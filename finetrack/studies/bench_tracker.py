@@ -27,12 +27,11 @@ from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from finetrack.tracker import MODES, Tracker
+from finetrack.synthetic.crowd import load_mot_det, synthetic_crowd
+from finetrack.utils.io import atomic_write_text
 
-from finetrack.tracker import MODES, Tracker  # noqa: E402
-from finetrack.synthetic.crowd import load_mot_det, synthetic_crowd  # noqa: E402
-from finetrack.utils.io import atomic_write_text  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 logger = logging.getLogger("bench_tracker")
 PETS = REPO.parent / "shared" / "data" / "MOT15" / "train" / "PETS09-S2L1" / "det" / "det.txt"

@@ -22,20 +22,19 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from finetrack.config import Config  # noqa: E402
+from finetrack.config import Config
 from finetrack.configlib import ConfigError, load_config
-from finetrack.data.mot import MOTSequence  # noqa: E402
+from finetrack.data.mot import MOTSequence
 from finetrack.data.results import write_results
-from finetrack.eval.evaluator import evaluate  # noqa: E402
-from finetrack.inference.app import build_sequence_cmc  # noqa: E402
-from finetrack.inference.build import build_tracker  # noqa: E402
-from finetrack.inference.cache import load_frames  # noqa: E402
-from finetrack.structures import xyxy_to_tlwh  # noqa: E402
-from finetrack.tracker import MODES  # noqa: E402
-from finetrack.utils.io import atomic_write_text  # noqa: E402
+from finetrack.eval.evaluator import evaluate
+from finetrack.inference.app import build_sequence_cmc
+from finetrack.inference.build import build_tracker
+from finetrack.inference.cache import load_frames
+from finetrack.structures import xyxy_to_tlwh
+from finetrack.tracker import MODES
+from finetrack.utils.io import atomic_write_text
+
+REPO = Path(__file__).resolve().parents[2]
 
 log = logging.getLogger("cmc_modes")
 METRICS = ("IDF1", "IDs", "HOTA", "MOTA")

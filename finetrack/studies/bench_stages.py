@@ -47,13 +47,12 @@ import cv2
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from finetrack.cli import track as track_cli  # noqa: E402
-from finetrack.config import Config  # noqa: E402
+from finetrack.cli import track as track_cli
+from finetrack.config import Config
 from finetrack.configlib import freeze, load_config
-from finetrack.utils.io import atomic_write_text  # noqa: E402
+from finetrack.utils.io import atomic_write_text
+
+REPO = Path(__file__).resolve().parents[2]
 
 PETS09 = REPO.parent / "shared" / "data" / "MOT15" / "train" / "PETS09-S2L1"
 STAGES = ("decode", "detector", "reid", "color", "association", "write")

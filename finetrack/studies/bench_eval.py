@@ -16,11 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tools"))
-import _path  # noqa: E402,F401
+from finetrack.synthetic.eval_sets import write_synthetic_set
 
-from finetrack.synthetic.eval_sets import write_synthetic_set  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 BUDGET_S = 60.0  # issue 3: a MOT17-sized set must evaluate in under a minute
 

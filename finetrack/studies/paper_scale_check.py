@@ -40,7 +40,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Dict, List
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "configs" / "mot17_half_finetrack.yaml"
 TEST_NAMES = ("01", "03", "06", "07", "08", "12", "14")
 

@@ -62,7 +62,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_SCENES = REPO / "datasets" / "scenes" / "train"
 TRACKERS = ("botsort", "deepocsort")
 
