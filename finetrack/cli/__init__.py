@@ -26,6 +26,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "make-synthetic": ("make_synthetic", "write synthetic MOTChallenge sequences"),
     "prepare-data": ("prepare_data", "write the half-split GT files of a dataset"),
     "vis-masks": ("vis_masks", "draw the MPMG part masks of a checkpoint on GT crops"),
+    "adapt": ("adapt", "fine-tune a Re-ID checkpoint on a new video without labels"),
 }
 
 

@@ -20,7 +20,7 @@ OUT/cache/<model>/<SEQ>.<half>.npz, replayed for each mode. Scores: TrackEval HO
 IDs (tools/eval.py's evaluator). Retrieval: Rank-1 / mAP with GT boxes on MOT17-mini's clips of
 other MOT17 scenes (02, 04, 05, 10, 11, 13; v1 protocol, only same-frame gallery entries excluded:
 the clips are 4-8 frames long). ``--adapt`` adds, for the pets09 model, a row per unseen scene
-after tools/adapt_reid.py on that scene (no ground truth read).
+after `finetrack adapt` on that scene (no ground truth read).
 
 Writes OUT/cross_scene.json and OUT/cross_scene.md, and prints the table.
 """
@@ -298,7 +298,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=None,
                     help="training seed of every model (default: each config's own, 0); use another "
                          "--out per seed")
-    ap.add_argument("--adapt", action="store_true", help="add tools/adapt_reid.py rows (pets09 model)")
+    ap.add_argument("--adapt", action="store_true", help="add `finetrack adapt` rows (pets09 model)")
     ap.add_argument("overrides", nargs="*", help="tracker.* key=value overrides")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -384,11 +384,11 @@ def main(argv=None) -> int:
 
 
 def adapt(ckpt: Path, seq_name: str, out: Path, seed: Optional[int] = None) -> Path:
-    """tools/adapt_reid.py on one unseen scene (its public detections, no GT); returns the checkpoint."""
+    """`finetrack adapt` on one unseen scene (its public detections, no GT); returns the checkpoint."""
     dst = out / "adapt" / seq_name
     if (dst / "adapted.pth").is_file():
         return dst / "adapted.pth"
-    subprocess.run([PY, str(REPO / "tools" / "adapt_reid.py"), "--source",
+    subprocess.run([PY, "-m", "finetrack.cli", "adapt", "--source",
                     str(SCENES_ROOT / "train" / seq_name), "--reid-ckpt", str(ckpt), "--out", str(dst),
                     "--no-progress", *([f"seed={seed}"] if seed is not None else [])],
                    check=True, cwd=REPO)

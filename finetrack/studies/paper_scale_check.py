@@ -83,14 +83,13 @@ def write_random_bytetrack_x(path: Path, seed: int, frames: List[Path], boxes: i
 
     from finetrack.models.detector import YOLOXDetector
     from finetrack.models.random_detector import make_detector_respond
+    from finetrack.utils.checkpoint import write_checkpoint
 
     torch.manual_seed(seed)
     det = YOLOXDetector(depth=1.33, width=1.25, num_classes=1, input_size=(800, 1440))
     make_detector_respond(det, [cv2.imread(str(p)) for p in frames], boxes)
     state = {k: v.detach().cpu() for k, v in det.model.state_dict().items()}
-    tmp = path.with_suffix(".partial")
-    torch.save({"start_epoch": 0, "model": state}, tmp)  # ByteTrack's file format (an input here)
-    tmp.replace(path)
+    write_checkpoint(path, {"start_epoch": 0, "model": state})  # ByteTrack's file format (an input here)
     n = sum(v.numel() for k, v in state.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
     return {"params_m": round(n / 1e6, 2), "bytes": path.stat().st_size, "calibrated_boxes_per_frame": boxes}
 

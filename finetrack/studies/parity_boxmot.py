@@ -3,7 +3,7 @@
 
 boxmot (PyPI ``boxmot==25.*``) is a peer for comparison, not a dependency: run this script with a
 python that has it (e.g. a separate venv, see docs/readme_tracker.md); finetrack is imported from
-this checkout.
+this checkout (``PYTHONPATH=.`` when that venv does not have it installed).
 
 Three runs per sequence, all on the same float32-rounded detections (boxmot casts to float32):
 

@@ -3,7 +3,8 @@
 
 boxmot (PyPI ``boxmot==25.0.0``) is a peer for comparison, not a dependency: run this script with a
 python that has it (the bench venv), not with finetrack's venv. It only needs numpy and boxmot (and
-OpenCV, a boxmot dependency, for ``--cmc``); finetrack is not imported.
+OpenCV, a boxmot dependency, for ``--cmc``); no other finetrack module is imported, so
+``PYTHONPATH=.`` (this checkout) is all the bench venv needs to find it.
 
 For every cache ``CACHE_ROOT/<model>/<SEQ>.<half>.npz`` (written by
 ``finetrack.inference.cache.save_frames``: frames, counts, xyxy, scores, emb, meta) each tracker is
@@ -42,7 +43,7 @@ Settings (ByteTrack-like, as our rows use; boxmot defaults otherwise):
 Embeddings are L2-normalised before being passed (Deep OC-SORT's cost is a raw dot product).
 
 Usage (bench venv):
-    /tmp/benchvenv/bin/python scripts/peers_boxmot.py --cache-root outputs/cross_scene/cache \\
+    PYTHONPATH=. outputs/benchvenv/bin/python scripts/peers_boxmot.py --cache-root outputs/cross_scene/cache \\
         --out outputs/cross_scene/results [--trackers botsort deepocsort] [--only MODEL ...] [--cmc]
 """
 from __future__ import annotations
