@@ -44,7 +44,7 @@ def _untrained_message(path: str) -> str:
     )
 
 
-def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, two_networks: bool):
+def build_models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, two_networks: bool):
     """``(joint_model, detector, embedder, pipeline)`` for the requested sources.
 
     With ``det=yolox`` and a Re-ID checkpoint whose detector is trained, detections and Re-ID
@@ -116,7 +116,7 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
 
 
 def _crop_models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, obj, device: str):
-    """:func:`_models` for a crop Re-ID network's checkpoint: it has no detector, so with
+    """:func:`build_models` for a crop Re-ID network's checkpoint: it has no detector, so with
     ``det=yolox`` the detector is ``--det-ckpt``'s and two networks run per frame."""
     from finetrack.crop_reid.embedder import CropEmbedder
     from finetrack.crop_reid.model import crop_model_from_state
@@ -139,7 +139,7 @@ def _crop_models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, obj, dev
     return None, detector, embedder, "two-networks"
 
 
-def _onnx_models(joint_model, detector, embedder, pipeline: str, device: str):
+def onnx_models(joint_model, detector, embedder, pipeline: str, device: str):
     """``(joint_model, detector)`` with their networks run by onnxruntime (CPU)."""
     from finetrack.inference.onnx_export import OnnxDetector, OnnxJointModel
 
@@ -297,7 +297,7 @@ def run_tracking(
             if entry is not None:  # a named detector: fetched here, with the run's progress bar
                 zoo.fetch(entry, cfg.model.weights_url, progress=progress)
         # colour only: the Re-ID checkpoint (if any) serves as a detector, never as an embedder
-        joint_model, detector, embedder, pipeline = _models(
+        joint_model, detector, embedder, pipeline = build_models(
             cfg, det, "byte" if appearance == "color" else mode, det_ckpt, reid_ckpt, device,
             two_networks
         )
@@ -307,7 +307,7 @@ def run_tracking(
         if d is not None and opts.classes is not None:
             set_classes(d, opts.classes)
     if runtime == "onnx":
-        joint_model, detector = _onnx_models(joint_model, detector, embedder, pipeline, device)
+        joint_model, detector = onnx_models(joint_model, detector, embedder, pipeline, device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     total = StageTimer()

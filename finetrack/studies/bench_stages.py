@@ -50,6 +50,7 @@ import torch
 from finetrack.cli import track as track_cli
 from finetrack.config import Config
 from finetrack.configlib import freeze, load_config
+from finetrack.utils.checkpoint import write_checkpoint
 from finetrack.utils.io import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,8 +114,8 @@ def serve_random_named(name: str, frames, boxes: int, out: Path) -> float:
     thresh = calibrate_conf(det, calib, boxes)
     srv = out / "weights_server"
     srv.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": {k: v.detach().cpu() for k, v in det.model.state_dict().items()}},
-               srv / entry.filename)
+    write_checkpoint(srv / entry.filename,
+                     {"model": {k: v.detach().cpu() for k, v in det.model.state_dict().items()}})
     shutil.rmtree(out / "torch_home", ignore_errors=True)
     os.environ["TORCH_HOME"] = str(out / "torch_home")
     os.environ[zoo.WEIGHTS_URL_ENV] = srv.as_uri()
@@ -124,7 +125,6 @@ def serve_random_named(name: str, frames, boxes: int, out: Path) -> float:
 def random_checkpoints(config: str, frames, boxes: int, out: Path):
     """(reid.pth holding a responding random detector, det.pth with the same detector, the
     ``model.conf_thresh`` that gives about ``boxes`` detections per frame)."""
-    from finetrack.utils.checkpoint import write_checkpoint
     from finetrack.engine.reid_build import model_kwargs
     from finetrack.models.build import build_model
     from finetrack.models.detector import DETECTOR_STATE_KEY
@@ -148,18 +148,18 @@ def random_checkpoints(config: str, frames, boxes: int, out: Path):
 
 def build_pipelines(config: str, selected, reid: Path, det: Path, overrides):
     """{column: (source, tracker)} for ``--interleave frames``: the same models as the CLI runs
-    (:func:`finetrack.inference.app._models`; the joint pipeline for finetrack)."""
-    from finetrack.inference.app import _models, _onnx_models
+    (:func:`finetrack.inference.app.build_models`; the joint pipeline for finetrack)."""
+    from finetrack.inference.app import build_models, onnx_models
     from finetrack.inference.build import build_source, build_tracker
     from finetrack.inference.sources import JointDetections
 
     pipes = {}
     for key, mode, runtime, extra in selected:
         cfg = freeze(load_config(Config, config, [*overrides, *extra]))
-        joint, detector, embedder, pipeline = _models(
+        joint, detector, embedder, pipeline = build_models(
             cfg, "yolox", mode, str(det), str(reid) if mode != "byte" else None, "cpu", False)
         if runtime == "onnx":
-            joint, detector = _onnx_models(joint, detector, embedder, pipeline, "cpu")
+            joint, detector = onnx_models(joint, detector, embedder, pipeline, "cpu")
         # the Re-ID features only (this loop feeds no colour cue; robust's default reads both)
         tracker = build_tracker(
             dataclasses.replace(cfg.tracker, appearance=cfg.tracker.appearance or "reid"), 7.0, mode)
