@@ -110,6 +110,9 @@ class ModelConfig:
 
     detector: DetectorName = "yolox_s"  #: yolox_nano|yolox_tiny|yolox_s|yolox_m|yolox_l|yolox_x
     det_ckpt: Optional[str] = None  #: ByteTrack-format YOLOX checkpoint; None = random init
+    #: base address of the named COCO detectors (``--det-ckpt yolox-s``: ``<weights_url>/yolox_s.pth``);
+    #: None = $FINETRACK_WEIGHTS_URL, else YOLOX's GitHub releases (finetrack/models/zoo.py)
+    weights_url: Optional[str] = None
     init_ckpt: Optional[str] = None  #: FineTrack checkpoint to start from (classifiers skipped); adaptation
     input_size: List[int] = field(default_factory=lambda: [608, 1088])  #: network input (H, W)
     conf_thresh: float = 0.01

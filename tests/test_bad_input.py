@@ -549,10 +549,8 @@ def test_video_temp_files_are_unique_and_removed_on_abort(tmp_path):
 
 
 def test_ablation_plot_uses_the_shared_writer(tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        "run_reid_ablations", REPO / "scripts" / "run_reid_ablations.py")
-    abl = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(abl)
+    from finetrack.studies import run_reid_ablations as abl
+
     results = {"fpn_gap": {"history": [{"epoch": 1, "mAP": 10.0}, {"epoch": 2, "mAP": 20.0}]}}
     abl.plot(results, tmp_path / "map.png", "t")
     assert (tmp_path / "map.png").read_bytes()[:4] == b"\x89PNG"

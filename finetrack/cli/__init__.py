@@ -26,11 +26,13 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "make-synthetic": ("make_synthetic", "write synthetic MOTChallenge sequences"),
     "prepare-data": ("prepare_data", "write the half-split GT files of a dataset"),
     "vis-masks": ("vis_masks", "draw the MPMG part masks of a checkpoint on GT crops"),
+    "adapt": ("adapt", "fine-tune a Re-ID checkpoint on a new video without labels"),
 }
 
 
 def _usage() -> str:
-    lines = ["usage: finetrack <command> [options]   (finetrack <command> --help)", "", "commands:"]
+    lines = ["usage: finetrack <command> [options]   (finetrack <command> --help, finetrack --version)",
+             "", "commands:"]
     lines += [f"  {name:<15}{summary}" for name, (_, summary) in COMMANDS.items()]
     lines += ["", "example:",
               "  finetrack track --source video.mp4 --det-ckpt DET --reid-ckpt REID "
@@ -51,6 +53,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        from finetrack.cli.common import version_string
+
+        print(version_string())
+        return 0
     name, rest = argv[0], argv[1:]
     try:
         fn = command_main(name)

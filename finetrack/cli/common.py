@@ -46,9 +46,53 @@ def parser(prog: str, doc: str, example: str) -> argparse.ArgumentParser:
         description=doc,
         epilog="example:\n" + example.rstrip(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # `--conf 0.3` must never be taken for `--config 0.3`
     )
+    add_version(p)
     add_debug_flag(p)  # read by finetrack.utils.cli.run_cli: the traceback of an error
     return p
+
+
+def version_string() -> str:
+    import finetrack
+
+    return f"finetrack {finetrack.__version__}"
+
+
+def add_version(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--version", action="version", version=version_string())
+
+
+def add_source_flags(p: argparse.ArgumentParser) -> None:
+    """The input / output flags of a command that tracks a source (ByteTrack's and boxmot's
+    names): ``--conf``, ``--classes``, ``--vid-stride``, ``--max-frames``, ``--det-file``,
+    ``--save-crops``, ``--format``; :func:`source_options` turns them into a
+    :class:`finetrack.inference.options.SourceOptions`."""
+    p.add_argument("--conf", type=float, default=None,
+                   help="detection score threshold (detector: replaces model.conf_thresh; "
+                   "--det-file / public boxes: drop those below it)")
+    p.add_argument("--classes", nargs="+", default=None, metavar="C",
+                   help="class indices the detector keeps, e.g. 0 or 0,2 (COCO models: default 0 "
+                   "= person; ByteTrack's and the project's: their one class)")
+    p.add_argument("--vid-stride", type=int, default=1,
+                   help="track every n-th frame (frames keep their source numbers)")
+    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument("--det-file", default=None,
+                   help="MOTChallenge detection rows (frame,id,x,y,w,h,score; 1-based frames) "
+                   "for --source, instead of a detector")
+    p.add_argument("--save-crops", action="store_true",
+                   help="also write every tracked box as <out>/crops/<name>/<id>/<frame>.jpg")
+    p.add_argument("--format", default="txt", choices=("txt", "json", "csv"),
+                   help="results file format (txt: MOTChallenge, what `finetrack eval` reads)")
+
+
+def source_options(args: argparse.Namespace):
+    """The :class:`~finetrack.inference.options.SourceOptions` of :func:`add_source_flags`."""
+    from finetrack.inference.options import SourceOptions, as_classes
+
+    return SourceOptions(conf=args.conf, classes=as_classes(args.classes),
+                         vid_stride=args.vid_stride, max_frames=args.max_frames,
+                         det_file=args.det_file, save_crops=args.save_crops, fmt=args.format)
 
 
 def add_device(p: argparse.ArgumentParser) -> None:

@@ -38,10 +38,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="finetrack make-synthetic", description=__doc__,
         epilog="example:\n  finetrack make-synthetic --out /tmp/tiny --preset tiny --frames 10",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False,
     )
+    from finetrack.cli.common import add_version
     from finetrack.utils.cli import add_debug_flag
 
+    add_version(p)
     add_debug_flag(p)
     p.add_argument("--out", required=True, help="output root; sequences go to OUT/<split>/SYN-XX")
     p.add_argument("--preset", choices=sorted(PRESETS), default="default",

@@ -2,15 +2,26 @@
 
     finetrack track --source PATH --det-ckpt DET [--reid-ckpt REID] [--mode MODE]
         --out DIR [--video] [--fps N]
+    finetrack track --source PATH --det-file DETS.txt --mode byte --out DIR
+        [--conf C] [--classes 0 2] [--vid-stride N] [--max-frames N] [--save-crops]
+        [--format txt|json|csv]   (results: DIR/<name>.txt, .json or .csv)
+
     finetrack track [-c CONFIG] --data-root DIR --split train|test [--seqs ...]
         [--half all|train|val] --det yolox|public|gt|fairmot [--det-ckpt PATH] [--reid-ckpt PATH]
         [--mode byte|finetrack|jde|robust|botsort|adaptive]
         --out DIR [--video] [--submission mot17] [key=value ...]
 
---source takes a video file (mp4/avi/mkv/mov), a folder of images, a glob ('frames/*.jpg'), a webcam
-index (0) or a MOT sequence folder; results go to DIR/<name>.txt (1-based frames; <name> = the
-file's stem / the folder's name) and, with --video, DIR/<name>.mp4. Such sources have no det.txt:
-they need a detector (--det yolox, the default with --source). When the Re-ID checkpoint holds a
+--det-ckpt takes a path or a name: yolox-nano, yolox-tiny, yolox-s, yolox-m, yolox-l, yolox-x
+(YOLOX's COCO weights, downloaded once into $TORCH_HOME/hub/checkpoints; person class only unless
+--classes; $FINETRACK_WEIGHTS_URL or model.weights_url replaces the download address) or
+bytetrack_{x,l,m,s,tiny,nano}_mot17 / bytetrack_x_mot20 (ByteTrack's pedestrian weights: put the
+file from https://github.com/ifzhang/ByteTrack#model-zoo in that folder; never downloaded).
+
+--source takes a video file (any type OpenCV reads: mp4/avi/mkv/mov/webm/...), a folder of images,
+a glob ('frames/*.jpg'), a webcam index (0) or a MOT sequence folder; results go to DIR/<name>.txt
+(1-based frames; <name> = the file's stem / the folder's name) and, with --video, DIR/<name>.mp4
+(H.264, plays in browsers). Such sources have no det.txt: they need a detector (--det yolox, the
+default with --source) or their boxes as --det-file. When the Re-ID checkpoint holds a
 trained detector (the frozen-detector pipeline), boxes and Re-ID features come from ONE backbone
 pass per frame; the log says which path runs. Without -c the SPEC section 5 defaults are used.
 Without --mode: botsort on training-free cues (colour histogram + ImageNet MobileNetV2 features,
@@ -41,6 +52,7 @@ from finetrack.configlib import ConfigError, freeze, load_config, save_config
 from finetrack.data.mot import MOTFormatError
 
 EXAMPLE = """\
+  finetrack track --source clip.mp4 --det-ckpt yolox-s --mode byte --out out --video
   finetrack track --source video.mp4 --det-ckpt outputs/det_pets09/best.pth \\
       --reid-ckpt outputs/pets09_frozen_det/best.pth --mode finetrack --out outputs/track_video \\
       --video
@@ -62,8 +74,10 @@ def parse_args(argv=None):
     ap.add_argument("--det", default=None, choices=["yolox", "public", "gt", "fairmot"],
                     help="detections (default: yolox with --source, public with --data-root); "
                     "fairmot: boxes + embeddings from one FairMOT forward (--det-ckpt)")
-    ap.add_argument("--det-ckpt", default=None, help="YOLOX weights (ByteTrack .pth.tar format), "
-                    "or a tools/train_fairmot.py checkpoint with --det fairmot")
+    ap.add_argument("--det-ckpt", default=None, help="YOLOX weights: a name (yolox-nano ... yolox-x: "
+                    "COCO, downloaded; bytetrack_x_mot17 ...: from the torch hub cache) or a path "
+                    "(ByteTrack .pth.tar format), or a tools/train_fairmot.py checkpoint with "
+                    "--det fairmot")
     ap.add_argument("--reid-ckpt", default=None, help="FineTrack checkpoint from train_reid.py")
     ap.add_argument("--mode", default=None,
                     choices=["byte", "finetrack", "jde", "robust", "botsort", "adaptive"],
@@ -84,14 +98,15 @@ def parse_args(argv=None):
     ap.add_argument("--fps", type=float, default=None,
                     help="frame rate of a source that records none (image folders; default 30)")
     ap.add_argument("--min-score", type=float, default=None,
-                    help="drop public detections below this")
+                    help="drop public / --det-file detections below this (default: --conf)")
     ap.add_argument("--submission", choices=["mot17"], default=None,
                     help="also write the 21 MOT17 files + zip in <out>/submission")
+    common.add_source_flags(ap)
     common.add_run_flags(ap)
     ap.add_argument("overrides", nargs="*", help="config key=value overrides")
     args = ap.parse_args(argv)
     if args.det is None:
-        args.det = "yolox" if args.source is not None else "public"
+        args.det = "file" if args.det_file else "yolox" if args.source is not None else "public"
     return args
 
 
@@ -169,6 +184,10 @@ def main(argv=None) -> int:
     try:
         overrides = ([f"train.device={args.device}"] if args.device else []) + args.overrides
         cfg = freeze(load_config(Config, args.config, overrides))
+        if cfg.train.threads is not None:  # train.threads=1: on 2 shared cores 3-4x faster
+            import torch
+
+            torch.set_num_threads(int(cfg.train.threads))
         out = Path(args.out)
         earlier = out.is_dir() and any(out.iterdir())
         live = args.source is not None and args.source.isdigit()
@@ -181,6 +200,7 @@ def main(argv=None) -> int:
                     reid_ckpt=args.reid_ckpt, video=args.video, min_score=args.min_score,
                     progress=not args.no_progress, source=args.source, fps=args.fps,
                     two_networks=args.two_networks, runtime=args.runtime,
+                    options=common.source_options(args),
                 )
             if "interrupted" in summary and earlier and not live:
                 raise _KeepEarlier()  # swap only after success: the earlier results stay

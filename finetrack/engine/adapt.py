@@ -1,4 +1,4 @@
-"""Adapt a Re-ID checkpoint to a new video without labels (what ``tools/adapt_reid.py`` calls).
+"""Adapt a Re-ID checkpoint to a new video without labels (what ``finetrack adapt`` calls).
 
 1. Motion-only tracking (``byte``) of the target with its detections (public det/det.txt).
 2. Confident tracklets become pseudo-identities (:mod:`finetrack.data.pseudo`).

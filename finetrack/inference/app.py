@@ -5,17 +5,19 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
 from finetrack.config import Config, TrackerConfig
 from finetrack.data.mot import MOTSequence, list_sequences
-from finetrack.data.results import write_results
 from finetrack.inference.build import (build_detector_from_config, build_source, build_tracker,
-                                       resolve_appearance)
+                                       resolve_appearance, set_classes)
 from finetrack.engine.context import resolve_device
 from finetrack.inference.track_loop import StageTimer, track_sequence
+
+if TYPE_CHECKING:
+    from finetrack.inference.options import SourceOptions
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ def _untrained_message(path: str) -> str:
     )
 
 
-def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, two_networks: bool):
+def build_models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, two_networks: bool):
     """``(joint_model, detector, embedder, pipeline)`` for the requested sources.
 
     With ``det=yolox`` and a Re-ID checkpoint whose detector is trained, detections and Re-ID
@@ -114,7 +116,7 @@ def _models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: str, 
 
 
 def _crop_models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, obj, device: str):
-    """:func:`_models` for a crop Re-ID network's checkpoint: it has no detector, so with
+    """:func:`build_models` for a crop Re-ID network's checkpoint: it has no detector, so with
     ``det=yolox`` the detector is ``--det-ckpt``'s and two networks run per frame."""
     from finetrack.crop_reid.embedder import CropEmbedder
     from finetrack.crop_reid.model import crop_model_from_state
@@ -137,7 +139,7 @@ def _crop_models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, obj, dev
     return None, detector, embedder, "two-networks"
 
 
-def _onnx_models(joint_model, detector, embedder, pipeline: str, device: str):
+def onnx_models(joint_model, detector, embedder, pipeline: str, device: str):
     """``(joint_model, detector)`` with their networks run by onnxruntime (CPU)."""
     from finetrack.inference.onnx_export import OnnxDetector, OnnxJointModel
 
@@ -188,6 +190,7 @@ def run_tracking(
     fps: Optional[float] = None,
     two_networks: bool = False,
     runtime: str = "torch",
+    options: Optional["SourceOptions"] = None,
 ) -> dict:
     """Track the sequences (or one ``source``), write ``<out_dir>/<NAME>.txt``; return a summary.
 
@@ -213,6 +216,10 @@ def run_tracking(
         runtime: ``torch`` or ``onnx``: onnxruntime runs the detector and the Re-ID head (exported
             in memory at start, :mod:`finetrack.inference.onnx_export`); the joint pipeline and
             the detector alone (mode ``byte``) have an ONNX form, the other pipelines do not.
+        options: :class:`finetrack.inference.options.SourceOptions`: ``--conf``, ``--classes``,
+            ``--vid-stride``, ``--max-frames``, ``--det-file`` (with ``det="file"``),
+            ``--save-crops`` (``<out_dir>/crops/<NAME>/<id>/<frame>.jpg``) and ``--format``
+            (``<out_dir>/<NAME>.txt|.json|.csv``). None = the defaults.
 
     ``tracker.cmc`` other than ``none`` compensates camera motion (MOTChallenge sequences), with
     the warps cached in ``<out_dir>/cmc/<SEQ>.<method>.txt`` (reused by later runs into the same
@@ -222,8 +229,19 @@ def run_tracking(
     sequences are complete, the interrupted one holds its finished frames, nothing else is written.
     """
     from finetrack.inference.frames import MOTFrames, open_source
-    from finetrack.inference.sources import FairMOTDetections, JointDetections
+    from finetrack.inference.options import (CropSaver, SourceOptions, StridedFrames,
+                                             chain_callbacks, write_tracks)
+    from finetrack.inference.sources import FairMOTDetections, FileDetections, JointDetections
 
+    opts = options if options is not None else SourceOptions()
+    if opts.det_file is not None and det != "file":
+        raise ValueError(f"--det-file gives the boxes: it does not go with --det {det}")
+    if det == "file" and (opts.det_file is None or source is None):
+        raise ValueError("--det-file DETS goes with --source PATH (one video / folder)")
+    if opts.subsamples and half != "all":
+        raise ValueError("--vid-stride / --max-frames track the whole source: use --half all")
+    if min_score is None and opts.conf is not None and det in ("public", "file"):
+        min_score = opts.conf  # given boxes: --conf drops the ones below it
     mode = mode or cfg.tracker.mode
     if det == "fairmot" and det_ckpt is None:
         raise ValueError("--det fairmot needs --det-ckpt (a tools/train_fairmot.py best.pth)")
@@ -259,10 +277,11 @@ def run_tracking(
         }.get(appearance, f"Re-ID features + {appearance[5:]}, equal weight"))
     if source is not None:
         readers = [open_source(source, fps)]
-        if det not in ("yolox", "fairmot") and not isinstance(readers[0], MOTFrames):
+        if det not in ("yolox", "fairmot", "file") and not isinstance(readers[0], MOTFrames):
             raise ValueError(
                 f"--source {source} has no det.txt / gt.txt: detect with --det yolox and a "
-                "trained detector (--det-ckpt DET, or a --reid-ckpt that holds one)"
+                "detector (--det-ckpt yolox-s, a path, or a --reid-ckpt that holds one), or give "
+                "its boxes with --det-file DETS.txt"
             )
     else:
         if data_root is None:
@@ -281,13 +300,24 @@ def run_tracking(
         fairmot = _fairmot_model(det_ckpt, device)
         joint_model, detector, embedder, pipeline = None, None, None, "joint"
     else:
+        if det == "yolox" and det_ckpt is not None:
+            from finetrack.models import zoo
+
+            entry = zoo.lookup(det_ckpt)
+            if entry is not None:  # a named detector: fetched here, with the run's progress bar
+                zoo.fetch(entry, cfg.model.weights_url, progress=progress)
         # colour only: the Re-ID checkpoint (if any) serves as a detector, never as an embedder
-        joint_model, detector, embedder, pipeline = _models(
+        joint_model, detector, embedder, pipeline = build_models(
             cfg, det, mode if uses_reid else "byte", det_ckpt, reid_ckpt, device,
             two_networks
         )
+    for d in (detector, getattr(joint_model, "detector", None)):
+        if d is not None and opts.conf is not None:
+            d.conf_thresh = float(opts.conf)
+        if d is not None and opts.classes is not None:
+            set_classes(d, opts.classes)
     if runtime == "onnx":
-        joint_model, detector = _onnx_models(joint_model, detector, embedder, pipeline, device)
+        joint_model, detector = onnx_models(joint_model, detector, embedder, pipeline, device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     total = StageTimer()
@@ -299,6 +329,8 @@ def run_tracking(
     reid_floor_logged = None
     for item in readers if readers is not None else seq_dirs:
         reader = item if readers is not None else MOTFrames(MOTSequence(item))
+        if opts.subsamples:
+            reader = StridedFrames(reader, opts.vid_stride, opts.max_frames)
         tracker = build_tracker(cfg.tracker, reader.frame_rate, mode)
         # the Re-ID head skips the boxes this mode never reads (zero rows: same results)
         floor = None if cfg.tracker.embed_all_boxes else tracker.embedding_floor
@@ -317,8 +349,12 @@ def run_tracking(
             src = FairMOTDetections(fairmot, device)
         elif joint_model is not None:
             src = JointDetections(joint_model, device, min_score=floor)
+        elif det == "file":
+            n_src = getattr(reader, "reader", reader).num_frames
+            src = FileDetections(opts.det_file, min_score,
+                                 None if getattr(reader, "kind", None) == "webcam" else n_src)
         else:
-            seq = reader.seq if isinstance(reader, MOTFrames) else None
+            seq = getattr(reader, "seq", None)  # a MOT folder's (also under --vid-stride)
             src = build_source(det, seq, cfg, detector, device, min_score)
         writer = None
         if video:
@@ -332,6 +368,7 @@ def run_tracking(
                     f"--video would overwrite the source {src_path}: choose another --out"
                 )
             writer = VideoWriter(vpath, reader.frame_rate)
+        crops = CropSaver(out / "crops" / reader.name) if opts.save_crops else None
         cmc = None
         if cfg.tracker.cmc != "none":
             if isinstance(reader, MOTFrames):
@@ -340,7 +377,8 @@ def run_tracking(
                 logger.warning("%s: tracker.cmc=%s needs a MOTChallenge sequence; running without "
                                "camera motion compensation", reader.name, cfg.tracker.cmc)
         try:
-            res = track_sequence(reader, src, tracker, embedder, half, progress, writer, cmc=cmc,
+            res = track_sequence(reader, src, tracker, embedder, half, progress,
+                                 chain_callbacks(writer, crops), cmc=cmc,
                                  embed_floor=floor, appearance=color)
             if cmc is not None:
                 cmc.save()
@@ -348,10 +386,12 @@ def run_tracking(
                             cfg.tracker.cmc, cmc.computed, cmc.reused, cmc.cache_file)
             rows = np.column_stack([res.frames, res.ids, res.tlwh, res.scores]) if len(res.ids) else np.zeros((0, 7))
             rows = postprocess_tracks(rows, cfg.tracker)
-            txt = out / f"{reader.name}.txt"
             t_write = time.perf_counter()
-            write_results(txt, rows[:, 0], rows[:, 1], rows[:, 2:6], rows[:, 6])
+            txt = write_tracks(out / reader.name, rows, opts.fmt)
             summary["files"].append(str(txt))
+            if crops is not None:
+                summary["files"].append(str(out / "crops" / reader.name))
+                logger.info("%s: %d crops in %s", reader.name, crops.written, out / "crops" / reader.name)
             if writer is not None:
                 written = writer.close()
                 writer = None
@@ -402,8 +442,9 @@ def _empty_result(summary: dict, cfg: Config, src, joint_model, detector, fairmo
         elif src.name == "yolox":
             net = joint_model.detector if joint_model is not None else detector
             why = f"conf_thresh {getattr(net, 'conf_thresh', cfg.model.conf_thresh):g}"
-        elif src.name == "public":
-            why = ("det.txt holds no box for these frames" if min_score is None
+        elif src.name in ("public", "file"):
+            what = "det.txt" if src.name == "public" else "--det-file"
+            why = (f"{what} holds no box for these frames" if min_score is None
                    else f"--min-score {min_score:g}")
         else:
             why = "gt.txt holds no box for these frames"

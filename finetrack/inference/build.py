@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Optional, Sequence
 
 from finetrack.config import Config, TrackerConfig
 from finetrack.data.identities import GTFilter
@@ -66,27 +66,88 @@ def build_source(
     raise ValueError(f"unknown detection source {kind!r}; valid: {list(SOURCES)}")
 
 
-def build_detector_from_config(cfg: Config, ckpt: str, device: str = "cpu"):
-    """A YOLOX detector with ByteTrack-format weights from ``ckpt``.
+def set_classes(det, classes: Optional[Sequence[int]]) -> None:
+    """Make a YOLOX detector keep only these class indices (None: all).
 
-    The variant and input size are ``cfg.model``'s, unless the checkpoint records its own (a
-    ``tools/train_det.py`` checkpoint does): weights fix the variant, and a detector tracks best
-    at the size it was trained at. ByteTrack's checkpoints record neither.
+    Raises:
+        ValueError: an index outside ``0..num_classes-1`` (the message says how many it has).
     """
+    if classes is not None:
+        classes = tuple(int(c) for c in classes)
+        if not classes or not all(0 <= c < det.num_classes for c in classes):
+            raise ValueError(f"--classes {list(classes)}: outside 0..{det.num_classes - 1} (this "
+                             f"detector has {det.num_classes} class(es); COCO: 0 = person)")
+    det.classes = classes
+
+
+def build_detector_from_config(cfg: Config, ckpt: str, device: str = "cpu",
+                               classes: Optional[Sequence[int]] = None, conf: Optional[float] = None,
+                               progress: bool = True):
+    """A YOLOX detector with weights from ``ckpt``: a path, or a name of
+    :func:`finetrack.models.zoo.zoo` (``yolox-s``: COCO weights, downloaded into the torch hub
+    cache; ``bytetrack_x_mot17``: ByteTrack's, taken from that cache).
+
+    For a path, the variant and input size are ``cfg.model``'s, unless the checkpoint records its
+    own (a ``tools/train_det.py`` checkpoint does): weights fix the variant, and a detector tracks
+    best at the size it was trained at. ByteTrack's checkpoints record neither. A named model has
+    its own variant, class count and input size (COCO: 416 for nano/tiny, 640 else).
+
+    Args:
+        classes: class indices to keep (None: a COCO model keeps person only, others all).
+        conf: detector score threshold (None: ``cfg.model.conf_thresh``).
+        progress: show the download bar.
+
+    Raises:
+        CheckpointMismatchError: the file is not the architecture its name says (one line).
+        FileNotFoundError / OSError: a ByteTrack model not in the cache, a failed download.
+    """
+    from finetrack.models import zoo
     from finetrack.models.detector import (
+        CheckpointMismatchError,
         build_detector,
         checkpoint_detector_spec,
         detector_head_trained,
+        extract_state_dict,
     )
     from finetrack.utils.checkpoint import load_checkpoint
 
     m = cfg.model
-    obj = load_checkpoint(ckpt)
+    conf = m.conf_thresh if conf is None else float(conf)
+    entry = zoo.lookup(ckpt)
+    label = ckpt
+    if entry is not None:
+        ckpt = str(zoo.fetch(entry, m.weights_url, progress=progress))
+    try:
+        obj = load_checkpoint(ckpt)
+    except ValueError as e:  # CheckpointError: truncated / corrupt, one line naming the file
+        if entry is None:
+            raise
+        raise type(e)(f"--det-ckpt {label}: {e} (delete it to fetch it again)") from e
     state = obj.get("model") if isinstance(obj, dict) else None
     if isinstance(state, dict):
         from finetrack.utils.checkpoint import check_finite_state
 
         check_finite_state(state, ckpt)  # NaN weights first: the most basic fault of a file
+    if entry is not None:
+        det = build_detector(
+            entry.variant, num_classes=entry.num_classes, input_size=entry.input_size,
+            conf_thresh=conf, nms_thresh=m.nms_thresh, max_det=m.max_det,
+            feature_levels=tuple(m.feature_levels),
+        )
+        set_classes(det, entry.default_classes if classes is None else classes)
+        try:
+            det.load_checkpoint(ckpt, obj=obj)
+        except (CheckpointMismatchError, TypeError) as e:
+            try:
+                found = extract_state_dict(obj)
+            except TypeError:
+                found = {}
+            raise CheckpointMismatchError(zoo.architecture_error(label, ckpt, entry, found)) from e
+        logger.info("detector %s: YOLOX-%s, %d class(es)%s, input %s, from %s", entry.name,
+                    entry.variant, entry.num_classes,
+                    f" (keeping {list(det.classes)})" if det.classes is not None else "",
+                    entry.input_size, ckpt)
+        return det.to(device).eval()
     if detector_head_trained(obj) is False:
         raise ValueError(
             f"{ckpt}: its YOLOX detection head was never trained (no detection weights: a Re-ID "
@@ -104,11 +165,13 @@ def build_detector_from_config(cfg: Config, ckpt: str, device: str = "cpu"):
     det = build_detector(
         name,
         input_size=size,
-        conf_thresh=m.conf_thresh,
+        conf_thresh=conf,
         nms_thresh=m.nms_thresh,
         max_det=m.max_det,
         feature_levels=tuple(m.feature_levels),
     )
     det.load_checkpoint(ckpt, obj=obj)
+    if classes is not None:
+        set_classes(det, classes)
     logger.info("detector YOLOX-%s from %s, input %s", det.variant, ckpt, size)
     return det.to(device).eval()

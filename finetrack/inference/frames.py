@@ -32,8 +32,11 @@ from finetrack.data.mot import MOTSequence
 
 logger = logging.getLogger(__name__)
 
-#: File endings read as video files (case-insensitive).
-VIDEO_EXTS: Tuple[str, ...] = (".mp4", ".avi", ".mkv", ".mov")
+#: File endings read as video files (case-insensitive); a file of another ending is a video too
+#: when OpenCV opens it and decodes a frame (:func:`opencv_reads_video`).
+VIDEO_EXTS: Tuple[str, ...] = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg",
+                               ".wmv", ".flv", ".ts", ".mts", ".m2ts", ".3gp", ".ogv", ".asf",
+                               ".mjpeg", ".gif")
 #: File endings read as images by :class:`ImageFrames` (case-insensitive).
 IMAGE_EXTS: Tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 #: Frame rate assumed for images and webcams that do not report one.
@@ -256,6 +259,17 @@ class WebcamFrames(VideoFrames):
             cap.release()
 
 
+def opencv_reads_video(path: Path) -> bool:
+    """Whether OpenCV opens ``path`` as a video and decodes its first frame."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        return bool(cap.isOpened() and cap.read()[0])
+    finally:
+        cap.release()
+
+
 def _images_in(folder: Path) -> List[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
 
@@ -290,8 +304,11 @@ def open_source(spec: str, frame_rate: Optional[float] = None):
     if p.is_file():
         if p.suffix.lower() in VIDEO_EXTS:
             return VideoFrames(p, frame_rate)
+        if p.suffix.lower() not in IMAGE_EXTS and opencv_reads_video(p):
+            return VideoFrames(p, frame_rate)
         raise ValueError(
-            f"--source {p}: unsupported file type {p.suffix!r} (videos: {', '.join(VIDEO_EXTS)}; "
+            f"--source {p}: unsupported file type {p.suffix!r}: OpenCV decodes no video frame from "
+            f"it (videos: {', '.join(VIDEO_EXTS)}, or any other OpenCV reads; "
             "or give a folder of images, a glob or a webcam index)"
         )
     if any(c in s for c in "*?["):

@@ -52,6 +52,37 @@ class PublicDetections:
         return xyxy, scores
 
 
+class FileDetections:
+    """Boxes from a MOTChallenge detection file given for any source (``--det-file dets.txt``).
+
+    Rows are ``frame,id,x,y,w,h,score[,...]`` with 1-based frames numbered like the source's
+    (:func:`finetrack.data.mot.read_det`: a malformed line is an error naming the file and line).
+
+    Args:
+        path: the file. min_score: drop boxes scoring below this (default: keep all).
+        num_frames: the source's frame count, when known: a row beyond it is an error.
+    """
+
+    name = "file"
+    needs_image = False
+
+    def __init__(self, path, min_score: Optional[float] = None, num_frames: Optional[int] = None):
+        from finetrack.data.mot import check_frame_range, read_det
+
+        self._det = read_det(path)
+        if num_frames is not None:
+            check_frame_range(self._det.frames, self._det.line_no, path, num_frames,
+                              f"the source's {num_frames} frames")
+        self._min_score = min_score
+
+    def __call__(self, frame: int, image: Optional[np.ndarray] = None) -> FrameDets:
+        xyxy, scores = self._det.for_frame(frame)
+        if self._min_score is not None:
+            keep = scores >= self._min_score
+            xyxy, scores = xyxy[keep], scores[keep]
+        return xyxy, scores
+
+
 class GTDetections:
     """Oracle boxes from gt.txt (filtered like training GT) with score 1, for Re-ID studies."""
 

@@ -63,6 +63,11 @@ class SequenceResult:
     embedded: int = 0  #: of those, the boxes the Re-ID head embedded (the others: zero rows)
     interrupted: bool = False  #: Ctrl-C stopped the loop; the rows cover the finished frames only
 
+    @property
+    def rows(self) -> np.ndarray:
+        """(N, 7) ``frame, id, x, y, w, h, score`` (the MOTChallenge columns)."""
+        return np.column_stack([self.frames, self.ids, self.tlwh, self.scores]).reshape(-1, 7)
+
 
 def embed_boxes(embedder, image, xyxy: np.ndarray, scores: np.ndarray,
                 floor: Optional[float]) -> np.ndarray:

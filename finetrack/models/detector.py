@@ -116,6 +116,7 @@ def postprocess_detections(
     nms_thresh: float = 0.7,
     clip_boxes: bool = True,
     max_det: Optional[int] = None,
+    classes: Optional[Sequence[int]] = None,
 ) -> List[Tuple[np.ndarray, np.ndarray]]:
     """yolox ``postprocess`` semantics, then map boxes back to the original images.
 
@@ -135,6 +136,8 @@ def postprocess_detections(
         max_det: keep at most this many boxes per image (the highest scores after NMS); None =
             all. A badly trained or random detector at 800x1440 passes thousands of boxes, and
             the Re-ID head on all of them needs tens of GiB.
+        classes: keep only the boxes whose best class is one of these (0-based, e.g. ``(0,)``:
+            COCO's person; None = all), before NMS: another class's box never suppresses one.
 
     Returns:
         B tuples ``(boxes_xyxy (N, 4) float32 in original pixels, scores (N,) float32)``, sorted by
@@ -154,6 +157,8 @@ def postprocess_detections(
         class_conf, class_pred = pred[:, 5:].max(dim=1)
         scores = pred[:, 4] * class_conf
         keep = scores >= conf_thresh
+        if classes is not None:
+            keep &= torch.isin(class_pred, torch.as_tensor(list(classes), device=class_pred.device))
         boxes, scores, class_pred = boxes[keep], scores[keep], class_pred[keep]
         if boxes.shape[0]:
             order = torchvision.ops.batched_nms(boxes, scores, class_pred, nms_thresh)
@@ -355,6 +360,7 @@ class YOLOXDetector(nn.Module):
         feature_levels: Sequence[str] = ("dark2", "dark3", "dark4"),
         act: str = "silu",
         clip_boxes: bool = True,
+        classes: Optional[Sequence[int]] = None,
     ) -> None:
         super().__init__()
         if variant is None and depth is None and width is None:
@@ -391,6 +397,7 @@ class YOLOXDetector(nn.Module):
         self.capped_frames = 0  #: frames where more than max_det boxes passed (warned once)
         self.feature_levels = tuple(feature_levels)
         self.clip_boxes = bool(clip_boxes)
+        self.classes = None if classes is None else tuple(int(c) for c in classes)  #: kept classes
 
         backbone = YOLOPAFPN(
             self.depth, self.width, in_channels=_PAFPN_IN_CHANNELS, depthwise=depthwise, act=act
@@ -494,6 +501,7 @@ class YOLOXDetector(nn.Module):
             nms_thresh=self.nms_thresh,
             clip_boxes=self.clip_boxes,
             max_det=self.max_det + 1,
+            classes=self.classes,
         )
         capped = []
         for boxes, scores in out:

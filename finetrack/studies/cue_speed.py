@@ -71,3 +71,30 @@ def markdown(res: dict) -> str:
     for k, v in res["ms_per_box"].items():
         lines.append(f"| {k} | {v:.2f} | {res['ms_per_frame'][k]:.1f} | {v / base:.1f} |")
     return "\n".join(lines) + "\n"
+
+
+USAGE = """Per-box cost of the colour, ImageNet MobileNetV2 and Re-ID cues in one process
+(finetrack/studies/cue_speed.py).
+
+    python scripts/bench_appearance.py [--seq ../shared/data/MOT15/train/PETS09-S2L1] [--frames 20]
+        [-c configs/pets09.yaml] [--threads 1]
+"""
+
+
+def main(argv=None) -> int:
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seq", default="../shared/data/MOT15/train/PETS09-S2L1")
+    ap.add_argument("--frames", type=int, default=20)
+    ap.add_argument("-c", "--config", default="configs/pets09.yaml", help="the Re-ID model's config")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    try:
+        res = run(args.seq, args.config, args.frames, threads=args.threads)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(markdown(res))
+    return 0

@@ -90,11 +90,7 @@ def tiny_config(root: Path, out_dir: Path, extra=()) -> Config:
 
 
 def load_script(name: str):
-    """``scripts/<name>.py`` imported as a module (scripts/ is not a package)."""
-    import importlib.util
+    """The study behind ``scripts/<name>.py``: the module ``finetrack.studies.<name>``."""
+    import importlib
 
-    path = Path(__file__).resolve().parents[2] / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module(f"finetrack.studies.{name}")

@@ -1,4 +1,4 @@
-"""scripts/run_reid_ablations.py: argument handling, refused overrides, tables and orderings."""
+"""finetrack/studies/run_reid_ablations.py: argument handling, refused overrides, tables and orderings."""
 
 from __future__ import annotations
 

@@ -1,10 +1,8 @@
-"""Adaptation without labels: the tracklet miner's rules, and tools/adapt_reid.py never reading gt."""
+"""Adaptation without labels: the tracklet miner's rules, and `finetrack adapt` never reading gt."""
 
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +13,6 @@ from finetrack.engine.reid_build import train_from_config
 from finetrack.tracker import Tracker
 
 from .conftest import tiny_config, write_tiny_sequence
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _row(frame, tid, x, score=0.9, overlap=0.0, h=100.0):
@@ -107,18 +103,11 @@ def test_adapt_reid_without_gt_writes_a_checkpoint_track_takes(target_and_ckpt, 
 
 
 def test_adapt_reid_refuses_a_source_without_detections(target_and_ckpt, tmp_path, capsys):
-    import importlib.util
+    from finetrack.cli import adapt as tool
 
     _, ckpt = target_and_ckpt
     seq = tmp_path / "NODET"
     write_tiny_sequence(seq, seed=3)
-    sys.path.insert(0, str(REPO / "tools"))
-    try:
-        spec = importlib.util.spec_from_file_location("adapt_reid_tool", REPO / "tools" / "adapt_reid.py")
-        tool = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(tool)
-    finally:
-        sys.path.remove(str(REPO / "tools"))
     rc = tool.main(["--source", str(seq), "--reid-ckpt", str(ckpt), "--out", str(tmp_path / "o"),
                     "--no-progress"])
     err = capsys.readouterr().err

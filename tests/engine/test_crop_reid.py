@@ -120,15 +120,15 @@ def test_crop_embedder_rows_are_unit_and_deterministic():
 def test_track_takes_a_crop_checkpoint(synthetic_root, tmp_path):
     from finetrack.config import Config
     from finetrack.crop_reid.build import train_crop_from_config
-    from finetrack.inference.app import _models
+    from finetrack.inference.app import build_models
     from finetrack.crop_reid.embedder import CropEmbedder
 
     train_crop_from_config(_config(synthetic_root, tmp_path / "run"))
     ckpt = str(tmp_path / "run" / "best.pth")
-    _, _, embedder, pipeline = _models(Config(), "public", "finetrack", None, ckpt, "cpu", False)
+    _, _, embedder, pipeline = build_models(Config(), "public", "finetrack", None, ckpt, "cpu", False)
     assert isinstance(embedder, CropEmbedder) and pipeline == "boxes+reid"
     with pytest.raises(ValueError, match="--det-ckpt"):
-        _models(Config(), "yolox", "finetrack", None, ckpt, "cpu", False)
+        build_models(Config(), "yolox", "finetrack", None, ckpt, "cpu", False)
 
 
 def test_osnet_when_torchreid_is_importable():

@@ -1,4 +1,4 @@
-"""scripts/mask_study.py: the part-mask variants train with their loss switches, the report holds
+"""finetrack/studies/mask_study.py: the part-mask variants train with their loss switches, the report holds
 the mask correlation of every variant, and a folder made with another config is refused."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""scripts/paper_scale_check.py: the MOT17 layouts it links, its refusals, and (slow) the whole check."""
+"""finetrack/studies/paper_scale_check.py: the MOT17 layouts it links, its refusals, and (slow) the whole check."""
 
 from __future__ import annotations
 

@@ -1,21 +1,12 @@
-"""scripts/cross_scene.py's model table: the colour rows need no model and read no training scene."""
-import importlib.util
-import sys
+"""finetrack/studies/cross_scene.py's model table: the colour rows need no model and read no training scene."""
 from pathlib import Path
+
+from finetrack.studies import cross_scene as cs
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_colour_specs_train_nothing_and_split_the_halves():
-    cs = _load("cross_scene")
     specs = cs.model_specs(["color"], seed=1)
     assert set(specs) == {"color", "color-val"}
     assert all(s["config"] is None for s in specs.values())

@@ -1,14 +1,12 @@
-"""scripts/frame_rate_stress.py: a cached row and its ground truth cut to every k-th frame."""
+"""finetrack/studies/frame_rate_stress.py: a cached row and its ground truth cut to every k-th frame."""
 import numpy as np
 
 from finetrack.data.mot import MOTSequence, SeqInfo, write_seqinfo
 from finetrack.inference.cache import CachedFrames
-
-from tests.inference.test_cross_scene_specs import _load
+from finetrack.studies import frame_rate_stress as fs
 
 
 def test_every_kth_frame_of_cache_and_gt(tmp_path):
-    fs = _load("frame_rate_stress")
     boxes = [np.full((1, 4), float(f)) for f in range(1, 8)]
     cache = CachedFrames(np.arange(1, 8), boxes, [np.full(1, 0.9)] * 7, [np.full((1, 2), f) for f in range(7)],
                          {"sequence": "S", "frame_rate": 9.0})

@@ -1,21 +1,10 @@
-"""scripts/decision_audit.py: hand-counted decisions on a scripted two-person sequence."""
-import importlib.util
-import sys
+"""finetrack/studies/decision_audit.py: hand-counted decisions on a scripted two-person sequence."""
 from pathlib import Path
 
 import numpy as np
 
 from finetrack.inference.cache import CachedFrames, save_frames, load_frames
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("decision_audit", REPO / "scripts" / "decision_audit.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["decision_audit"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+from finetrack.studies import decision_audit as audit
 
 
 def _sequence(tmp_path: Path, n: int = 12):
@@ -47,7 +36,6 @@ def test_byte_counts_on_a_scripted_gap(tmp_path):
     from finetrack.config import Config
     from finetrack.configlib import freeze, load_config
 
-    audit = _load_script()
     seq, cache = _sequence(tmp_path)
     labels = audit.gt_labels(cache, seq / "gt" / "gt.txt")
     assert [list(x) for x in labels[:5]] == [[1, 2]] * 4 + [[1]]

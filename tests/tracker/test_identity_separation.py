@@ -1,22 +1,10 @@
-"""scripts/identity_separation.py: the two calibrations' d' on scripted caches (no labels read)."""
-import importlib.util
-import sys
+"""finetrack/studies/identity_separation.py: the two calibrations' d' on scripted caches (no labels read)."""
 from pathlib import Path
 
 import numpy as np
 
 from finetrack.inference.cache import CachedFrames, save_frames
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("identity_separation",
-                                                  REPO / "scripts" / "identity_separation.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["identity_separation"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+from finetrack.studies import identity_separation as mod
 
 
 def _cache(path: Path, emb_of, n: int = 60):
@@ -32,7 +20,6 @@ def _cache(path: Path, emb_of, n: int = 60):
 
 
 def test_stable_identities_open_the_gate_random_features_do_not(tmp_path, capsys):
-    mod = _load_script()
     rng = np.random.default_rng(0)
     _cache(tmp_path / "cache" / "stable" / "SEQ.all.npz", lambda f, p: np.eye(3, 8)[p] + 0.05 * rng.normal(size=8))
     _cache(tmp_path / "cache" / "random" / "SEQ.all.npz", lambda f, p: rng.normal(size=8))
@@ -45,5 +32,5 @@ def test_stable_identities_open_the_gate_random_features_do_not(tmp_path, capsys
 
 
 def test_no_cache_is_an_error(tmp_path, capsys):
-    assert _load_script().main(["--out", str(tmp_path)]) == 2
+    assert mod.main(["--out", str(tmp_path)]) == 2
     assert "no cached rows" in capsys.readouterr().err
