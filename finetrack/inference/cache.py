@@ -3,9 +3,10 @@
 Association studies (modes, thresholds, the cross-scene table) change only the tracker; the
 detector and the Re-ID head are the expensive part. :func:`compute_frames` runs the source and the
 embedder over a (half of a) sequence and returns per-frame arrays; :func:`save_frames` /
-:func:`load_frames` store them as one ``.npz``; :func:`track_frames` replays them through a
-tracker and returns the result rows exactly as :func:`finetrack.inference.track_loop.track_sequence`
-would have written them (same frames, same order).
+:func:`load_frames` store them as one ``.npz``; :func:`replay_sequence` replays them through
+:func:`finetrack.inference.track_loop.track_sequence`, the loop ``finetrack track`` runs
+(:class:`CachedReader` + :class:`CachedSource`: a cache is a detection/embedding source like any
+other), so every study number comes from the user's path.
 """
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from typing import List, Optional
 import numpy as np
 
 from finetrack.data.mot import MOTSequence, half_split_frames
-from finetrack.structures import xyxy_to_tlwh
 
 logger = logging.getLogger(__name__)
 
@@ -116,23 +116,6 @@ def shuffle_embeddings(cache: CachedFrames, seed: int = 0) -> CachedFrames:
     emb = [e[rng.permutation(len(e))] if len(e) > 1 else e.copy() for e in cache.emb]
     return CachedFrames(cache.frames, cache.xyxy, cache.scores, emb,
                         {**cache.meta, "control": f"shuffled embeddings (seed {seed})"})
-
-
-def track_frames(cache: CachedFrames, tracker, use_embeddings: bool = True) -> np.ndarray:
-    """Replay cached frames through ``tracker`` (reset first).
-
-    Returns:
-        (R, 7) rows ``frame, id, x, y, w, h, score`` (frames as in the cache).
-    """
-    tracker.reset()
-    rows = []
-    for i, frame in enumerate(cache.frames):
-        emb = cache.emb[i] if (use_embeddings and cache.emb is not None) else None
-        out = tracker.update(cache.xyxy[i], cache.scores[i], emb)
-        if len(out.ids):
-            rows.append(np.column_stack([np.full(len(out.ids), frame), out.ids,
-                                         xyxy_to_tlwh(out.xyxy), out.scores]))
-    return np.concatenate(rows) if rows else np.zeros((0, 7))
 
 
 def fuse_color(cache: CachedFrames, color: CachedFrames, weight: float) -> CachedFrames:
@@ -242,7 +225,7 @@ def replay_sequence(cache: CachedFrames, tracker, use_embeddings: bool = True) -
     """Replay a cache through :func:`finetrack.inference.track_loop.track_sequence`.
 
     Returns:
-        (R, 7) rows ``frame, id, x, y, w, h, score``, as :func:`track_frames` (same rows).
+        (R, 7) rows ``frame, id, x, y, w, h, score`` (frames as in the cache).
     """
     from finetrack.inference.track_loop import track_sequence
 

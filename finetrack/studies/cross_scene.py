@@ -164,14 +164,14 @@ def track_and_score(cache, seq_name: str, half: str, mode: str, cfg: Config, res
 
     from finetrack.data.results import write_results
     from finetrack.inference.build import build_tracker, resolve_appearance
-    from finetrack.inference.cache import replay_appearance, track_frames
+    from finetrack.inference.cache import replay_appearance, replay_sequence
 
     appearance = resolve_appearance(cfg.tracker, mode)
     if mode != "byte":
         cache, appearance = replay_appearance(cache, appearance, color)
     tcfg = dataclasses.replace(cfg.tracker, mode=mode, appearance=appearance)
     tracker = build_tracker(tcfg, cache.meta["frame_rate"])
-    rows = track_frames(cache, tracker, use_embeddings=mode != "byte")
+    rows = replay_sequence(cache, tracker, use_embeddings=mode != "byte")
     res_dir.mkdir(parents=True, exist_ok=True)
     write_results(res_dir / f"{seq_name}.txt", rows[:, 0], rows[:, 1], rows[:, 2:6], rows[:, 6])
     out = score_folder(res_dir, seq_name, half, gt_root)
