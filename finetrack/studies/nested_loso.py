@@ -48,8 +48,6 @@ RULES: Dict[str, Tuple[str, List[Tuple[str, ...]]]] = {
                                 ("tracker.finetrack.match_thresh=0.6",)]),
     "botsort": ("botsort", [(f"tracker.botsort.appearance_thresh={a}", f"tracker.botsort.proximity_thresh={p}")
                             for p in (0.5, 0.8) for a in (0.25, 0.1, 0.15)]),
-    "adaptive": ("adaptive", [("tracker.adaptive.weight=0.75",), ("tracker.adaptive.weight=0.25",),
-                              ("tracker.adaptive.weight=1.5",)]),
     "robust": ("robust", [()]),
 }
 METRICS = ("IDF1", "HOTA", "AssA", "MOTA", "IDs")
