@@ -1,7 +1,6 @@
 """BoT-SORT's fusion rule (finetrack/tracker/association/botsort.py): hand-derived costs, and the
 crossing where byte swaps two ids."""
 import numpy as np
-import pytest
 
 from finetrack.tracker import Tracker
 from finetrack.tracker.association.botsort import BotSortSettings, botsort_cost
