@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Literal, Optional, Union
 
 from finetrack.configlib import (NON_NEGATIVE, POSITIVE, RANGES, UNIT, ConfigError, config_changes,
                                  guarded_setattr)
-from finetrack.tracker.association import (AdaptiveSettings, BotSortSettings, FineTrackSettings,
+from finetrack.tracker.association import (BotSortSettings, FineTrackSettings,
                                            JDESettings, RobustSettings)
 from finetrack.tracker.tracker import ByteTrackSettings
 
@@ -222,18 +222,17 @@ class TrackerConfig(ByteTrackSettings):
     duplicate_thresh, iou_pixel_offset), one section per mode, and what runs around the tracker.
     :meth:`finetrack.tracker.Tracker.from_config` builds the tracker from it."""
 
-    #: byte | finetrack (the paper's rule) | jde | robust | botsort | adaptive. Default botsort:
+    #: byte | finetrack (the paper's rule) | jde | robust | botsort. Default botsort:
     #: with its own appearance (color+imagenet, no checkpoint) the best rule of the nested
     #: leave-one-scene-out study whose settings were all chosen left-out
     #: (docs/experiments/unseen_scenes.md)
-    mode: Literal["byte", "finetrack", "jde", "robust", "botsort", "adaptive"] = "botsort"
+    mode: Literal["byte", "finetrack", "jde", "robust", "botsort"] = "botsort"
     min_box_area: float = 100.0  #: output filter: keep boxes with w * h > min_box_area
     max_aspect_ratio: float = 1.6  #: output filter: drop boxes with w / h > max_aspect_ratio
     finetrack: FineTrackSettings = field(default_factory=FineTrackSettings)  #: mode=finetrack (match_thresh 0.5)
     jde: JDESettings = field(default_factory=JDESettings)  #: mode=jde (match_thresh 0.4, motion_lambda 0.98)
     robust: RobustSettings = field(default_factory=RobustSettings)  #: mode=robust
     botsort: BotSortSettings = field(default_factory=BotSortSettings)  #: mode=botsort (0.15 / 0.8)
-    adaptive: AdaptiveSettings = field(default_factory=AdaptiveSettings)  #: mode=adaptive (0.75 / 0.5)
     #: post-processing: none | linear (ByteTrack's dti) | gsi (StrongSORT: linear, then Gaussian
     #: smoothing); true/false (older configs) mean linear/none
     interpolate: Union[bool, Literal["none", "linear", "gsi"]] = "none"
@@ -252,7 +251,7 @@ class TrackerConfig(ByteTrackSettings):
     #: box crops, finetrack/inference/imagenet.py; no checkpoint) | color+imagenet (each
     #: L2-normalised, concatenated: equal weight) | reid+imagenet, reid+color+imagenet (the Re-ID
     #: features beside them, each part L2-normalised, equal weight) | null (the mode's own:
-    #: auto for robust, reid for finetrack and jde, color+imagenet for botsort and adaptive)
+    #: auto for robust, reid for finetrack and jde, color+imagenet for botsort)
     appearance: Optional[Literal["reid", "color", "imagenet", "color+imagenet", "reid+imagenet",
                                  "reid+color+imagenet", "auto"]] = None
 
@@ -322,7 +321,6 @@ RANGES.update({
                     "interp_min_track_len": NON_NEGATIVE},
     FineTrackSettings: {"match_thresh": UNIT},
     BotSortSettings: {"appearance_thresh": UNIT, "proximity_thresh": UNIT},
-    AdaptiveSettings: {"weight": NON_NEGATIVE, "max_diff": NON_NEGATIVE},
     JDESettings: {"match_thresh": UNIT, "motion_lambda": UNIT},
     RobustSettings: {"add_llr": NON_NEGATIVE, "veto_llr": NON_NEGATIVE, "occlusion_iou": UNIT,
                    "min_samples": POSITIVE, "min_track_feats": NON_NEGATIVE,

@@ -8,7 +8,7 @@
 
     finetrack track [-c CONFIG] --data-root DIR --split train|test [--seqs ...]
         [--half all|train|val] --det yolox|public|gt|fairmot [--det-ckpt PATH] [--reid-ckpt PATH]
-        [--mode byte|finetrack|jde|robust|botsort|adaptive]
+        [--mode byte|finetrack|jde|robust|botsort]
         --out DIR [--video] [--submission mot17] [key=value ...]
 
 --det-ckpt takes a path or a name: yolox-nano, yolox-tiny, yolox-s, yolox-m, yolox-l, yolox-x
@@ -80,7 +80,7 @@ def parse_args(argv=None):
                     "--det fairmot")
     ap.add_argument("--reid-ckpt", default=None, help="FineTrack checkpoint from train_reid.py")
     ap.add_argument("--mode", default=None,
-                    choices=["byte", "finetrack", "jde", "robust", "botsort", "adaptive"],
+                    choices=["byte", "finetrack", "jde", "robust", "botsort"],
                     help="association (default: tracker.mode of the config, botsort on "
                     "color+imagenet: no checkpoint); finetrack is the paper's rule on Re-ID features")
     ap.add_argument("--two-networks", action="store_true",

@@ -516,8 +516,6 @@ class MOTSequence:
 
     def read_frame(self, frame: int) -> np.ndarray:
         """BGR uint8 image (H, W, 3) of a 1-based frame."""
-        import cv2  # local: keeps `import finetrack.data` light
-
         return read_image(self.frame_path(frame))
 
 

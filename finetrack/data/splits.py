@@ -1,12 +1,13 @@
-"""ByteTrack's half split written to disk: gt/gt_train_half.txt and gt/gt_val_half.txt
-(``finetrack prepare-data``). The frame ranges themselves are finetrack.data.mot.half_split_frames."""
+"""Ground truth cut and written to disk: ByteTrack's half split (gt/gt_train_half.txt and
+gt/gt_val_half.txt, ``finetrack prepare-data``; the frame ranges themselves are
+finetrack.data.mot.half_split_frames) and a sequence at 1/k of its frame rate (the studies' stress rows)."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Dict
 
-from finetrack.data.mot import MOTSequence, PathLike, half_split_frames, read_gt
-from finetrack.utils.io import atomic_open
+from finetrack.data.mot import MOTSequence, PathLike, SeqInfo, half_split_frames, read_gt, write_seqinfo
+from finetrack.utils.io import atomic_open, atomic_write_text
 
 
 def _rewrite_rows(src: Path, dst: Path, first: int, last: int, offset: int) -> int:
@@ -48,3 +49,24 @@ def write_half_split(seq_dir: PathLike, overwrite: bool = False) -> Dict[str, Pa
         _rewrite_rows(gt_path, dst, first, last, offset=first - 1)
         out[half] = dst
     return out
+
+
+def write_cut_gt(seq_dir: Path, k: int, dst_root: Path) -> Path:
+    """``seq_dir``'s gt.txt and seqinfo.ini cut to every k-th frame (renumbered) under
+    ``dst_root/<NAME>-every<k>``; returns that folder (the source is only read)."""
+    seq = MOTSequence(seq_dir, require_images=False)
+    name = f"{seq.info.name}-every{k}"
+    dst = Path(dst_root) / name
+    lines = []
+    for line in (Path(seq_dir) / "gt" / "gt.txt").read_text().splitlines():
+        if not line.strip():
+            continue
+        f, rest = line.split(",", 1)
+        f = int(float(f))
+        if (f - 1) % k == 0:
+            lines.append(f"{(f - 1) // k + 1},{rest}")
+    atomic_write_text(dst / "gt" / "gt.txt", "\n".join(lines) + "\n")
+    n = (seq.info.seq_length - 1) // k + 1
+    write_seqinfo(dst, SeqInfo(name, dst, seq.info.im_dir, seq.info.frame_rate / k, n,
+                               seq.info.im_width, seq.info.im_height, seq.info.im_ext))
+    return dst

@@ -19,7 +19,7 @@ from finetrack.fairmot.dataset import FairMOTDataset, fairmot_records
 from finetrack.data.det_dataset import DetRecord, mot_records
 from finetrack.data.identities import GTFilter, IdentityTable
 from finetrack.utils.checkpoint import BEST, LAST, load_checkpoint
-from finetrack.engine.context import RunContext, resolve_data_root, resolve_device, run_context
+from finetrack.engine.context import RunContext, resolve_data_root, run_context
 from finetrack.eval.coco_ap import evaluate_detector, format_ap
 from finetrack.fairmot.config import FairMOTConfig
 from finetrack.fairmot.trainer import FairMOTTrainer

@@ -200,7 +200,7 @@ def run_tracking(
         det: detection source: ``public`` (det/det.txt), ``gt`` (oracle), ``yolox`` or
             ``fairmot`` (``det_ckpt`` from tools/train_fairmot.py: boxes and embeddings from one
             forward, no ``reid_ckpt``).
-        mode: ``byte`` | ``finetrack`` | ``jde`` | ``robust`` | ``botsort`` | ``adaptive``;
+        mode: ``byte`` | ``finetrack`` | ``jde`` | ``robust`` | ``botsort``;
             None = ``cfg.tracker.mode`` (default ``botsort`` on color+imagenet: no checkpoint).
         half: ``all`` | ``train`` | ``val`` (val renumbered from 1 like gt_val_half.txt).
         det_ckpt: YOLOX weights for ``det=yolox`` (ByteTrack format).

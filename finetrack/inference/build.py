@@ -12,7 +12,7 @@ from finetrack.inference.sources import SOURCES, GTDetections, PublicDetections,
 logger = logging.getLogger(__name__)
 
 
-#: the appearance of the botsort and adaptive modes when tracker.appearance is null: training-free
+#: the appearance of the botsort mode when tracker.appearance is null: training-free
 #: (no checkpoint). The nested study has no row where a learned cue helps on a left-out scene, so
 #: a --reid-ckpt does not join it (tracker.appearance=reid+color+imagenet asks for it)
 FREE_APPEARANCE = "color+imagenet"
@@ -21,14 +21,14 @@ FREE_APPEARANCE = "color+imagenet"
 def resolve_appearance(cfg: TrackerConfig, mode: Optional[str] = None) -> str:
     """What the embeddings of ``mode`` (default ``cfg.mode``) are: ``cfg.appearance``, or when it
     is null the mode's own: ``auto`` (Re-ID and colour, two cues) for ``robust``,
-    :data:`FREE_APPEARANCE` for ``botsort`` and ``adaptive``, ``reid`` else (``finetrack``: the
+    :data:`FREE_APPEARANCE` for ``botsort``, ``reid`` else (``finetrack``: the
     paper's rule on the Re-ID features)."""
     if cfg.appearance is not None:
         return cfg.appearance
     mode = mode or cfg.mode
     if mode == "robust":
         return "auto"
-    return FREE_APPEARANCE if mode in ("botsort", "adaptive") else "reid"
+    return FREE_APPEARANCE if mode == "botsort" else "reid"
 
 
 def build_tracker(cfg: TrackerConfig, frame_rate: float, mode: Optional[str] = None):

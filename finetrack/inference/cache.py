@@ -118,6 +118,15 @@ def shuffle_embeddings(cache: CachedFrames, seed: int = 0) -> CachedFrames:
                         {**cache.meta, "control": f"shuffled embeddings (seed {seed})"})
 
 
+def every_kth(cache: CachedFrames, k: int) -> CachedFrames:
+    """Frames 1, 1 + k, 1 + 2k, ... of a whole-sequence cache, renumbered from 1, at rate / k."""
+    keep = [i for i, f in enumerate(cache.frames.tolist()) if (f - 1) % k == 0]
+    return CachedFrames(np.arange(1, len(keep) + 1), [cache.xyxy[i] for i in keep],
+                        [cache.scores[i] for i in keep],
+                        None if cache.emb is None else [cache.emb[i] for i in keep],
+                        {**cache.meta, "frame_rate": cache.meta["frame_rate"] / k, "every": k})
+
+
 def fuse_color(cache: CachedFrames, color: CachedFrames, weight: float) -> CachedFrames:
     """``cache``'s Re-ID embeddings fused with ``color``'s colour features of the same boxes
     (:func:`finetrack.inference.color.fuse_embeddings`, colour weight ``weight``): what

@@ -20,7 +20,6 @@ import math
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 import torch
 import torch.nn as nn

@@ -12,7 +12,6 @@ import os
 import time
 from typing import Dict, Optional, Sequence
 
-import numpy as np
 
 
 def run(seq_dir, config: Optional[str] = "configs/pets09.yaml", frames: int = 20,

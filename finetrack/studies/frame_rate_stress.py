@@ -23,44 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from finetrack.studies import cross_scene as cs
 from finetrack.config import Config
 from finetrack.configlib import ConfigError, freeze, load_config
-from finetrack.data.mot import MOTSequence, SeqInfo, write_seqinfo
-from finetrack.inference.cache import CachedFrames, load_frames
+from finetrack.data.splits import write_cut_gt
+from finetrack.inference.cache import every_kth, load_frames
+from finetrack.studies import cross_scene as cs
 from finetrack.utils.io import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def every_kth(cache: CachedFrames, k: int) -> CachedFrames:
-    """Frames 1, 1 + k, 1 + 2k, ... of a whole-sequence cache, renumbered from 1, at rate / k."""
-    keep = [i for i, f in enumerate(cache.frames.tolist()) if (f - 1) % k == 0]
-    return CachedFrames(np.arange(1, len(keep) + 1), [cache.xyxy[i] for i in keep],
-                        [cache.scores[i] for i in keep],
-                        None if cache.emb is None else [cache.emb[i] for i in keep],
-                        {**cache.meta, "frame_rate": cache.meta["frame_rate"] / k, "every": k})
-
-
-def write_gt(seq_dir: Path, k: int, dst_root: Path) -> str:
-    """The sequence's gt.txt and seqinfo.ini cut to every k-th frame; returns the new name."""
-    seq = MOTSequence(seq_dir, require_images=False)
-    name = f"{seq.info.name}-every{k}"
-    dst = dst_root / name
-    (dst / "gt").mkdir(parents=True, exist_ok=True)
-    lines = []
-    for line in (seq_dir / "gt" / "gt.txt").read_text().splitlines():
-        if not line.strip():
-            continue
-        f, rest = line.split(",", 1)
-        f = int(float(f))
-        if (f - 1) % k == 0:
-            lines.append(f"{(f - 1) // k + 1},{rest}")
-    atomic_write_text(dst / "gt" / "gt.txt", "\n".join(lines) + "\n")
-    n = (seq.info.seq_length - 1) // k + 1
-    write_seqinfo(dst, SeqInfo(name, dst, seq.info.im_dir, seq.info.frame_rate / k, n,
-                               seq.info.im_width, seq.info.im_height, seq.info.im_ext))
-    return name
 
 
 def main(argv=None) -> int:
@@ -94,7 +64,7 @@ def main(argv=None) -> int:
         cpath = out / "cache" / "color" / c.name
         color = load_frames(cpath) if cpath.is_file() and c.parent.name != "color" else None
         for k in args.steps:
-            name = write_gt(cs.SCENES_ROOT / "train" / seq, k, work / "gt")
+            name = write_cut_gt(cs.SCENES_ROOT / "train" / seq, k, work / "gt").name
             sub, sub_color = every_kth(cache, k), None if color is None else every_kth(color, k)
             res = {m: cs.track_and_score(sub, name, "all", m, cfg, work / "results" / c.parent.name / m,
                                          sub_color, gt_root=work / "gt")

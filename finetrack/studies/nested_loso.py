@@ -8,8 +8,8 @@ difference to ``byte``; a row "nested choice" also chooses the rule and the cue 
 setting) on the other scenes. Every row shows the association ceiling of its scene
 (:func:`ceiling_rows`: each detection given the id of the GT box it covers, IoU >= 0.5, Hungarian).
 
-Checks that choose nothing: the same scenes at 1/k of their frame rate (:func:`every_kth`, the
-ground truth cut the same way by :func:`write_cut_gt`), tracked with the settings chosen for the
+Checks that choose nothing: the same scenes at 1/k of their frame rate (:func:`finetrack.inference.cache.every_kth`, the
+ground truth cut the same way by :func:`finetrack.data.splits.write_cut_gt`), tracked with the settings chosen for the
 full-rate scene's left-out fold.
 
 Each scene's public detections and both cues' features are computed once
@@ -19,7 +19,6 @@ Each scene's public detections and both cues' features are computed once
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
@@ -31,9 +30,10 @@ import numpy as np
 from finetrack.config import Config
 from finetrack.configlib import freeze, load_config
 from finetrack.data.identities import GTFilter
-from finetrack.data.mot import MOTSequence, SeqInfo, write_seqinfo
+from finetrack.data.mot import MOTSequence
 from finetrack.data.results import write_results
-from finetrack.inference.cache import CachedFrames, load_frames, replay_sequence, save_frames
+from finetrack.data.splits import write_cut_gt
+from finetrack.inference.cache import CachedFrames, every_kth, load_frames, replay_sequence, save_frames
 from finetrack.utils.io import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -48,8 +48,6 @@ RULES: Dict[str, Tuple[str, List[Tuple[str, ...]]]] = {
                                 ("tracker.finetrack.match_thresh=0.6",)]),
     "botsort": ("botsort", [(f"tracker.botsort.appearance_thresh={a}", f"tracker.botsort.proximity_thresh={p}")
                             for p in (0.5, 0.8) for a in (0.25, 0.1, 0.15)]),
-    "adaptive": ("adaptive", [("tracker.adaptive.weight=0.75",), ("tracker.adaptive.weight=0.25",),
-                              ("tracker.adaptive.weight=1.5",)]),
     "robust": ("robust", [()]),
 }
 METRICS = ("IDF1", "HOTA", "AssA", "MOTA", "IDs")
@@ -131,36 +129,6 @@ def build_scene_cache(seq_dir: Path, path: Path, device: str = "cpu") -> CachedF
 
 
 # ----------------------------------------------------------------------------- ground truth
-def every_kth(cache: CachedFrames, k: int) -> CachedFrames:
-    """Frames 1, 1 + k, 1 + 2k, ... of a whole-sequence cache, renumbered from 1, at rate / k."""
-    keep = [i for i, f in enumerate(cache.frames.tolist()) if (f - 1) % k == 0]
-    return CachedFrames(np.arange(1, len(keep) + 1), [cache.xyxy[i] for i in keep],
-                        [cache.scores[i] for i in keep],
-                        None if cache.emb is None else [cache.emb[i] for i in keep],
-                        {**cache.meta, "frame_rate": cache.meta["frame_rate"] / k, "every": k})
-
-
-def write_cut_gt(seq_dir: Path, k: int, dst_root: Path) -> Path:
-    """``seq_dir``'s gt.txt and seqinfo.ini cut to every k-th frame (renumbered) under
-    ``dst_root/<NAME>-every<k>``; returns that folder (the source is only read)."""
-    seq = MOTSequence(seq_dir, require_images=False)
-    name = f"{seq.info.name}-every{k}"
-    dst = Path(dst_root) / name
-    lines = []
-    for line in (Path(seq_dir) / "gt" / "gt.txt").read_text().splitlines():
-        if not line.strip():
-            continue
-        f, rest = line.split(",", 1)
-        f = int(float(f))
-        if (f - 1) % k == 0:
-            lines.append(f"{(f - 1) // k + 1},{rest}")
-    atomic_write_text(dst / "gt" / "gt.txt", "\n".join(lines) + "\n")
-    n = (seq.info.seq_length - 1) // k + 1
-    write_seqinfo(dst, SeqInfo(name, dst, seq.info.im_dir, seq.info.frame_rate / k, n,
-                               seq.info.im_width, seq.info.im_height, seq.info.im_ext))
-    return dst
-
-
 def ceiling_rows(cache: CachedFrames, gt_dir: Path, iou_min: float = 0.5) -> np.ndarray:
     """The association ceiling's results: each detection given the id of the GT box it covers.
 

@@ -135,14 +135,14 @@ class Tracker:
     """ByteTrack's lifecycle with one mode's association (see the module docstring).
 
     Args:
-        mode: ``"byte"``, ``"finetrack"``, ``"jde"``, ``"robust"``, ``"botsort"`` or
-            ``"adaptive"`` (:data:`finetrack.tracker.association.ASSOCIATIONS`).
+        mode: ``"byte"``, ``"finetrack"``, ``"jde"``, ``"robust"`` or ``"botsort"``
+            (:data:`finetrack.tracker.association.ASSOCIATIONS`).
         frame_rate: sequence frame rate; ``max_time_lost = int(frame_rate / 30 * track_buffer)``.
         settings: the shared stages' :class:`ByteTrackSettings` (a
             :class:`finetrack.config.TrackerConfig` is one); None: defaults, updated by ``**shared``.
-        finetrack, jde, robust, botsort, adaptive: the modes' settings (:class:`FineTrackSettings`,
-            :class:`JDESettings`, :class:`RobustSettings`, ``BotSortSettings``,
-            ``AdaptiveSettings``; None: defaults); only ``mode``'s is read.
+        finetrack, jde, robust, botsort: the modes' settings (:class:`FineTrackSettings`,
+            :class:`JDESettings`, :class:`RobustSettings`, ``BotSortSettings``; None: defaults);
+            only ``mode``'s is read.
         cues: ``robust`` only: the embeddings are several appearance cues side by side, of these
             widths (:class:`~finetrack.tracker.association.robust.RobustAssociation`).
         kalman_filter: optional custom :class:`KalmanFilter` (default: ByteTrack's weights).
@@ -162,7 +162,6 @@ class Tracker:
         jde: Optional[JDESettings] = None,
         robust: Optional[RobustSettings] = None,
         botsort=None,
-        adaptive=None,
         cues: Optional[Sequence[int]] = None,
         kalman_filter: Optional[KalmanFilter] = None,
         **shared,
@@ -181,8 +180,7 @@ class Tracker:
                                       if s.new_track_thresh is None else s.new_track_thresh)
         self.max_time_lost = int(self.frame_rate / REFERENCE_FRAME_RATE * s.track_buffer)
         self.kf = kalman_filter if kalman_filter is not None else KalmanFilter()
-        settings_of = {"finetrack": finetrack, "jde": jde, "robust": robust, "botsort": botsort,
-                       "adaptive": adaptive}
+        settings_of = {"finetrack": finetrack, "jde": jde, "robust": robust, "botsort": botsort}
         self.association: Association = ASSOCIATIONS[mode](self, settings_of.get(mode), cues=cues)
         self.reset()
 
@@ -193,7 +191,7 @@ class Tracker:
         sequence: the config is the shared settings, its ``finetrack`` / ``jde`` / ``robust``
         sections the modes'. ``mode`` overrides ``cfg.mode``."""
         return cls(mode or cfg.mode, frame_rate, cfg, finetrack=cfg.finetrack, jde=cfg.jde,
-                   robust=cfg.robust, botsort=cfg.botsort, adaptive=cfg.adaptive, cues=cues)
+                   robust=cfg.robust, botsort=cfg.botsort, cues=cues)
 
     @property
     def embedding_floor(self) -> Optional[float]:

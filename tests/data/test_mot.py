@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from finetrack.data.identities import GTFilter, IdentityTable
-from finetrack.data.mot import half_split_frames, list_sequences, MOTFormatError, MOTSequence, read_det, read_gt, read_seqinfo, SeqInfo, write_seqinfo
+from finetrack.data.mot import half_split_frames, list_sequences, MOTFormatError, MOTSequence, read_gt, read_seqinfo, SeqInfo, write_seqinfo
 from finetrack.data.results import read_results, write_results
 from finetrack.data.splits import write_half_split
 
@@ -194,7 +194,7 @@ def test_bad_gt_line_names_file_and_line(tmp_path, bad_line, needle):
     with pytest.raises(MOTFormatError) as e:
         read_gt(d / "gt" / "gt.txt")
     msg = str(e.value)
-    assert f"gt.txt:3:" in msg and needle in msg
+    assert "gt.txt:3:" in msg and needle in msg
 
 
 def test_bad_det_line(tmp_path):

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 from finetrack.data.mot import SeqInfo, write_seqinfo
 from finetrack.data.results import read_results

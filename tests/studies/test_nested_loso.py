@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from finetrack.data.mot import SeqInfo, write_seqinfo
-from finetrack.inference.cache import CachedFrames, replay_sequence
+from finetrack.data.splits import write_cut_gt
+from finetrack.inference.cache import CachedFrames, every_kth, replay_sequence
 from finetrack.structures import xyxy_to_tlwh
 from finetrack.studies import nested_loso
 from finetrack.tracker import Tracker
@@ -118,9 +119,9 @@ def test_replay_goes_through_the_tracking_loop_with_the_same_rows(scenes):
 
 def test_every_kth_and_cut_gt(scenes, tmp_path):
     dirs, caches = scenes
-    sub = nested_loso.every_kth(caches["A"], 3)
+    sub = every_kth(caches["A"], 3)
     assert sub.frames.tolist() == list(range(1, 9)) and sub.meta["frame_rate"] == pytest.approx(10 / 3)
     np.testing.assert_array_equal(sub.xyxy[1], caches["A"].xyxy[3])
-    d = nested_loso.write_cut_gt(dirs["A"], 3, tmp_path / "gt")
+    d = write_cut_gt(dirs["A"], 3, tmp_path / "gt")
     lines = (d / "gt" / "gt.txt").read_text().split()
     assert d.name == "A-every3" and len(lines) == 16 and lines[2].startswith("2,1,")

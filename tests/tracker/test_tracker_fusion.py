@@ -1,10 +1,8 @@
-"""BoT-SORT's and Deep OC-SORT's fusion rules (finetrack/tracker/association/botsort.py, adaptive.py): hand-derived costs,
-and the crossing where byte swaps two ids."""
+"""BoT-SORT's fusion rule (finetrack/tracker/association/botsort.py): hand-derived costs, and the
+crossing where byte swaps two ids."""
 import numpy as np
-import pytest
 
 from finetrack.tracker import Tracker
-from finetrack.tracker.association.adaptive import AdaptiveSettings, adaptive_cost, adaptive_weight
 from finetrack.tracker.association.botsort import BotSortSettings, botsort_cost
 
 from tests.tracker.test_tracker_crossing import bounce_scene, run_scene
@@ -20,47 +18,24 @@ def test_botsort_cost_hand_checked():
     np.testing.assert_allclose(out, [[0.05, 0.95], [0.45, 0.1]])
 
 
-def test_adaptive_weight_hand_checked():
-    sim = np.array([[0.9, 0.5], [0.6, 0.55]])
-    # row gaps 0.4, 0.05; column gaps 0.3, 0.05; capped at 0.5, halved
-    w = adaptive_weight(sim, base=0.75, max_diff=0.5)
-    np.testing.assert_allclose(w, [[0.75 + 0.2 + 0.15, 0.75 + 0.2 + 0.025],
-                                   [0.75 + 0.025 + 0.15, 0.75 + 0.025 + 0.025]])
-    np.testing.assert_allclose(adaptive_weight(sim[:1, :1], 0.75, 0.5), [[0.75]])
-
-
-def test_adaptive_cost_keeps_the_iou_gate():
-    d_iou = np.array([[0.1, 1.0], [0.9, 0.2]])
-    cost, thresh = adaptive_cost(d_iou, d_iou, np.zeros((2, 2)), 0.75, 0.5, match_thresh=0.8)
-    assert np.isinf(cost[0, 1]) and np.isinf(cost[1, 0])  # outside the IoU gate
-    assert cost[0, 0] < 0.1 and cost[1, 1] < 0.2 and thresh > max(cost[0, 0], cost[1, 1])
-
-
-@pytest.mark.parametrize("mode", ["botsort", "adaptive"])
-def test_fusion_modes_keep_ids_through_a_crossing(mode):
+def test_botsort_keeps_ids_through_a_crossing():
     frames = bounce_scene(occluded=(12,))
     byte = run_scene(Tracker(mode="byte"), frames)
     assert byte[-1] == {0: 2, 1: 1}  # motion alone swaps them
     # botsort: appearance counts only for boxes closer than proximity_thresh (IoU distance);
     # the Kalman prediction carries each track past its person, so at BoT-SORT's 0.5 the right
     # pair is too far for appearance to count and the ids swap as in byte; at 0.8 they are kept
-    settings = {"botsort": BotSortSettings(appearance_thresh=0.25, proximity_thresh=0.8),
-                "adaptive": AdaptiveSettings(weight=0.75)}
-    res = run_scene(Tracker(mode, **{mode: settings[mode]}), frames, np.eye(2, 32))
+    res = run_scene(Tracker("botsort", botsort=BotSortSettings(appearance_thresh=0.25, proximity_thresh=0.8)),
+                    frames, np.eye(2, 32))
     assert res[-1] == {0: 1, 1: 2}
-    if mode == "botsort":
-        near = run_scene(Tracker(mode, botsort=BotSortSettings(proximity_thresh=0.5)),
-                         frames, np.eye(2, 32))
-        assert near[-1] == byte[-1]
+    near = run_scene(Tracker("botsort", botsort=BotSortSettings(proximity_thresh=0.5)), frames, np.eye(2, 32))
+    assert near[-1] == byte[-1]
 
 
-@pytest.mark.parametrize("mode", ["botsort", "adaptive"])
-def test_fusion_modes_are_byte_when_appearance_says_nothing(mode):
+def test_botsort_is_byte_when_appearance_says_nothing():
     """Identical features for everyone: the rules fall back to byte's IoU decisions."""
     frames = bounce_scene()
     byte = run_scene(Tracker(mode="byte"), frames)
-    same = run_scene(Tracker(mode=mode), frames, np.ones((2, 8)))
-    if mode == "adaptive":  # every similarity is 1 and every gap 0: a constant shift of gated pairs
-        assert same == byte
-    else:  # botsort takes min(d_iou, 0) for every close pair: byte's motion cannot be overruled
-        assert same[5] == byte[5]
+    same = run_scene(Tracker(mode="botsort"), frames, np.ones((2, 8)))
+    # botsort takes min(d_iou, 0) for every close pair: byte's motion cannot be overruled
+    assert same[5] == byte[5]

@@ -15,8 +15,8 @@ from finetrack.tracker.association import ASSOCIATIONS
 
 
 def test_registry_covers_every_mode():
-    assert sorted(ASSOCIATIONS) == sorted(MODES) == ["adaptive", "botsort", "byte", "finetrack",
-                                                     "jde", "robust"]
+    assert sorted(ASSOCIATIONS) == sorted(MODES) == ["botsort", "byte", "finetrack", "jde",
+                                                     "robust"]
     assert all(cls.name == mode for mode, cls in ASSOCIATIONS.items())
 
 
@@ -26,7 +26,6 @@ def test_registry_covers_every_mode():
     ("jde", 0.4, True, False, False, False),
     ("robust", 0.8, True, True, True, True),
     ("botsort", 0.8, True, True, True, False),
-    ("adaptive", 0.8, True, True, True, False),
 ])
 def test_strategy_of_each_mode(mode, thresh, emb, low, fuse_unconf, every_box):
     a = Tracker(mode=mode).association

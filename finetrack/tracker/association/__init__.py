@@ -1,5 +1,4 @@
 """One association strategy per tracker mode (see :mod:`.base`), each with its settings."""
-from finetrack.tracker.association.adaptive import AdaptiveAssociation, AdaptiveSettings
 from finetrack.tracker.association.base import Association
 from finetrack.tracker.association.botsort import BotSortAssociation, BotSortSettings
 from finetrack.tracker.association.byte import ByteAssociation
@@ -9,11 +8,10 @@ from finetrack.tracker.association.robust import RobustAssociation, RobustSettin
 
 #: tracker.mode -> its strategy class
 ASSOCIATIONS = {cls.name: cls for cls in (ByteAssociation, FineTrackAssociation, JDEAssociation,
-                                          RobustAssociation, BotSortAssociation,
-                                          AdaptiveAssociation)}
+                                          RobustAssociation, BotSortAssociation)}
 MODES = tuple(ASSOCIATIONS)
 
-__all__ = ["ASSOCIATIONS", "MODES", "AdaptiveAssociation", "AdaptiveSettings", "Association",
+__all__ = ["ASSOCIATIONS", "MODES", "Association",
            "BotSortAssociation", "BotSortSettings", "ByteAssociation", "FineTrackAssociation",
            "FineTrackSettings", "JDEAssociation", "JDESettings", "RobustAssociation",
            "RobustSettings"]
