@@ -126,6 +126,27 @@ def test_track_clip_end_to_end(server, coco_nano, tmp_path, capsys):
     assert len(read_results(out2 / "clip.txt").ids) == 0
 
 
+def test_readme_first_command_runs_offline(server, coco_nano, tmp_path):
+    """README's first example as written (no --mode, no --reid-ckpt: botsort on the training-free
+    colour + ImageNet cues) with the named detector from the file:// server: a results file with
+    tracks and an H.264 mp4 with every frame."""
+    import json
+
+    import av
+
+    clip = _clip(tmp_path / "clip.mp4", coco_nano[1])
+    out = tmp_path / "out"
+    assert finetrack_main(["track", "--source", str(clip), "--det-ckpt", "yolox-nano", "--out",
+                           str(out), "--video", "--no-progress", "tracker.min_box_area=0"]) == 0
+    assert len(read_results(out / "clip.txt").ids) > 0
+    summary = json.loads((out / "track_summary.json").read_text())
+    assert (summary["mode"], summary["appearance"]) == ("botsort", "color+imagenet")
+    with av.open(str(out / "clip.mp4")) as f:
+        stream = f.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert sum(1 for _ in f.decode(stream)) == N_FRAMES
+
+
 def test_wrong_architecture_is_one_line(tmp_path, monkeypatch, capsys):
     """A YOLOX-tiny file served as yolox_nano.pth: exit 2 naming what it holds."""
     srv = tmp_path / "srv"
