@@ -22,9 +22,12 @@ VM) then slows every column alike. Its ``write`` stage formats the result rows (
 
 ``--detector yolox-tiny`` times the route of a new user instead: `finetrack track --source FRAMES
 --det-ckpt yolox-tiny` (YOLOX-tiny at its own 416x416, random weights in the official format served
-from a file:// folder and loaded by name, every box a person) in two columns, `byte` and `color`
-(``tracker.appearance=color``: the colour-histogram appearance, no Re-ID network), each with torch
+from a file:// folder and loaded by name, every box a person) in three columns, `byte`, `color`
+(``tracker.appearance=color``: the colour-histogram appearance, no Re-ID network) and `default`
+(no --mode: the config's default, botsort on color+imagenet: colour histogram + ImageNet
+MobileNetV2 features of 256x128 crops, which run in PyTorch under either runtime), each with torch
 and onnxruntime; ``--threads 1 2`` runs every column at each thread count, in the same process.
+The `appearance` stage is also reported in ms per box.
 
 Without --det-ckpt/--reid-ckpt the model is built from -c's `model` section (configs/pets09.yaml:
 YOLOX-nano at 384x512 + FAFPN/MPMG, C = 64) with RANDOM weights made to respond to the pixels
@@ -56,15 +59,17 @@ from finetrack.utils.io import atomic_write_text
 REPO = Path(__file__).resolve().parents[2]
 
 PETS09 = REPO.parent / "shared" / "data" / "MOT15" / "train" / "PETS09-S2L1"
-STAGES = ("decode", "detector", "reid", "color", "association", "write")
+STAGES = ("decode", "detector", "reid", "appearance", "association", "write")
 #: (column, tracker mode, runtime, overrides)
 RUNS = tuple((f"{name}/{rt}", mode, rt, extra) for rt in ("torch", "onnx") for name, mode, extra in (
     ("byte", "byte", []), ("finetrack_all", "finetrack", ["tracker.embed_all_boxes=true"]),
     ("finetrack", "finetrack", [])))
-#: the columns of ``--detector NAME`` (a named COCO detector, no Re-ID network): ``byte`` and the
-#: colour-histogram appearance (``tracker.appearance=color``, no checkpoint)
+#: the columns of ``--detector NAME`` (a named COCO detector, no Re-ID network): ``byte``, the
+#: colour-histogram appearance (``tracker.appearance=color``, no checkpoint) and ``default``: no
+#: --mode, the config's defaults (botsort on color+imagenet); mode None = no --mode flag
 NAMED_RUNS = tuple((f"{name}/{rt}", mode, rt, extra) for rt in ("torch", "onnx") for name, mode, extra in (
-    ("byte", "byte", []), ("color", "finetrack", ["tracker.appearance=color"])))
+    ("byte", "byte", []), ("color", "finetrack", ["tracker.appearance=color"]),
+    ("default", None, [])))
 
 
 def calibrate_conf(detector, calib, boxes: int) -> float:
@@ -233,7 +238,8 @@ def main(argv=None) -> int:
     p.add_argument("--detector", default=None,
                    help="a named COCO detector (e.g. yolox-tiny, at its own input 416): random "
                    "weights in the official format served from file:// and loaded by name; "
-                   "columns byte and color (tracker.appearance=color), no Re-ID network")
+                   "columns byte, color (tracker.appearance=color) and default (no --mode: "
+                   "botsort on color+imagenet), no Re-ID network")
     p.add_argument("--threads", type=int, nargs="+", default=[1],
                    help="torch / onnxruntime intra-op threads; every column runs at each")
     p.add_argument("--interleave", choices=("runs", "frames"), default="runs",
@@ -252,6 +258,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads[0])
     if not (PETS09 / "img1").is_dir():
         raise SystemExit(f"real data absent: {PETS09}")
+    args.out = args.out.resolve()  # a file:// address and TORCH_HOME need an absolute path
     args.out.mkdir(parents=True, exist_ok=True)
     src = args.out / f"frames_{args.first}_{args.frames}"
     src.mkdir(exist_ok=True)
@@ -293,7 +300,8 @@ def main(argv=None) -> int:
             # --det-ckpt's thresholds (model.conf_thresh)
             extra = ["--reid-ckpt", str(reid)] if mode == "finetrack" and reid is not None else []
             rc = track_cli.main(["--source", str(src), "--fps", "7", "--det-ckpt", str(det),
-                                 *extra, "--mode", mode, "--runtime", runtime, "--out", str(out),
+                                 *extra, *(["--mode", mode] if mode else []),
+                                 "--runtime", runtime, "--out", str(out),
                                  "--overwrite", "--no-progress", *overrides, *run_extra])
             if rc != 0:
                 raise SystemExit(f"{key} failed with exit code {rc}")
@@ -324,8 +332,11 @@ def main(argv=None) -> int:
         print(f"| {stage} | " + " | ".join(f"{med[c][stage]:.1f}" for c in cols) + " |")
     print("| boxes / frame | " + " | ".join(f"{med[c]['boxes']:.1f}" for c in cols) + " |")
     print("| embedded / frame | " + " | ".join(f"{med[c]['embedded']:.1f}" for c in cols) + " |")
+    print("| appearance ms / box | " + " | ".join(
+        f"{med[c]['appearance'] / med[c]['boxes']:.2f}" if med[c]["boxes"] else "-"
+        for c in cols) + " |")
     ratios, per_repeat = {}, {}
-    names = ("color",) if args.detector else ("finetrack_all", "finetrack")
+    names = ("color", "default") if args.detector else ("finetrack_all", "finetrack")
     suffixes = [f"/t{n}" for n in args.threads] if multi else [""]
     for runtime in sorted({r[2] for r in selected}, reverse=True):
         for sfx in suffixes:
