@@ -125,3 +125,49 @@ def test_every_kth_and_cut_gt(scenes, tmp_path):
     d = write_cut_gt(dirs["A"], 3, tmp_path / "gt")
     lines = (d / "gt" / "gt.txt").read_text().split()
     assert d.name == "A-every3" and len(lines) == 16 and lines[2].startswith("2,1,")
+
+
+def test_crop_cues_are_settings_of_the_config():
+    assert "imagenet@128x64" in nested_loso.CUES and "color+imagenet@256x128" in nested_loso.CUES
+    t = nested_loso.tracker_config("botsort", "color+imagenet@128x64", [])
+    assert t.appearance == "color+imagenet" and list(t.imagenet_crop) == [128, 64]
+    assert nested_loso.tracker_config("botsort", "imagenet@256x128", []).imagenet_crop == [256, 128]
+
+
+def test_scene_cache_holds_each_crop_and_upgrades_an_older_cache(tmp_path):
+    """A cache of the older layout (one ``imagenet`` block, its crop in meta) keeps its columns and
+    gains only the crop it lacks, equal to the embedder at that crop."""
+    from finetrack.data.mot import MOTSequence
+    from finetrack.inference.cache import load_frames, save_frames
+    from finetrack.inference.imagenet import ImageNetEmbedder
+    from tests.inference.test_default_mode import _write_sequence
+    from tests.tracker.test_tracker_crossing import bounce_scene
+
+    _write_sequence(tmp_path, bounce_scene()[:3])
+    seq_dir = tmp_path / "train" / "BOUNCE-01"
+    path = tmp_path / "cache.npz"
+    crops = ((64, 32), (32, 16))
+    fresh = nested_loso.build_scene_cache(seq_dir, path, crops=crops)
+    cols = fresh.meta["cues"]
+    assert set(cols) == {"color", "imagenet@64x32", "imagenet@32x16"}
+    seq = MOTSequence(seq_dir)
+    for hw in crops:
+        a, b = cols[nested_loso.crop_cue(hw)]
+        np.testing.assert_allclose(fresh.emb[1][:, a:b],
+                                   ImageNetEmbedder(crop_hw=hw)(seq.read_frame(2), fresh.xyxy[1]), atol=1e-5)
+    # the older layout: colour + one imagenet block at 64x32 (marked so that a recompute shows)
+    a, b = cols["imagenet@64x32"]
+    old = [np.concatenate([e[:, :a], np.full((len(e), b - a), 0.5, np.float32)], axis=1) for e in fresh.emb]
+    fresh.emb, fresh.meta = old, {**fresh.meta, "cues": {"color": [0, a], "imagenet": [a, b]},
+                                  "imagenet": {"layer": 17, "pooling": "avg2", "crop_hw": [64, 32]}}
+    save_frames(fresh, path)
+    up = nested_loso.build_scene_cache(seq_dir, path, crops=crops)
+    c = up.meta["cues"]
+    assert set(c) == {"color", "imagenet@64x32", "imagenet@32x16"} and c["imagenet@64x32"] == [a, b]
+    assert np.all(up.emb[0][:, a:b] == 0.5)  # kept, not recomputed
+    s, e = c["imagenet@32x16"]
+    np.testing.assert_allclose(up.emb[1][:, s:e],
+                               ImageNetEmbedder(crop_hw=(32, 16))(seq.read_frame(2), up.xyxy[1]), atol=1e-5)
+    assert load_frames(path).meta["cues"] == c  # written back
+    split = nested_loso.split_cue(up, "color+imagenet@32x16")
+    assert split.emb[0].shape[1] == a + (e - s)
