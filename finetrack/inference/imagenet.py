@@ -39,9 +39,7 @@ POOLINGS = ("avg", "max", "avg2")
 #: chosen on the shared scenes' GT-box retrieval (docs/experiments/unseen_scenes.md)
 DEFAULT_LAYER = 17
 DEFAULT_POOLING = "avg2"
-#: crop size (H, W): the person aspect ratio of the project's crop Re-ID networks; the config key
-#: ``tracker.imagenet_crop`` (same default) sets it. 128x64 costs a third per box but missed the
-#: unseen-scene bars when the nested study chose it (docs/experiments/unseen_scenes.md, section 4)
+#: crop size (H, W): the person aspect ratio of the project's crop Re-ID networks
 DEFAULT_CROP_HW = (256, 128)
 
 

@@ -12,11 +12,8 @@ Checks that choose nothing: the same scenes at 1/k of their frame rate (:func:`f
 ground truth cut the same way by :func:`finetrack.data.splits.write_cut_gt`), tracked with the settings chosen for the
 full-rate scene's left-out fold.
 
-The imagenet cue's crop size (``tracker.imagenet_crop``) is chosen like the rule's settings: the
-cues ``imagenet@HxW`` / ``color+imagenet@HxW`` exist at each crop of :data:`CROPS`.
-
-Each scene's public detections, the colour histograms and the imagenet features at every crop are
-computed once (:func:`build_scene_cache`, ``<work>/cache/<SCENE>.npz``); every tracked row replays them through
+Each scene's public detections and both cues' features are computed once
+(:func:`build_scene_cache`, ``<work>/cache/<SCENE>.npz``); every tracked row replays them through
 :func:`finetrack.inference.track_loop.track_sequence` (the loop ``finetrack track`` runs,
 :func:`finetrack.inference.cache.replay_sequence`).
 """
@@ -41,32 +38,8 @@ from finetrack.utils.io import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-#: the imagenet cue's crop sizes (H, W) the study chooses between (``tracker.imagenet_crop``)
-CROPS = ((256, 128), (128, 64))
-
-
-def crop_cue(hw: Sequence[int], base: str = "imagenet") -> str:
-    """``imagenet@128x64``: a cue name with the imagenet crop it was computed at."""
-    return f"{base}@{int(hw[0])}x{int(hw[1])}"
-
-
-#: the training-free cues of the study (``tracker.appearance`` values, the imagenet ones at each
-#: crop of :data:`CROPS`: ``imagenet@128x64`` is ``tracker.appearance=imagenet
-#: tracker.imagenet_crop=[128,64]``)
-CUES = ("color",) + tuple(crop_cue(hw, base) for base in ("imagenet", "color+imagenet") for hw in CROPS)
-
-
-def cue_overrides(cue: str) -> List[str]:
-    """The ``tracker.*`` overrides of a study cue name (``color+imagenet@128x64`` ->
-    appearance ``color+imagenet``, imagenet_crop ``[128,64]``)."""
-    appearance, _, crop = cue.partition("@")
-    out = [f"tracker.appearance={appearance}"]
-    if crop:
-        h, w = crop.split("x")
-        out.append(f"tracker.imagenet_crop=[{int(h)},{int(w)}]")
-    return out
-
-
+#: the training-free cues of the study (``tracker.appearance`` values)
+CUES = ("color", "imagenet", "color+imagenet")
 #: rule -> (tracker.mode, grid of tracker.* overrides; the first entry is the rule's published
 #: default). ``byte`` reads no cue.
 RULES: Dict[str, Tuple[str, List[Tuple[str, ...]]]] = {
@@ -101,85 +74,57 @@ def split_cue(cache: CachedFrames, cue: str) -> CachedFrames:
     return CachedFrames(cache.frames, cache.xyxy, cache.scores, emb, {**cache.meta, "cue": cue})
 
 
-class _Timed:
-    """An embedder that counts its seconds and boxes."""
+class _BothCues:
+    """One embedder call giving ``[colour | imagenet]`` and timing each part."""
 
-    def __init__(self, embedder):
-        self.embedder, self.seconds, self.boxes = embedder, 0.0, 0
+    def __init__(self, device: str = "cpu"):
+        from finetrack.inference.color import ColorHistogramEmbedder
+        from finetrack.inference.imagenet import ImageNetEmbedder
+
+        self.color = ColorHistogramEmbedder()
+        self.imagenet = ImageNetEmbedder(device=device)
+        self.seconds = {"color": 0.0, "imagenet": 0.0}
+        self.boxes = 0
+
+    @property
+    def dim(self) -> int:
+        return self.color.dim + self.imagenet.dim
 
     def __call__(self, image, xyxy):
         t0 = time.perf_counter()
-        out = self.embedder(image, xyxy)
-        self.seconds += time.perf_counter() - t0
+        c = self.color(image, xyxy)
+        t1 = time.perf_counter()
+        i = self.imagenet(image, xyxy)
+        t2 = time.perf_counter()
+        self.seconds["color"] += t1 - t0
+        self.seconds["imagenet"] += t2 - t1
         self.boxes += len(xyxy)
-        return out
-
-    @property
-    def ms_per_box(self) -> float:
-        return 1000.0 * self.seconds / max(self.boxes, 1)
+        return np.concatenate([c, i], axis=1)
 
 
-def _named_crops(cache: CachedFrames) -> CachedFrames:
-    """An older cache's single ``imagenet`` column block renamed ``imagenet@HxW`` (its
-    ``meta["imagenet"]["crop_hw"]``)."""
-    cols, im = dict(cache.meta["cues"]), dict(cache.meta["imagenet"])
-    if "imagenet" in cols:
-        name = crop_cue(im.pop("crop_hw"))
-        cols[name] = cols.pop("imagenet")
-        ms = dict(cache.meta.get("ms_per_box", {}))
-        if "imagenet" in ms:
-            ms[name] = ms.pop("imagenet")
-        cache.meta.update(cues=cols, imagenet=im, ms_per_box=ms)
-    return cache
+def build_scene_cache(seq_dir: Path, path: Path, device: str = "cpu") -> CachedFrames:
+    """The scene's public detections with colour and imagenet features, computed once.
 
-
-def add_crop(cache: CachedFrames, seq: MOTSequence, hw: Sequence[int], device: str = "cpu") -> CachedFrames:
-    """The cache with the imagenet features of its boxes at crop ``hw`` appended as the columns
-    of cue ``imagenet@HxW`` (``meta["cues"]``; ``meta["ms_per_box"]`` gets its cost)."""
-    from finetrack.inference.imagenet import ImageNetEmbedder
-
-    emb = _Timed(ImageNetEmbedder(crop_hw=hw, device=device))
-    d = cache.emb[0].shape[1] if cache.emb else 0
-    new = [np.concatenate([e, emb(seq.read_frame(int(f)), b)], axis=1)
-           for f, b, e in zip(cache.frames, cache.xyxy, cache.emb)]
-    name = crop_cue(hw)
-    meta = {**cache.meta, "cues": {**cache.meta["cues"], name: [d, d + emb.embedder.dim]},
-            "ms_per_box": {**cache.meta.get("ms_per_box", {}), name: emb.ms_per_box}}
-    return CachedFrames(cache.frames, cache.xyxy, cache.scores, new, meta)
-
-
-def build_scene_cache(seq_dir: Path, path: Path, device: str = "cpu",
-                      crops: Sequence[Sequence[int]] = CROPS) -> CachedFrames:
-    """The scene's public detections with colour and imagenet features (one column block per
-    crop of ``crops``: cue ``imagenet@HxW``), computed once.
-
-    Reuses ``path`` when it was made with the same imagenet layer and pooling; the crops it lacks
-    are computed and appended (an older cache's one ``imagenet`` block is renamed by its crop).
+    Reuses ``path`` when it exists and was made with the same imagenet layer and pooling.
     """
     from finetrack.inference import imagenet
     from finetrack.inference.cache import compute_frames
-    from finetrack.inference.color import ColorHistogramEmbedder
     from finetrack.inference.sources import PublicDetections
 
-    want = {"layer": imagenet.DEFAULT_LAYER, "pooling": imagenet.DEFAULT_POOLING}
-    cache = None
+    want = {"layer": imagenet.DEFAULT_LAYER, "pooling": imagenet.DEFAULT_POOLING,
+            "crop_hw": list(imagenet.DEFAULT_CROP_HW)}
     if path.is_file():
         cache = load_frames(path)
-        im = cache.meta.get("imagenet") or {}
-        cache = _named_crops(cache) if {k: im.get(k) for k in want} == want else None
+        if cache.meta.get("imagenet") == want:
+            return cache
     seq = MOTSequence(seq_dir)
-    changed = cache is None
-    if cache is None:
-        color = _Timed(ColorHistogramEmbedder())
-        cache = compute_frames(seq, PublicDetections(seq), color, "all", meta={
-            "checkpoint": "training-free cues", "imagenet": want, "cues": {"color": [0, color.embedder.dim]}})
-        cache.meta["ms_per_box"] = {"color": color.ms_per_box}
-        cache.meta["boxes"] = color.boxes
-    for hw in crops:
-        if crop_cue(hw) not in cache.meta["cues"]:
-            cache, changed = add_crop(cache, seq, hw, device), True
-    if changed:
-        save_frames(cache, path)
+    emb = _BothCues(device)
+    cache = compute_frames(seq, PublicDetections(seq), emb, "all", meta={
+        "checkpoint": "training-free cues", "imagenet": want,
+        "cues": {"color": [0, emb.color.dim], "imagenet": [emb.color.dim, emb.dim]}})
+    cache.meta["ms_per_box"] = {k: 1000.0 * v / max(emb.boxes, 1) for k, v in emb.seconds.items()}
+    cache.meta["boxes"] = emb.boxes
+    save_frames(cache, path)
     return cache
 
 
@@ -232,7 +177,7 @@ def score_rows(rows: np.ndarray, gt_dir: Path, res_dir: Path) -> Dict[str, float
 # ----------------------------------------------------------------------------- tracking
 def tracker_config(mode: str, cue: Optional[str], overrides: Sequence[str]):
     """The frozen tracker config of a grid point (the project's config machinery)."""
-    extra = [f"tracker.mode={mode}"] + (cue_overrides(cue) if cue else [])
+    extra = [f"tracker.mode={mode}"] + ([f"tracker.appearance={cue}"] if cue else [])
     return freeze(load_config(Config, None, list(overrides) + extra)).tracker
 
 
@@ -471,8 +416,8 @@ USAGE = """Nested leave-one-scene-out study of fusion rules on training-free cue
     python scripts/nested_loso.py [--data ../shared/data] [--out outputs/unseen] [--steps 2 3]
         [--scenes PETS09-S2L1 ETH-Sunnyday KITTI-17 MOT17-09-FRCNN]
 
-Builds each scene's cache once (public detections, colour and ImageNet MobileNetV2 features at
-256x128 and 128x64: OUT/cache/<SCENE>.npz; an older cache there gains only the crop it lacks), scores the grid of finetrack/studies/nested_loso.py RULES x CUES with
+Builds each scene's cache once (public detections, colour and ImageNet MobileNetV2 features:
+OUT/cache/<SCENE>.npz), scores the grid of finetrack/studies/nested_loso.py RULES x CUES with
 TrackEval (stored in OUT/scores.json, so a rerun replays nothing it has), and writes
 OUT/nested_loso.json and OUT/nested_loso.md (printed too).
 """

@@ -76,24 +76,3 @@ def test_run_tracking_default_needs_no_mode_nor_checkpoint(tmp_path):
     assert a0 == a1
     with pytest.raises(ValueError, match="--reid-ckpt"):  # the paper's rule reads Re-ID features
         track("finetrack")
-
-
-def test_imagenet_crop_key_reaches_the_embedder(tmp_path, monkeypatch):
-    """``tracker.imagenet_crop`` is the crop the default appearance's MobileNetV2 sees."""
-    from finetrack.inference import imagenet
-    from finetrack.inference.app import run_tracking
-
-    assert TrackerConfig().imagenet_crop == list(imagenet.DEFAULT_CROP_HW)  # one default
-    seen = []
-
-    class Recording(imagenet.ImageNetEmbedder):
-        def __call__(self, image_bgr, xyxy):
-            seen.append(self.crop_hw)
-            return super().__call__(image_bgr, xyxy)
-
-    monkeypatch.setattr(imagenet, "ImageNetEmbedder", Recording)
-    frames = bounce_scene(occluded=(12,))[:3]
-    _write_sequence(tmp_path, frames)
-    cfg = freeze(load_config(Config, None, ["tracker.min_box_area=0", "tracker.imagenet_crop=[64,32]"]))
-    run_tracking(cfg, str(tmp_path), "train", str(tmp_path / "out"), det="public", progress=False)
-    assert seen and set(seen) == {(64, 32)}
