@@ -79,6 +79,24 @@ def _render(frames, size=(480, 640)):
     return images
 
 
+def write_bounce_sequence(root, frames):
+    """``root/train/BOUNCE-01``: the rendered scene as a MOT sequence with its boxes as det.txt."""
+    import cv2
+
+    from finetrack.data.mot import SeqInfo, write_seqinfo
+
+    d = root / "train" / "BOUNCE-01"
+    (d / "img1").mkdir(parents=True)
+    (d / "det").mkdir()
+    det = []
+    for f, ((boxes, _), img) in enumerate(zip(frames, _render(frames)), start=1):
+        cv2.imwrite(str(d / "img1" / f"{f:06d}.png"), img)
+        det += [f"{f},-1,{b[0]},{b[1]},{b[2] - b[0]},{b[3] - b[1]},0.9,-1,-1,-1" for b in boxes]
+    (d / "det" / "det.txt").write_text("\n".join(det) + "\n")
+    write_seqinfo(d, SeqInfo("BOUNCE-01", d, "img1", 30, len(frames), 640, 480, ".png"))
+    return d
+
+
 def test_robust_with_colour_keeps_ids_through_the_bounce():
     frames = bounce_scene(occluded=())
     images = _render(frames)
@@ -100,24 +118,14 @@ def test_robust_with_colour_keeps_ids_through_the_bounce():
 
 
 def test_run_tracking_with_colour_needs_no_reid_checkpoint(tmp_path):
-    import cv2
 
     from finetrack.config import Config
     from finetrack.configlib import freeze, load_config
-    from finetrack.data.mot import SeqInfo, write_seqinfo
     from finetrack.data.results import read_results
     from finetrack.inference.app import run_tracking
 
     frames = bounce_scene(occluded=())
-    d = tmp_path / "train" / "BOUNCE-01"
-    (d / "img1").mkdir(parents=True)
-    (d / "det").mkdir()
-    det = []
-    for f, ((boxes, _), img) in enumerate(zip(frames, _render(frames)), start=1):
-        cv2.imwrite(str(d / "img1" / f"{f:06d}.png"), img)
-        det += [f"{f},-1,{b[0]},{b[1]},{b[2] - b[0]},{b[3] - b[1]},0.9,-1,-1,-1" for b in boxes]
-    (d / "det" / "det.txt").write_text("\n".join(det) + "\n")
-    write_seqinfo(d, SeqInfo("BOUNCE-01", d, "img1", 30, len(frames), 640, 480, ".png"))
+    write_bounce_sequence(tmp_path, frames)
     fast = ["tracker.robust.min_samples=5", "tracker.robust.identity_lag_s=0.1",
             "tracker.robust.identity_z=0", "tracker.min_box_area=0"]
 

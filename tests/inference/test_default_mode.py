@@ -4,7 +4,6 @@ The scripted crossing where ``byte`` swaps two ids (tests/tracker/test_tracker_c
 kept by the default mode, both on identity-bearing embeddings and end to end through
 ``run_tracking`` on rendered frames with neither ``--mode`` nor ``--reid-ckpt``.
 """
-import cv2
 import numpy as np
 import pytest
 
@@ -13,7 +12,7 @@ from finetrack.configlib import freeze, load_config
 from finetrack.inference.build import build_tracker, resolve_appearance
 from finetrack.tracker import Tracker
 
-from tests.inference.test_color import _render
+from tests.inference.test_color import write_bounce_sequence
 from tests.tracker.test_tracker_crossing import bounce_scene, run_scene
 
 
@@ -36,26 +35,12 @@ def test_default_mode_keeps_ids_where_byte_swaps(occluded):
     assert res[-1] == {0: 1, 1: 2}
 
 
-def _write_sequence(root, frames):
-    from finetrack.data.mot import SeqInfo, write_seqinfo
-
-    d = root / "train" / "BOUNCE-01"
-    (d / "img1").mkdir(parents=True)
-    (d / "det").mkdir()
-    det = []
-    for f, ((boxes, _), img) in enumerate(zip(frames, _render(frames)), start=1):
-        cv2.imwrite(str(d / "img1" / f"{f:06d}.png"), img)
-        det += [f"{f},-1,{b[0]},{b[1]},{b[2] - b[0]},{b[3] - b[1]},0.9,-1,-1,-1" for b in boxes]
-    (d / "det" / "det.txt").write_text("\n".join(det) + "\n")
-    write_seqinfo(d, SeqInfo("BOUNCE-01", d, "img1", 30, len(frames), 640, 480, ".png"))
-
-
 def test_run_tracking_default_needs_no_mode_nor_checkpoint(tmp_path):
     from finetrack.data.results import read_results
     from finetrack.inference.app import run_tracking
 
     frames = bounce_scene(occluded=(12,))
-    _write_sequence(tmp_path, frames)
+    write_bounce_sequence(tmp_path, frames)
     cfg = freeze(load_config(Config, None, ["tracker.min_box_area=0"]))
 
     def track(mode):
