@@ -117,7 +117,7 @@ def track_video(
     source: Union[str, Path, int],
     detector: Union[str, Detector, None] = "yolox-s",
     det_file: Optional[Union[str, Path]] = None,
-    mode: str = "byte",
+    mode: Optional[str] = None,
     conf: Optional[float] = None,
     classes: Optional[Sequence[int]] = None,
     vid_stride: int = 1,
@@ -137,7 +137,10 @@ def track_video(
         source: video file, image folder, glob, webcam index or MOT sequence folder.
         detector: a name / path for :func:`load_detector`, or a :class:`Detector` (reused).
         det_file: MOTChallenge detection rows (1-based frames) instead of a detector.
-        mode: association; ``byte`` (motion only) is the one without an appearance model.
+        mode: association; None = the config's (``botsort`` on the training-free colour + ImageNet
+            cues, as ``finetrack track`` without ``--mode``); ``byte`` is motion only. A mode whose
+            appearance reads a Re-ID model (``finetrack``, ``jde``) needs ``finetrack track
+            --reid-ckpt``.
         conf, classes: detector score threshold and classes (a detection file: ``conf`` drops
             the rows below it).
         vid_stride, max_frames: every n-th frame, at most this many (source frame numbers kept).
@@ -168,9 +171,18 @@ def track_video(
     if (video or save_crops) and out is None:
         raise ValueError("video=True / save_crops=True write files: give out=FOLDER")
     cfg = _config(config)
-    if mode != "byte":  # every other mode reads embeddings (finetrack.tracker MODE_TABLE)
-        raise ValueError(f"track_video runs without an appearance model: mode {mode!r} needs "
-                         "one; use mode='byte' (or `finetrack track --reid-ckpt ...`)")
+    mode = mode or cfg.tracker.mode
+    appearance = None
+    if mode != "byte":
+        from finetrack.inference.appearance import build_appearance, needs_reid
+        from finetrack.inference.build import resolve_appearance
+
+        cue = resolve_appearance(cfg.tracker, mode)
+        if needs_reid(cue) or cue == "auto":
+            raise ValueError(f"mode {mode!r} with tracker.appearance={cue} reads a Re-ID model: "
+                             "track_video runs training-free cues only (the default mode, or "
+                             "mode='byte'); use `finetrack track --reid-ckpt ...`")
+        appearance = build_appearance(cue, device)
     reader = open_source(str(source), fps)
     if opts.subsamples:
         reader = StridedFrames(reader, opts.vid_stride, opts.max_frames)
@@ -194,7 +206,7 @@ def track_video(
         crops = CropSaver(out_dir / "crops" / reader.name)
     try:
         res = track_sequence(reader, src, tracker, progress=progress,
-                             on_frame=chain_callbacks(writer, crops))
+                             on_frame=chain_callbacks(writer, crops), appearance=appearance)
         if out_dir is not None:
             write_tracks(out_dir / reader.name, res.rows, opts.fmt)
         if writer is not None:

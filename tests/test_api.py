@@ -97,7 +97,7 @@ def test_load_detector_is_called_on_a_bgr_frame(nano_server):
 def test_track_video_returns_tracks_and_writes_nothing(tmp_path):
     video, dets = _video(tmp_path / "clip.mp4"), _dets(tmp_path / "dets.txt")
     before = sorted(tmp_path.rglob("*"))
-    res = finetrack.track_video(video, det_file=dets, config=None)
+    res = finetrack.track_video(video, det_file=dets, mode="byte", config=None)
     assert sorted(tmp_path.rglob("*")) == before  # nothing written
     assert sorted(set(res.ids.tolist())) == [1, 2] and res.rows.shape == (2 * N, 7)
     for tid in (1, 2):  # each id stays on its walker (top edge 15 or 60)
@@ -108,6 +108,22 @@ def test_track_video_returns_tracks_and_writes_nothing(tmp_path):
 
     assert main(["track", "--source", str(video), "--det-file", str(dets), "--out",
                  str(tmp_path / "cli"), *RUN[:3], "train.device=cpu"]) == 0
+    cli = read_results(tmp_path / "cli" / "clip.txt")
+    np.testing.assert_allclose(res.rows[np.lexsort((res.ids, res.frames))],
+                               np.column_stack([cli.frames, cli.ids, cli.tlwh, cli.scores]),
+                               atol=0.01)
+
+
+def test_track_video_default_mode_is_the_commands(tmp_path):
+    """No mode: botsort on the training-free colour + ImageNet cues, as ``finetrack track``
+    without --mode; the same rows as the command line."""
+    video, dets = _video(tmp_path / "clip.mp4"), _dets(tmp_path / "dets.txt")
+    res = finetrack.track_video(video, det_file=dets)
+    assert sorted(set(res.ids.tolist())) == [1, 2] and "appearance" in res.timer.seconds
+    from finetrack.cli import main
+
+    assert main(["track", "--source", str(video), "--det-file", str(dets), "--out",
+                 str(tmp_path / "cli"), "--no-progress", "train.device=cpu"]) == 0
     cli = read_results(tmp_path / "cli" / "clip.txt")
     np.testing.assert_allclose(res.rows[np.lexsort((res.ids, res.frames))],
                                np.column_stack([cli.frames, cli.ids, cli.tlwh, cli.scores]),
