@@ -52,7 +52,7 @@ class PublicDetections:
         return xyxy, scores
 
 
-class FileDetections:
+class FileDetections(PublicDetections):
     """Boxes from a MOTChallenge detection file given for any source (``--det-file dets.txt``).
 
     Rows are ``frame,id,x,y,w,h,score[,...]`` with 1-based frames numbered like the source's
@@ -61,10 +61,11 @@ class FileDetections:
     Args:
         path: the file. min_score: drop boxes scoring below this (default: keep all).
         num_frames: the source's frame count, when known: a row beyond it is an error.
+
+    Called like :class:`PublicDetections` (the same per-frame lookup and score filter).
     """
 
     name = "file"
-    needs_image = False
 
     def __init__(self, path, min_score: Optional[float] = None, num_frames: Optional[int] = None):
         from finetrack.data.mot import check_frame_range, read_det
@@ -74,13 +75,6 @@ class FileDetections:
             check_frame_range(self._det.frames, self._det.line_no, path, num_frames,
                               f"the source's {num_frames} frames")
         self._min_score = min_score
-
-    def __call__(self, frame: int, image: Optional[np.ndarray] = None) -> FrameDets:
-        xyxy, scores = self._det.for_frame(frame)
-        if self._min_score is not None:
-            keep = scores >= self._min_score
-            xyxy, scores = xyxy[keep], scores[keep]
-        return xyxy, scores
 
 
 class GTDetections:
