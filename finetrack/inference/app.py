@@ -384,7 +384,7 @@ def run_tracking(
                 cmc.save()
                 logger.info("%s: camera motion (%s) %d computed, %d cached in %s", reader.name,
                             cfg.tracker.cmc, cmc.computed, cmc.reused, cmc.cache_file)
-            rows = np.column_stack([res.frames, res.ids, res.tlwh, res.scores]) if len(res.ids) else np.zeros((0, 7))
+            rows = res.rows
             rows = postprocess_tracks(rows, cfg.tracker)
             t_write = time.perf_counter()
             txt = write_tracks(out / reader.name, rows, opts.fmt)

@@ -238,7 +238,4 @@ def replay_sequence(cache: CachedFrames, tracker, use_embeddings: bool = True) -
     """
     from finetrack.inference.track_loop import track_sequence
 
-    res = track_sequence(CachedReader(cache), CachedSource(cache, use_embeddings), tracker)
-    if not len(res.ids):
-        return np.zeros((0, 7))
-    return np.column_stack([res.frames, res.ids, res.tlwh, res.scores])
+    return track_sequence(CachedReader(cache), CachedSource(cache, use_embeddings), tracker).rows
