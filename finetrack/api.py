@@ -205,8 +205,10 @@ def track_video(
     if out_dir is not None and save_crops:
         crops = CropSaver(out_dir / "crops" / reader.name)
     try:
+        floor = None if cfg.tracker.embed_all_boxes else tracker.embedding_floor
         res = track_sequence(reader, src, tracker, progress=progress,
-                             on_frame=chain_callbacks(writer, crops), appearance=appearance)
+                             on_frame=chain_callbacks(writer, crops), appearance=appearance,
+                             embed_floor=floor)
         if out_dir is not None:
             write_tracks(out_dir / reader.name, res.rows, opts.fmt)
         if writer is not None:

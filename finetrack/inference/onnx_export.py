@@ -72,7 +72,7 @@ class _HeadGraph(nn.Module):
         return self.head(list(feats), [boxes])["embedding"]
 
 
-def _export_bytes(module: nn.Module, args: Tuple[torch.Tensor, ...], input_names: List[str],
+def export_bytes(module: nn.Module, args: Tuple[torch.Tensor, ...], input_names: List[str],
                   output_names: List[str], dynamic_axes: Dict[str, Dict[int, str]],
                   opset: int) -> bytes:
     """``torch.onnx.export`` (TorchScript exporter) of an eval-mode module into bytes."""
@@ -98,7 +98,7 @@ def detector_onnx_bytes(detector: nn.Module, opset: int = OPSET) -> bytes:
     detector.eval()
     h, w = detector.input_size
     names = [f"feat{i}" for i in range(len(detector.feature_levels))]
-    return _export_bytes(_DetectorGraph(detector), (torch.zeros(1, 3, h, w),), ["images"],
+    return export_bytes(_DetectorGraph(detector), (torch.zeros(1, 3, h, w),), ["images"],
                          ["raw", *names], {}, opset)
 
 
@@ -109,7 +109,7 @@ def head_onnx_bytes(head: nn.Module, detector: nn.Module, opset: int = OPSET) ->
     feats = [torch.zeros(1, c, h // s, w // s)
              for c, s in zip(detector.feature_channels, detector.feature_strides)]
     names = [f"feat{i}" for i in range(len(feats))]
-    return _export_bytes(_HeadGraph(head), (*feats, _example_boxes((h, w))), [*names, "boxes"],
+    return export_bytes(_HeadGraph(head), (*feats, _example_boxes((h, w))), [*names, "boxes"],
                          ["embedding"], {"boxes": {0: "boxes"}, "embedding": {0: "boxes"}}, opset)
 
 
@@ -167,8 +167,13 @@ def export_onnx(
 # --------------------------------------------------------------------------------------------
 # onnxruntime
 # --------------------------------------------------------------------------------------------
-def _session(graph: Union[bytes, PathLike], threads: Optional[int] = None):
-    """A CPU onnxruntime session of an ONNX file or of its bytes (threads: torch's count)."""
+def ort_session(graph: Union[bytes, PathLike], threads: Optional[int] = None):
+    """A CPU onnxruntime session of an ONNX file or of its bytes (threads: torch's count).
+
+    Its threads do not spin-wait after a run (``session.intra_op.allow_spinning`` 0): a frame
+    runs several networks in turn (detector, ImageNet cue), and a pool that spins after its run
+    takes the cores the next one needs.
+    """
     try:
         import onnxruntime as ort
     except ImportError as e:  # pragma: no cover - a pinned requirement
@@ -177,6 +182,7 @@ def _session(graph: Union[bytes, PathLike], threads: Optional[int] = None):
     opts.intra_op_num_threads = int(threads or torch.get_num_threads())
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     src = graph if isinstance(graph, bytes) else str(graph)
     return ort.InferenceSession(src, sess_options=opts, providers=["CPUExecutionProvider"])
 
@@ -195,7 +201,7 @@ class OnnxDetector:
 
     def __init__(self, detector: nn.Module, graph: Union[bytes, PathLike, None] = None) -> None:
         self.torch_detector = detector.eval()
-        self.session = _session(detector_onnx_bytes(detector) if graph is None else graph)
+        self.session = ort_session(detector_onnx_bytes(detector) if graph is None else graph)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
 
@@ -240,7 +246,7 @@ class OnnxHead:
     def __init__(self, head: nn.Module, detector: nn.Module,
                  graph: Union[bytes, PathLike, None] = None) -> None:
         self.embedding_dim = int(head.embedding_dim)
-        self.session = _session(head_onnx_bytes(head, detector) if graph is None else graph)
+        self.session = ort_session(head_onnx_bytes(head, detector) if graph is None else graph)
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     def __call__(self, feats: Sequence[torch.Tensor], boxes: torch.Tensor) -> np.ndarray:

@@ -81,6 +81,21 @@ def embed_boxes(embedder, image, xyxy: np.ndarray, scores: np.ndarray,
     return scatter_rows(embedder(image, np.asarray(xyxy)[keep]), keep, int(embedder.dim))
 
 
+def appearance_rows(appearance, image, xyxy: np.ndarray, scores: np.ndarray,
+                    reid: Optional[np.ndarray], floor: Optional[float]) -> np.ndarray:
+    """``appearance(image, xyxy, reid)`` on the boxes scoring above ``floor`` (all when None),
+    zero rows for the others: (N, D) float32."""
+    from finetrack.models.reid_head import embed_mask
+
+    keep = embed_mask(scores, floor)
+    if keep.all():
+        return appearance(image, xyxy, reid)
+    sub = appearance(image, np.asarray(xyxy)[keep], None if reid is None else reid[keep])
+    out = np.zeros((len(keep), sub.shape[1]), np.float32)
+    out[keep] = sub
+    return out
+
+
 def detect_frame(source, frame: int, image: Optional[np.ndarray], timer: StageTimer):
     """One frame through a detection source, its time added to ``timer``.
 
@@ -133,8 +148,9 @@ def track_sequence(
         cmc: camera motion ``cmc(frame, xyxy, image_or_None) -> (2, 3)`` warp from the previous
             frame (:class:`finetrack.inference.camera_motion.SequenceCMC`, which reads frames it
             needs itself), passed to ``tracker.update(..., warp=)``; None = static camera.
-        embed_floor: ``embedder`` runs only on the boxes scoring above it, the other rows are
-            zeros (``tracker.embedding_floor``: boxes the association never reads); None = all.
+        embed_floor: ``embedder`` and ``appearance`` run only on the boxes scoring above it, the
+            other rows are zeros (``tracker.embedding_floor``: boxes the association never
+            reads); None = all.
         appearance: ``appearance(image_bgr, xyxy, reid_or_None) -> (N, D)`` turns the frame's
             Re-ID embeddings into the tracker's (``tracker.appearance`` colour cue,
             :class:`finetrack.inference.color.ColorAppearance`); None = the Re-ID embeddings.
@@ -193,7 +209,7 @@ def track_sequence(
                 timer.add("reid", time.perf_counter() - t0)
             if appearance is not None:
                 t0 = time.perf_counter()
-                emb = appearance(image, xyxy, emb)
+                emb = appearance_rows(appearance, image, xyxy, scores, emb, embed_floor)
                 timer.add("appearance", time.perf_counter() - t0)
             if emb is not None:
                 floor = getattr(source, "min_score", None) if joint else embed_floor

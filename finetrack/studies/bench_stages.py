@@ -25,7 +25,7 @@ VM) then slows every column alike. Its ``write`` stage formats the result rows (
 from a file:// folder and loaded by name, every box a person) in three columns, `byte`, `color`
 (``tracker.appearance=color``: the colour-histogram appearance, no Re-ID network) and `default`
 (no --mode: the config's default, botsort on color+imagenet: colour histogram + ImageNet
-MobileNetV2 features of 256x128 crops, which run in PyTorch under either runtime), each with torch
+MobileNetV2 features of 256x128 crops, in onnxruntime under `--runtime onnx`), each with torch
 and onnxruntime; ``--threads 1 2`` runs every column at each thread count, in the same process.
 The `appearance` stage is also reported in ms per box.
 

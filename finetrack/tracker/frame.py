@@ -66,13 +66,14 @@ class FramePool:
         self.match(self.tracks, self.mean, self.cov, self.high, matches)
 
     def match(self, tracks: Sequence[Track], means: np.ndarray, covs: np.ndarray,
-              det_ids: np.ndarray, matches: np.ndarray) -> None:
+              det_ids: np.ndarray, matches: np.ndarray, features: bool = True) -> None:
         """Batched Kalman update of matched tracks with their detections.
 
         Args:
             tracks: track list the match rows index; means (N, 8) / covs (N, 8, 8): their states.
             det_ids: (M',) frame detection indices the match columns index.
             matches: (K, 2) [row, col].
+            features: the matched tracks take the detections' embeddings (False: box only).
         """
         if len(matches) == 0:
             return
@@ -80,7 +81,7 @@ class FramePool:
         dets = det_ids[matches[:, 1]]
         new_means, new_covs = self.kf.update(means[rows], covs[rows],
                                              xyxy_to_xyah(self.xyxy[dets]))
-        emb, feat_alpha, frame_id = self.emb, self.feat_alpha, self.frame_id
+        emb, feat_alpha, frame_id = (self.emb if features else None), self.feat_alpha, self.frame_id
         for i, d, m, c in zip(rows.tolist(), dets.tolist(), new_means, new_covs):
             t = tracks[i]
             was_tracked = t.state == TrackState.TRACKED

@@ -197,14 +197,15 @@ class Tracker:
     def embedding_floor(self) -> Optional[float]:
         """Detections scoring at most this are never read by :meth:`update` in this mode (nor
         their embeddings): the ``low_thresh`` of the modes with a low stage (byte, finetrack),
-        ``track_thresh`` for jde (which ignores low detections). None for ``robust``, whose
+        ``track_thresh`` for jde (which ignores low detections) and botsort (whose low
+        detections carry no embedding). None for ``robust``, whose
         embedding centring and occlusion weights read every detection of the frame.
         A Re-ID head may skip the boxes at or below it and pass zero rows for them.
         """
         a, s = self.association, self.settings
         if a.reads_every_box:
             return None
-        if not a.low_stage:
+        if not a.low_stage or not a.low_features:
             return s.track_thresh
         return min(s.low_thresh, s.track_thresh)
 
@@ -456,7 +457,8 @@ class Tracker:
                                       self.settings.iou_pixel_offset)
         matches, u_track2, u_det2 = matching.linear_assignment(dists,
                                                                self.settings.second_match_thresh)
-        frame.match(r_tracked, frame.mean[rows], frame.cov[rows], second, matches)
+        frame.match(r_tracked, frame.mean[rows], frame.cov[rows], second, matches,
+                    features=self.association.low_features or not self.association.low_stage)
         return [r_tracked[i] for i in u_track2.tolist()], second[u_det2]
 
     def _birth(self, frame: FramePool, dets: np.ndarray) -> None:

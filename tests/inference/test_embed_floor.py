@@ -103,3 +103,39 @@ def test_scatter_rows_puts_zeros_where_not_embedded():
     out = scatter_rows(np.ones((2, 3), np.float32), keep, 3)
     assert out.shape == (4, 3) and out[keep].all() and not out[~keep].any()
     assert embed_mask(np.array([0.0, 0.2]), None).all()
+
+
+def test_default_mode_appearance_skips_unread_boxes(setup, tmp_path):
+    """The default mode's training-free cues (color+imagenet) run only on the boxes botsort reads:
+    the same result file as embedding every box, fewer crops through the ImageNet network."""
+    from finetrack.inference import imagenet
+
+    seen = []
+    orig = imagenet.ImageNetEmbedder.__call__
+
+    def counting(self, image, xyxy):
+        seen.append(len(xyxy))
+        return orig(self, image, xyxy)
+
+    runs = {}
+    imagenet.ImageNetEmbedder.__call__ = counting
+    try:
+        for name, extra in (("all", ["tracker.embed_all_boxes=true"]), ("floor", [])):
+            seen.clear()
+            out = tmp_path / name
+            args = ["--data-root", str(setup / "data"), "--det", "yolox", "--det-ckpt",
+                    str(setup / "det.pth"), "--out", str(out), "--no-progress",
+                    "tracker.min_box_area=0", "train.device=cpu", "model.conf_thresh=0.02",
+                    "tracker.track_thresh=0.3", *extra]
+            assert track_cli.main(args) == 0
+            s = json.loads((out / "track_summary.json").read_text())
+            runs[name] = ((out / "SEQ.txt").read_text(), s, sum(seen))
+    finally:
+        imagenet.ImageNetEmbedder.__call__ = orig
+    (txt_all, s_all, n_all), (txt, s, n) = runs["all"], runs["floor"]
+    assert s["mode"] == "botsort" and s["appearance"] == "color+imagenet"
+    assert txt == txt_all and len(txt) > 0
+    det = s["sequences"]["SEQ"]["detections"]
+    assert n_all == det and s_all["embed_floor"] is None
+    assert s["embed_floor"] == Tracker(mode="botsort", track_thresh=0.3).embedding_floor
+    assert n == s["sequences"]["SEQ"]["embedded"] < det

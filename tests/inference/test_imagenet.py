@@ -145,3 +145,29 @@ def test_color_plus_imagenet_cosine_is_the_mean_of_the_cues(embedder):
     assert empty.shape == (0, 144 + 1280)
     g = FreeCueAppearance("reid+imagenet", embedders={"imagenet": embedder})(img, BOXES, reid)
     np.testing.assert_allclose(g @ g.T, (reid @ reid.T + i @ i.T) / 2, atol=1e-5)
+
+
+def test_onnx_runtime_gives_the_torch_features():
+    """``runtime="onnx"`` (``finetrack track --runtime onnx``): the same layer-17 ``avg2``
+    features as PyTorch, in any batch split; an empty frame and a bad runtime are handled."""
+    torch_e = ImageNetEmbedder(crop_hw=(128, 64))
+    onnx_e = ImageNetEmbedder(crop_hw=(128, 64), runtime="onnx", max_batch=3)
+    assert onnx_e.session is not None and onnx_e.dim == torch_e.dim == 640
+    img = _frame(3)
+    f = torch_e(img, BOXES)
+    g = onnx_e(img, BOXES)
+    assert g.shape == f.shape and g.dtype == np.float32
+    np.testing.assert_allclose(g, f, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(g, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(onnx_e(img, BOXES[::-1]), f[::-1], atol=1e-5)
+    assert onnx_e(img, np.zeros((0, 4))).shape == (0, 640)
+    with pytest.raises(ValueError, match="unknown runtime"):
+        ImageNetEmbedder(runtime="tensorrt")
+    with pytest.raises(ValueError, match="CPU"):
+        ImageNetEmbedder(runtime="onnx", device="cuda")
+
+
+def test_build_appearance_passes_the_runtime():
+    app = build_appearance("color+imagenet", runtime="onnx")
+    assert app.embedders["imagenet"].runtime == "onnx"
+    assert build_appearance("color+imagenet").embedders["imagenet"].session is None

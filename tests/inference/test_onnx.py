@@ -200,6 +200,29 @@ def test_track_runtime_onnx_gives_the_torch_results(exported, tmp_path, capsys):
     assert last.startswith("error: --runtime onnx") and "'two-networks'" in last
 
 
+def test_default_mode_runtime_onnx_runs_the_imagenet_cue_in_onnxruntime(exported, tmp_path):
+    """The default mode (botsort on color+imagenet, no Re-ID checkpoint) under ``--runtime onnx``:
+    detector and ImageNet cue in onnxruntime, the same tracks as PyTorch."""
+    _, _, _, det_ckpt = exported
+    seq = write_mot_seq(tmp_path / "data", "SEQ-01", tiny_frames())
+    rows = {}
+    for runtime in ("torch", "onnx"):
+        out = tmp_path / runtime
+        rc = track_cli.main(["--source", str(seq), "--det-ckpt", str(det_ckpt), "--out", str(out),
+                             "--runtime", runtime, "--no-progress", "tracker.min_box_area=0",
+                             "train.device=cpu"])
+        assert rc == 0
+        summary = json.loads((out / "track_summary.json").read_text())
+        assert summary["mode"] == "botsort" and summary["appearance"] == "color+imagenet"
+        assert summary["timing"]["appearance"] > 0
+        rows[runtime] = read_results(out / "SEQ-01.txt")
+    o, t = rows["onnx"], rows["torch"]
+    assert len(t) > 0
+    np.testing.assert_array_equal(o.frames, t.frames)
+    np.testing.assert_array_equal(o.ids, t.ids)
+    np.testing.assert_allclose(o.tlwh, t.tlwh, atol=0.02)
+
+
 def test_box_parity_skips_only_implausible_boxes():
     """Hand-made raw outputs: a 1e8-pixel box is left out, an in-frame box's error counts."""
     raw = torch.zeros(1, 3, 6)

@@ -39,3 +39,26 @@ def test_botsort_is_byte_when_appearance_says_nothing():
     same = run_scene(Tracker(mode="botsort"), frames, np.ones((2, 8)))
     # botsort takes min(d_iou, 0) for every close pair: byte's motion cannot be overruled
     assert same[5] == byte[5]
+
+
+def _low_match_feature(mode):
+    """One person, frame 1 high (feature e0), frame 2 low (0.3: stage 2), frame 3 high: the
+    track's feature after frame 2."""
+    t = Tracker(mode=mode, track_thresh=0.6, low_thresh=0.1)
+    box = np.array([[100.0, 100.0, 140.0, 200.0]])
+    e0, e1 = np.eye(2, 8)[:1], np.eye(2, 8)[1:]
+    t.update(box, np.array([0.9]), e0)
+    t.update(box + 1.0, np.array([0.3]), e1)  # matched in stage 2 (low detection)
+    (track,) = t.tracked_tracks
+    assert track.end_frame == 2  # the low detection was matched
+    return track.smooth_feat
+
+
+def test_botsort_low_detections_carry_no_embedding():
+    """As in BoT-SORT, a track matched to a low detection keeps its feature (byte-style modes
+    take the low detection's embedding into the EMA), so only high detections need embedding."""
+    kept = _low_match_feature("botsort")
+    np.testing.assert_allclose(kept, np.eye(1, 8)[0])
+    moved = _low_match_feature("finetrack")
+    assert moved[1] > 0.05 and moved[0] < 1.0  # EMA 0.9: (0.9, 0.1) renormalised
+    assert Tracker(mode="botsort", track_thresh=0.6, low_thresh=0.1).embedding_floor == 0.6

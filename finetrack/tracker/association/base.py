@@ -37,6 +37,9 @@ class Association:
             score (unless ``mot20``).
         reads_every_box: the mode reads every detection of a frame (robust: centring, occlusion),
             so there is no embedding floor.
+        low_features: stage 2's matches update the track features with the low detections'
+            embeddings; False (botsort, as BoT-SORT): low detections carry no embedding, so
+            only high detections need one.
     """
 
     name = ""
@@ -44,6 +47,7 @@ class Association:
     low_stage = True
     fuse_score_unconfirmed = True
     reads_every_box = False
+    low_features = True
 
     def __init__(self, tracker, settings=None, cues: Optional[Sequence[int]] = None) -> None:
         self.tracker = tracker

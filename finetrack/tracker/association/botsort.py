@@ -3,7 +3,13 @@
 The appearance distance ``d_app = (1 - cos) / 2`` counts only where it is at most
 ``appearance_thresh`` and the boxes are close (IoU distance at most ``proximity_thresh``, read
 before score fusion); the cost is ``min(d_iou, d_app)`` with ``d_iou`` byte's IoU cost (fused
-with the score unless ``mot20``), at the tracker's ``match_thresh``. Stages 2-3 stay ByteTrack's.
+with the score unless ``mot20``), at the tracker's ``match_thresh``. Stages 2-3 stay ByteTrack's,
+and, as in BoT-SORT, the low detections of stage 2 carry no embedding: a track matched to one keeps
+its feature, so only the high detections are embedded (``Tracker.embedding_floor`` is
+``track_thresh``). The nested study found the two forms tied on the left-out scenes (66.89 vs
+66.93 mean IDF1, worst +0.8 both) and this one better on the frame-rate stress rows (worst +0.7
+vs -0.6); BoT-SORT's appearance in the unconfirmed stage lost there (stress worst -1.2) and is not
+used (docs/experiments/unseen_scenes.md, section 5).
 
 The defaults are the values the nested leave-one-scene-out study chose for the ``color+imagenet``
 cue in every fold (docs/experiments/unseen_scenes.md); BoT-SORT's published values (Re-ID
@@ -57,6 +63,7 @@ class BotSortAssociation(Association):
     """min(IoU cost, gated appearance distance) at the tracker's ``match_thresh``."""
 
     name = "botsort"
+    low_features = False  # BoT-SORT's low detections carry no embedding
 
     def __init__(self, tracker, settings: Optional[BotSortSettings] = None, cues=None) -> None:
         super().__init__(tracker, settings if settings is not None else BotSortSettings())
