@@ -65,11 +65,13 @@ RUNS = tuple((f"{name}/{rt}", mode, rt, extra) for rt in ("torch", "onnx") for n
     ("byte", "byte", []), ("finetrack_all", "finetrack", ["tracker.embed_all_boxes=true"]),
     ("finetrack", "finetrack", [])))
 #: the columns of ``--detector NAME`` (a named COCO detector, no Re-ID network): ``byte``, the
-#: colour-histogram appearance (``tracker.appearance=color``, no checkpoint) and ``default``: no
-#: --mode, the config's defaults (botsort on color+imagenet); mode None = no --mode flag
+#: colour-histogram appearance (``tracker.appearance=color``, no checkpoint), ``default``: no
+#: --mode, the config's defaults (botsort on color+imagenet; only the high detections are
+#: embedded), and ``default_all``: the same with every box embedded (the cost when every box
+#: scores high); mode None = no --mode flag
 NAMED_RUNS = tuple((f"{name}/{rt}", mode, rt, extra) for rt in ("torch", "onnx") for name, mode, extra in (
     ("byte", "byte", []), ("color", "finetrack", ["tracker.appearance=color"]),
-    ("default", None, [])))
+    ("default", None, []), ("default_all", None, ["tracker.embed_all_boxes=true"])))
 
 
 def calibrate_conf(detector, calib, boxes: int) -> float:
@@ -238,8 +240,9 @@ def main(argv=None) -> int:
     p.add_argument("--detector", default=None,
                    help="a named COCO detector (e.g. yolox-tiny, at its own input 416): random "
                    "weights in the official format served from file:// and loaded by name; "
-                   "columns byte, color (tracker.appearance=color) and default (no --mode: "
-                   "botsort on color+imagenet), no Re-ID network")
+                   "columns byte, color (tracker.appearance=color), default (no --mode: "
+                   "botsort on color+imagenet) and default_all (every box embedded), no Re-ID "
+                   "network")
     p.add_argument("--threads", type=int, nargs="+", default=[1],
                    help="torch / onnxruntime intra-op threads; every column runs at each")
     p.add_argument("--interleave", choices=("runs", "frames"), default="runs",
@@ -335,8 +338,11 @@ def main(argv=None) -> int:
     print("| appearance ms / box | " + " | ".join(
         f"{med[c]['appearance'] / med[c]['boxes']:.2f}" if med[c]["boxes"] else "-"
         for c in cols) + " |")
+    print("| appearance ms / embedded box | " + " | ".join(
+        f"{med[c]['appearance'] / med[c]['embedded']:.2f}" if med[c]["embedded"] else "-"
+        for c in cols) + " |")
     ratios, per_repeat = {}, {}
-    names = ("color", "default") if args.detector else ("finetrack_all", "finetrack")
+    names = ("color", "default", "default_all") if args.detector else ("finetrack_all", "finetrack")
     suffixes = [f"/t{n}" for n in args.threads] if multi else [""]
     for runtime in sorted({r[2] for r in selected}, reverse=True):
         for sfx in suffixes:
