@@ -76,13 +76,14 @@ class MOTFrames:
         self.num_frames: Optional[int] = len(seq)
 
     def iter_frames(
-        self, first: int = 1, last: Optional[int] = None, read: bool = True
+        self, first: int = 1, last: Optional[int] = None, read: bool = True, step: int = 1
     ) -> Iterator[Frame]:
-        """``(frame, image or None)`` for frames ``first..last`` (None images unless ``read``)."""
+        """``(frame, image or None)`` for frames ``first, first + step, ..`` up to ``last`` (None
+        images unless ``read``); skipped frames are not read."""
         from finetrack.data.mot import MOTFormatError
 
         last = self.num_frames if last is None else last
-        for f in range(first, last + 1):
+        for f in range(first, last + 1, step):
             if not read:
                 yield f, None
                 continue
@@ -113,12 +114,13 @@ class ImageFrames:
         self.num_frames: Optional[int] = len(self.paths)
 
     def iter_frames(
-        self, first: int = 1, last: Optional[int] = None, read: bool = True
+        self, first: int = 1, last: Optional[int] = None, read: bool = True, step: int = 1
     ) -> Iterator[Frame]:
+        """As :meth:`MOTFrames.iter_frames`: skipped frames are not read."""
         from finetrack.data.mot import MOTFormatError, read_image
 
         last = self.num_frames if last is None else last
-        for f in range(first, last + 1):
+        for f in range(first, last + 1, step):
             if not read:
                 yield f, None
                 continue

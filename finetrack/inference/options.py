@@ -104,7 +104,10 @@ class StridedFrames:
         if first != 1 or (last is not None and last != self.num_frames):
             raise ValueError("--vid-stride / --max-frames track the whole source (--half all)")
         src_last = self.last_source_frame
-        frames = self.reader.iter_frames(1, src_last, read=read)
+        if getattr(self.reader, "kind", None) in ("mot", "images"):  # files: read only kept ones
+            frames = self.reader.iter_frames(1, src_last, read=read, step=self.stride)
+        else:  # a video decodes every frame in order
+            frames = self.reader.iter_frames(1, src_last, read=read)
         kept = 0
         try:
             for f, img in frames:

@@ -255,3 +255,21 @@ def test_train_threads_sets_the_intra_op_threads(clip, tmp_path):
     assert finetrack_main(["track", "--source", str(video), "--det-file", str(dets),
                            "--out", str(tmp_path / "o"), *RUN, "train.threads=1"]) == 0
     assert torch.get_num_threads() == 1
+
+
+def test_stride_on_an_image_folder_reads_only_the_kept_files(tmp_path, monkeypatch):
+    from finetrack.data import mot
+    from finetrack.inference.frames import ImageFrames
+
+    paths = []
+    for i, img in enumerate(_frames(), start=1):
+        p = tmp_path / f"{i:06d}.jpg"
+        cv2.imwrite(str(p), img)
+        paths.append(p)
+    read = []
+    orig = mot.read_image
+    monkeypatch.setattr(mot, "read_image", lambda p: read.append(Path(p).name) or orig(p))
+    s = StridedFrames(ImageFrames(paths, "imgs"), 5, max_frames=2)
+    got = [(f, img.shape) for f, img in s.iter_frames()]
+    assert got == [(1, (H, W, 3)), (6, (H, W, 3))]
+    assert read == ["000001.jpg", "000006.jpg"]  # frames 2-5 never decoded
