@@ -412,7 +412,7 @@ def markdown(result: dict) -> str:
     if a:
         lines.append(f"Chosen on all {len(result['scenes'])} scenes: {a['overall'][0]}/{a['overall'][1]} "
                      f"{' '.join(a['overall'][2]) or '(defaults)'}")
-        if "overall_unfitted" in a:
+        if "overall_unfitted" in a and result.get("fitted"):
             u = a["overall_unfitted"]
             lines.append("")
             lines.append(f"Chosen on all {len(result['scenes'])} scenes without "

@@ -17,8 +17,12 @@ comparison, not a dependency:
 Peer settings: boxmot's defaults with the ByteTrack-like thresholds of
 :mod:`~finetrack.studies.peers_boxmot` (no free setting, so left-out by construction);
 ``boxmot-botsort-gates`` also chooses BoT-SORT's two gates per fold on the other scenes, from the
-grid our ``botsort`` rule has (boxmot's gates are ours: d_app = (1 - cos) / 2 kept below
-``appearance_thresh`` for pairs within ``proximity_thresh`` IoU distance).
+values of our ``botsort`` rule's grid, passed to boxmot's parameters as they are. The gates' meaning
+differs by a factor: boxmot 25's first stage keeps ``d_app = 1 - cos`` where it is at most
+``appearance_thresh`` (the original BoT-SORT and our rule: ``(1 - cos) / 2``), for pairs within
+``proximity_thresh`` IoU distance, and takes ``min(d_iou, d_app)`` with d_iou not fused with the
+score (``fuse_first_associate=False``); so boxmot's 0.25 / 0.1 / 0.15 are 0.125 / 0.05 / 0.075 in
+our rule's units. :func:`same_settings` puts the two side by side at each grid point.
 """
 from __future__ import annotations
 
@@ -166,6 +170,21 @@ class PeerStudy(NestedStudy):
         return np.column_stack([r.frames, r.ids, r.tlwh, r.scores]).astype(np.float64)
 
 
+def same_settings(study: NestedStudy, scenes: Sequence[str], cues: Sequence[str] = CUES) -> str:
+    """Markdown: our ``botsort`` and ``boxmot-botsort-gates`` at each grid point, IDF1 per scene and
+    mean (``study.score``; read on the scored scenes, so not a left-out number)."""
+    lines = ["| cue | gates (values as passed) | " + " | ".join(f"ours {s}" for s in scenes) + " | ours mean | "
+             + " | ".join(f"boxmot {s}" for s in scenes) + " | boxmot mean |",
+             "|" + " --- |" * (2 * len(scenes) + 4)]
+    for cue in cues:
+        for i, g in enumerate(PEER_RULES["boxmot-botsort-gates"][1]):
+            ours = [study.score(("botsort", cue, i), s)["IDF1"] for s in scenes]
+            peer = [study.score(("boxmot-botsort-gates", cue, i), s)["IDF1"] for s in scenes]
+            lines.append(f"| {cue} | {' '.join(g)} | " + " | ".join(f"{v:.1f}" for v in ours)
+                         + f" | {np.mean(ours):.2f} | " + " | ".join(f"{v:.1f}" for v in peer) + f" | {np.mean(peer):.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 USAGE = """boxmot's BoT-SORT and Deep OC-SORT fed the nested study's cues, in its table (issue 27).
 
     # 1. boxmot runs (bench venv, docs/experiments/boxmot_parity.md)
@@ -244,7 +263,8 @@ def main(argv=None) -> int:
     except FileNotFoundError as e:
         return error(e)
     res.update(minutes=(time.perf_counter() - t0) / 60, load_start=load0, load_end=os.getloadavg())
-    md = markdown(res)
+    md = (markdown(res) + "\n**The same gates in both implementations** (full-rate scenes; not left-out)\n\n"
+          + same_settings(study, args.scenes))
     atomic_write_text(args.out / "peers_nested.json", json.dumps(res, indent=1))
     atomic_write_text(args.out / "peers_nested.md", md)
     print(md)

@@ -151,6 +151,7 @@ def test_peer_rows_are_scored_and_their_gates_chosen_on_the_other_scenes(scenes,
     assert fold["scores"]["boxmot-deepocsort/color"]["IDF1"] == pytest.approx(100.0)
     assert res["stress"]["C-every2"]["scores"]["boxmot-botsort-gates/color"]["IDF1"] < 90
     assert "boxmot-botsort-gates/color" in nested_loso.markdown(res)
+    assert "without" not in nested_loso.markdown(res)  # nothing left out of the nested choice
     # a missing peer file says which step makes it
     results_path(work, "deepocsort", "color", (), "B").unlink()
     fresh = PeerStudy(caches, dirs, work, rules, cues=("color",), store=False)
@@ -168,10 +169,12 @@ def test_boxmot_tracks_the_scripted_scenes(scenes, tmp_path):
     idf1 = lambda rule, i=0: study.score((rule, None if rule == "byte" else "color+imagenet", i), "A")["IDF1"]  # noqa: E731
     byte = idf1("byte")
     assert byte < 60  # motion alone swaps the two at the turn
-    # boxmot's BoT-SORT gates like ours: at proximity 0.5 (its default) the overlapping pair is
-    # left to IoU and swaps as byte does; at 0.8 the identity-bearing embeddings keep both ids
+    # boxmot's BoT-SORT gates as ours do here: at proximity 0.5 (its default) the overlapping pair
+    # is left to IoU and swaps as byte does; at 0.8 the identity-bearing embeddings keep both ids
     assert idf1("boxmot-botsort") == pytest.approx(byte) == pytest.approx(idf1("botsort", 0))
     assert idf1("boxmot-botsort-gates", 5) == pytest.approx(100.0) == pytest.approx(idf1("botsort", 5))
     assert idf1("boxmot-deepocsort") == pytest.approx(100.0)
+    table = peers_nested.same_settings(study, ["A"], cues=("color+imagenet",))
+    assert "| color+imagenet | appearance_thresh=0.15 proximity_thresh=0.8 | 100.0 | 100.00 | 100.0 | 100.00 |" in table
     again = peers_nested.track_peers(caches, dirs, tmp_path / "w", ["A"], cues=("color+imagenet",))
     assert again["runs"] == {}  # existing results are kept
