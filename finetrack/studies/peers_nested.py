@@ -50,25 +50,34 @@ PEER_RULES: Dict[str, Tuple[str, List[Tuple[str, ...]]]] = {
     "boxmot-botsort-gates": (PEER_PREFIX + "botsort", _GATES),
     "boxmot-deepocsort": (PEER_PREFIX + "deepocsort", [()]),
 }
+#: ``--ablation``: boxmot's BoT-SORT with its first stage's IoU cost fused with the score (as our
+#: rule's; the gates' grid as above), and without appearance (its motion and lifecycle alone; the
+#: cue is then unread).
+ABLATION_RULES: Dict[str, Tuple[str, List[Tuple[str, ...]]]] = {
+    "boxmot-botsort-gates-fused": (PEER_PREFIX + "botsort", [g + ("fuse_first_associate=true",) for g in _GATES]),
+    "boxmot-botsort-no-app": (PEER_PREFIX + "botsort", [("use_embeddings=false",)]),
+}
 #: the table's rules: byte, our botsort (the default's rule, same grid) and the peers
 STUDY_RULES = {"byte": RULES["byte"], "botsort": RULES["botsort"], **PEER_RULES}
 
 
-def peer_kwargs(overrides: Sequence[str]) -> Dict[str, float]:
-    """``("appearance_thresh=0.1", ...)`` -> ``{"appearance_thresh": 0.1, ...}``.
+def peer_kwargs(overrides: Sequence[str]) -> Dict[str, object]:
+    """``("appearance_thresh=0.1", "use_embeddings=false")`` -> ``{"appearance_thresh": 0.1,
+    "use_embeddings": False}`` (boxmot checks flags are bool).
 
     Raises:
-        ValueError: an entry is not ``name=number``.
+        ValueError: an entry is not ``name=number`` or ``name=true|false``.
     """
-    out = {}
+    out: Dict[str, object] = {}
     for o in overrides:
         name, sep, value = o.partition("=")
+        flags = {"true": True, "false": False}
         try:
-            out[name.strip()] = float(value)
+            out[name.strip()] = flags[value] if value in flags else float(value)
         except ValueError:
             sep = ""
         if not sep or not name.strip():
-            raise ValueError(f"boxmot setting {o!r} is not name=number")
+            raise ValueError(f"boxmot setting {o!r} is not name=number or name=true|false")
     return out
 
 
@@ -196,7 +205,8 @@ USAGE = """boxmot's BoT-SORT and Deep OC-SORT fed the nested study's cues, in it
 CACHES holds scripts/nested_loso.py's scene caches <SCENE>.npz (only read). Step 1 writes
 OUT/peers/<tracker>.<cue>.<settings>/<ROW>.txt (existing files kept) and OUT/peers/runs.json;
 step 2 writes OUT/peers_nested.json and OUT/peers_nested.md (printed too; scores stored in
-OUT/scores.json, so a rerun scores nothing it has).
+OUT/scores.json, so a rerun scores nothing it has). --ablation (both steps) adds boxmot's BoT-SORT
+with its stage-1 IoU fused with the score, and without appearance (OUT/peers_nested_ablation.*).
 """
 
 
@@ -219,7 +229,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=Path("outputs/peers_nested"))
     ap.add_argument("--scenes", nargs="+", default=list(SHARED_SCENES), choices=list(SHARED_SCENES))
     ap.add_argument("--steps", type=int, nargs="*", default=[2, 3], help="stress rows: every k-th frame")
+    ap.add_argument("--ablation", action="store_true",
+                    help="also ABLATION_RULES (table: OUT/peers_nested_ablation.{md,json})")
     args = ap.parse_args(argv)
+    rules = {**STUDY_RULES, **(ABLATION_RULES if args.ablation else {})}
+    stem = "peers_nested_ablation" if args.ablation else "peers_nested"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("finetrack").setLevel(logging.WARNING)
     if len(args.scenes) < 3:
@@ -245,7 +259,7 @@ def main(argv=None) -> int:
             return error("boxmot is not installed here: run this step with the bench venv's python "
                          "(docs/experiments/boxmot_parity.md)")
         rows = [r for s in args.scenes for r in [s] + [f"{s}-every{k}" for k in args.steps]]
-        rec = track_peers(caches, dirs, args.out, rows, progress=logging.info)
+        rec = track_peers(caches, dirs, args.out, rows, rules=rules, progress=logging.info)
         rec.update(minutes=(time.perf_counter() - t0) / 60, load_start=load0, load_end=os.getloadavg())
         old = args.out / "peers" / "runs.json"
         if old.is_file():  # keep the record of runs made by an earlier call
@@ -257,7 +271,7 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    study = PeerStudy(caches, dirs, args.out)
+    study = PeerStudy(caches, dirs, args.out, rules)
     try:
         res = run(study, args.scenes, args.steps, progress=logging.info, fitted=())
     except FileNotFoundError as e:
@@ -265,9 +279,9 @@ def main(argv=None) -> int:
     res.update(minutes=(time.perf_counter() - t0) / 60, load_start=load0, load_end=os.getloadavg())
     md = (markdown(res) + "\n**The same gates in both implementations** (full-rate scenes; not left-out)\n\n"
           + same_settings(study, args.scenes))
-    atomic_write_text(args.out / "peers_nested.json", json.dumps(res, indent=1))
-    atomic_write_text(args.out / "peers_nested.md", md)
+    atomic_write_text(args.out / f"{stem}.json", json.dumps(res, indent=1))
+    atomic_write_text(args.out / f"{stem}.md", md)
     print(md)
     print(f"({res['minutes']:.1f} min, load {load0[0]:.1f} -> {res['load_end'][0]:.1f}) wrote "
-          f"{args.out / 'peers_nested.md'}", file=sys.stderr)
+          f"{args.out / f'{stem}.md'}", file=sys.stderr)
     return 0

@@ -55,7 +55,9 @@ def test_the_peer_gets_our_botsort_grid_and_its_settings_parse():
     runs = peers_nested.peer_runs()
     assert runs == [("botsort", ())] + [("botsort", g) for g in ours] + [("deepocsort", ())]
     assert peers_nested.peer_kwargs(ours[5]) == {"appearance_thresh": 0.15, "proximity_thresh": 0.8}
-    for bad in (("appearance_thresh",), ("appearance_thresh=high",), ("=0.1",)):
+    assert peers_nested.peer_kwargs(("use_embeddings=false", "fuse_first_associate=true")) == {
+        "use_embeddings": False, "fuse_first_associate": True}
+    for bad in (("appearance_thresh",), ("appearance_thresh=high",), ("=0.1",), ("use_embeddings=no",)):
         with pytest.raises(ValueError, match="name=number"):
             peers_nested.peer_kwargs(bad)
     p = results_path("W", "botsort", "color+imagenet", ours[5], "A-every2")
