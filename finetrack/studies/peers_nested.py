@@ -52,10 +52,13 @@ PEER_RULES: Dict[str, Tuple[str, List[Tuple[str, ...]]]] = {
 }
 #: ``--ablation``: boxmot's BoT-SORT with its first stage's IoU cost fused with the score (as our
 #: rule's; the gates' grid as above), and without appearance (its motion and lifecycle alone; the
-#: cue is then unread).
+#: cue is then unread); our byte and botsort with no score fusion in their IoU costs (``mot20``, as
+#: boxmot's first stage; its unconfirmed stage still fuses).
 ABLATION_RULES: Dict[str, Tuple[str, List[Tuple[str, ...]]]] = {
     "boxmot-botsort-gates-fused": (PEER_PREFIX + "botsort", [g + ("fuse_first_associate=true",) for g in _GATES]),
     "boxmot-botsort-no-app": (PEER_PREFIX + "botsort", [("use_embeddings=false",)]),
+    "byte-mot20": ("byte", [("tracker.mot20=true",)]),
+    "botsort-mot20": ("botsort", [g + ("tracker.mot20=true",) for g in RULES["botsort"][1]]),
 }
 #: the table's rules: byte, our botsort (the default's rule, same grid) and the peers
 STUDY_RULES = {"byte": RULES["byte"], "botsort": RULES["botsort"], **PEER_RULES}

@@ -52,6 +52,11 @@ def test_the_peer_gets_our_botsort_grid_and_its_settings_parse():
     assert sorted(ours) == sorted((f"appearance_thresh={a}", f"proximity_thresh={p}")
                                   for a in (0.1, 0.15, 0.25) for p in (0.5, 0.8))
     assert ours[0] == ("appearance_thresh=0.25", "proximity_thresh=0.5")  # boxmot's defaults first
+    abl = peers_nested.ABLATION_RULES  # the ablations keep the grids, one switch added
+    assert [g[:-1] for g in abl["botsort-mot20"][1]] == nested_loso.RULES["botsort"][1]
+    assert [g[:-1] for g in abl["boxmot-botsort-gates-fused"][1]] == ours
+    assert peers_nested.peer_runs(abl) == [("botsort", g + ("fuse_first_associate=true",)) for g in ours] + [
+        ("botsort", ("use_embeddings=false",))]
     runs = peers_nested.peer_runs()
     assert runs == [("botsort", ())] + [("botsort", g) for g in ours] + [("deepocsort", ())]
     assert peers_nested.peer_kwargs(ours[5]) == {"appearance_thresh": 0.15, "proximity_thresh": 0.8}
