@@ -191,6 +191,15 @@ def track_cache(cache: CachedFrames, mode: str, cue: Optional[str], overrides: S
     return replay_sequence(frames, tracker, use_embeddings=mode != "byte")
 
 
+def row_cache(caches: Dict[str, CachedFrames], row: str) -> CachedFrames:
+    """A table row's frames: ``caches[row]``, or for a stress row ``<SCENE>-every<k>`` frames
+    1, 1 + k, ... of the scene renumbered from 1 at rate / k (:func:`every_kth`)."""
+    if "-every" in row:
+        base, k = row.split("-every")
+        return every_kth(caches[base], int(k))
+    return caches[row]
+
+
 Candidate = Tuple[str, Optional[str], int]  # (rule, cue or None for byte, grid index)
 
 
@@ -238,19 +247,25 @@ class NestedStudy:
             self.scored_scenes.add(scene.split("-every")[0] if "-every" in scene else scene)
             cache, gt_dir = self._scene(scene)
             rule, cue, i = cand
-            mode, grid = self.rules[rule]
-            rows = track_cache(cache, mode, cue, grid[i])
+            rows = self.track(cand, cache, scene)
             res_dir = self.work / "results" / f"{rule}.{cue}.{i}"
             self.scores[key] = score_rows(rows, gt_dir, res_dir)
             if self.store is not None:
                 atomic_write_text(self.store, json.dumps(self.scores))
         return self.scores[key]
 
+    def track(self, cand: Candidate, cache: CachedFrames, scene: str) -> np.ndarray:
+        """The (R, 7) rows of one grid point on one row's frames (``cache``: the scene's cache or
+        :func:`row_cache`'s cut of it). Replays our tracker; a subclass may track otherwise
+        (:class:`finetrack.studies.peers_nested.PeerStudy` reads boxmot's rows)."""
+        rule, cue, i = cand
+        mode, grid = self.rules[rule]
+        return track_cache(cache, mode, cue, grid[i])
+
     def _scene(self, scene: str) -> Tuple[CachedFrames, Path]:
         if "-every" in scene:
             base, k = scene.split("-every")
-            return every_kth(self.caches[base], int(k)), write_cut_gt(self.gt_dirs[base], int(k),
-                                                                       self.work / "gt")
+            return row_cache(self.caches, scene), write_cut_gt(self.gt_dirs[base], int(k), self.work / "gt")
         return self.caches[scene], self.gt_dirs[scene]
 
     def ceiling(self, scene: str) -> Dict[str, float]:
@@ -397,7 +412,7 @@ def markdown(result: dict) -> str:
     if a:
         lines.append(f"Chosen on all {len(result['scenes'])} scenes: {a['overall'][0]}/{a['overall'][1]} "
                      f"{' '.join(a['overall'][2]) or '(defaults)'}")
-        if "overall_unfitted" in a:
+        if "overall_unfitted" in a and result.get("fitted"):
             u = a["overall_unfitted"]
             lines.append("")
             lines.append(f"Chosen on all {len(result['scenes'])} scenes without "

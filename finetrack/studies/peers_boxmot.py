@@ -206,8 +206,13 @@ def _init_params(cls) -> Dict[str, inspect.Parameter]:
     return params
 
 
-def build_tracker(name: str, frame_rate: float, cmc: bool):
-    """A boxmot tracker with our thresholds; returns (tracker, settings actually passed)."""
+def build_tracker(name: str, frame_rate: float, cmc: bool, extra: Optional[Dict[str, float]] = None):
+    """A boxmot tracker with our thresholds (and ``extra`` keyword arguments of its class, e.g.
+    BoT-SORT's ``appearance_thresh``); returns (tracker, settings actually passed).
+
+    Raises:
+        ValueError: a key of ``extra`` is not a parameter of the tracker's class.
+    """
     import boxmot
 
     fps = max(1, int(round(frame_rate)))
@@ -225,6 +230,10 @@ def build_tracker(name: str, frame_rate: float, cmc: bool):
     else:
         raise ValueError(name)
     params = _init_params(cls)
+    unknown = sorted(set(extra or {}) - set(params))
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no parameter {', '.join(unknown)}")
+    want.update(extra or {})
     kwargs = {k: v for k, v in want.items() if k in params}
     if "reid_model" in params:  # boxmot >= 25: an injected backend is used instead of a lazy one
         kwargs["reid_model"] = _NoReidModel()
@@ -354,6 +363,24 @@ def find_caches(root: Path, only: Optional[List[str]]) -> List[Tuple[str, str, s
     return found
 
 
+def quiet_boxmot() -> None:
+    """boxmot's log (every tracker's settings at INFO) down to warnings on stderr: boxmot 25's
+    stdlib logger (set to INFO by its import), older versions' loguru."""
+    try:
+        import boxmot.utils  # its import configures the logger
+
+        boxmot.utils.logger.setLevel(logging.WARNING)
+    except Exception:  # noqa: BLE001  (another boxmot version)
+        pass
+    try:
+        from loguru import logger as _lg
+
+        _lg.remove()
+        _lg.add(sys.stderr, level="WARNING")
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     p.add_argument("--cache-root", type=Path, required=True)
@@ -371,15 +398,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("boxmot",):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:  # boxmot logs through loguru
-        from loguru import logger as _lg
-
-        _lg.remove()
-        _lg.add(sys.stderr, level="WARNING")
-    except Exception:  # noqa: BLE001
-        pass
+    quiet_boxmot()
     import boxmot
 
     patched = patch_reid()
