@@ -33,7 +33,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from finetrack.structures import xyah_to_xyxy, xyxy_to_tlwh, xyxy_to_xyah
+from finetrack.structures import xyxy_to_tlwh
 from finetrack.tracker import matching
 from finetrack.tracker.association import (ASSOCIATIONS, MODES, Association, FineTrackSettings,
                                            JDESettings, RobustSettings)
@@ -145,7 +145,9 @@ class Tracker:
             only ``mode``'s is read.
         cues: ``robust`` only: the embeddings are several appearance cues side by side, of these
             widths (:class:`~finetrack.tracker.association.robust.RobustAssociation`).
-        kalman_filter: optional custom :class:`KalmanFilter` (default: ByteTrack's weights).
+        kalman_filter: optional custom :class:`KalmanFilter` (default: the mode's, see
+            :meth:`~finetrack.tracker.association.Association.kalman_filter`).
+            Box conversions to and from its state go through it (``from_xyxy``, ``to_xyxy``).
         **shared: fields of :class:`ByteTrackSettings` (``Tracker(mode="byte", mot20=True)``).
 
     Attributes:
@@ -179,8 +181,9 @@ class Tracker:
         self.new_track_thresh = float(s.track_thresh + NEW_TRACK_MARGIN
                                       if s.new_track_thresh is None else s.new_track_thresh)
         self.max_time_lost = int(self.frame_rate / REFERENCE_FRAME_RATE * s.track_buffer)
-        self.kf = kalman_filter if kalman_filter is not None else KalmanFilter()
         settings_of = {"finetrack": finetrack, "jde": jde, "robust": robust, "botsort": botsort}
+        self.kf = (kalman_filter if kalman_filter is not None
+                   else ASSOCIATIONS[mode].kalman_filter(settings_of.get(mode)))
         self.association: Association = ASSOCIATIONS[mode](self, settings_of.get(mode), cues=cues)
         self.reset()
 
@@ -225,12 +228,11 @@ class Tracker:
         return tid
 
     # ------------------------------------------------------------------ helpers
-    @staticmethod
-    def _boxes(tracks: Sequence[Track]) -> np.ndarray:
-        """(N, 4) current xyxy boxes of ``tracks``."""
+    def _boxes(self, tracks: Sequence[Track]) -> np.ndarray:
+        """(N, 4) current xyxy boxes of ``tracks`` (the filter's :meth:`KalmanFilter.to_xyxy`)."""
         if not tracks:
             return np.zeros((0, 4), dtype=np.float64)
-        return xyah_to_xyxy(np.array([t.mean[:4] for t in tracks]))
+        return self.kf.to_xyxy(np.array([t.mean[:4] for t in tracks]))
 
     @staticmethod
     def _stack(tracks: Sequence[Track]) -> Tuple[np.ndarray, np.ndarray]:
@@ -240,7 +242,8 @@ class Tracker:
         return np.array([t.mean for t in tracks]), np.array([t.covariance for t in tracks])
 
     def _predict(self, tracks: Sequence[Track]) -> Tuple[np.ndarray, np.ndarray]:
-        """Batched Kalman prediction; non-tracked tracks get zero height velocity first.
+        """Batched Kalman prediction; non-tracked tracks get the filter's ``lost_velocity``
+        entries set to zero first (ByteTrack: the height velocity; BoT-SORT: width and height).
 
         Returns:
             The predicted (N, 8) means and (N, 8, 8) covariances; each track's ``mean`` and
@@ -249,9 +252,10 @@ class Tracker:
         means, covs = self._stack(tracks)
         if not tracks:
             return means, covs
+        lost_velocity = self.kf.lost_velocity
         for i, t in enumerate(tracks):
             if t.state != TrackState.TRACKED:
-                means[i, 7] = 0.0
+                means[i, lost_velocity] = 0.0
         means, covs = self.kf.predict(means, covs)
         for t, m, c in zip(tracks, means, covs):
             t.mean, t.covariance = m, c
@@ -386,7 +390,7 @@ class Tracker:
         if warp is not None:
             self.apply_camera_motion(warp)
             pool_mean, pool_cov = self._stack(pool)
-        pool_boxes = (xyah_to_xyxy(pool_mean[:, :4]) if len(pool)
+        pool_boxes = (self.kf.to_xyxy(pool_mean) if len(pool)
                       else np.zeros((0, 4), dtype=np.float64))
         frame.set_pool(pool, pool_mean, pool_cov, pool_boxes)
         u_track, high_left = assoc.first_stage(frame)
@@ -402,7 +406,7 @@ class Tracker:
         # Stage 3: unconfirmed tracks (not predicted, as in ByteTrack) with remaining high dets.
         if unconfirmed and len(high_left):
             u_mean, u_cov = self._stack(unconfirmed)
-            dists = matching.iou_distance(xyah_to_xyxy(u_mean[:, :4]), xyxy[high_left],
+            dists = matching.iou_distance(self.kf.to_xyxy(u_mean), xyxy[high_left],
                                           s.iou_pixel_offset)
             if assoc.fuse_score_unconfirmed and not s.mot20:
                 dists = matching.fuse_score(dists, scores[high_left])
@@ -465,7 +469,7 @@ class Tracker:
         """Stage 4: a new (unconfirmed; confirmed on frame 1) track per detection of ``dets``."""
         if not len(dets):
             return
-        means, covs = self.kf.initiate(xyxy_to_xyah(frame.xyxy[dets]))
+        means, covs = self.kf.initiate(self.kf.from_xyxy(frame.xyxy[dets]))
         first = self.frame_id == 1
         emb = frame.emb
         for d, m, c in zip(dets.tolist(), means, covs):
