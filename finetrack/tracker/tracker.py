@@ -250,10 +250,9 @@ class Tracker:
         means, covs = self._stack(tracks)
         if not tracks:
             return means, covs
-        lost_velocity = self.kf.lost_velocity
-        for i, t in enumerate(tracks):
-            if t.state != TrackState.TRACKED:
-                means[i, lost_velocity] = 0.0
+        lost = [i for i, t in enumerate(tracks) if t.state != TrackState.TRACKED]
+        if lost:
+            means[np.ix_(lost, self.kf.lost_velocity)] = 0.0
         means, covs = self.kf.predict(means, covs)
         for t, m, c in zip(tracks, means, covs):
             t.mean, t.covariance = m, c
