@@ -11,7 +11,6 @@ from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
-from finetrack.structures import xyxy_to_xyah
 from finetrack.tracker.kalman import KalmanFilter
 from finetrack.tracker.track import Track, TrackState
 
@@ -80,7 +79,7 @@ class FramePool:
         rows = matches[:, 0]
         dets = det_ids[matches[:, 1]]
         new_means, new_covs = self.kf.update(means[rows], covs[rows],
-                                             xyxy_to_xyah(self.xyxy[dets]))
+                                             self.kf.from_xyxy(self.xyxy[dets]))
         emb, feat_alpha, frame_id = (self.emb if features else None), self.feat_alpha, self.frame_id
         for i, d, m, c in zip(rows.tolist(), dets.tolist(), new_means, new_covs):
             t = tracks[i]

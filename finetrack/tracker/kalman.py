@@ -9,6 +9,12 @@ weights (1/20 for position, 1/160 for velocity).
 Every method works on a batch of N tracks at once (``mean`` (N, 8), ``covariance`` (N, 8, 8)) and
 returns new arrays; inputs are never modified. The results equal ByteTrack's per-track formulas
 (``yolox/tracker/kalman_filter.py``) up to floating-point rounding.
+
+The filter owns its measurement space: :meth:`KalmanFilter.from_xyxy` and
+:meth:`KalmanFilter.to_xyxy` convert boxes to and from it, and :attr:`KalmanFilter.lost_velocity`
+names the velocities a lost track drops, so the tracker never assumes the state's layout.
+BoT-SORT's filter (state ``(cx, cy, w, h, ...)``, noise proportional to the width for the x / w
+entries) was tried for ``botsort`` and not kept: docs/experiments/unseen_scenes.md, section 7.
 """
 from __future__ import annotations
 
@@ -16,6 +22,8 @@ import logging
 from typing import Tuple
 
 import numpy as np
+
+from finetrack.structures import xyah_to_xyxy, xyxy_to_xyah
 
 try:  # the gufunc behind np.linalg.solve, without its per-call wrapper (same LAPACK call, same bits)
     from numpy.linalg import _umath_linalg
@@ -47,7 +55,13 @@ class KalmanFilter:
         init_position_factor: Initial position std = factor * weight_position * h (ByteTrack: 2).
         init_velocity_factor: Initial velocity std = factor * weight_velocity * h (ByteTrack: 10).
         dt: Time step between frames in frames (1).
+
+    Class attributes:
+        lost_velocity: state entries set to 0 before a track that is not tracked (lost) is
+            predicted (ByteTrack: the height velocity).
     """
+
+    lost_velocity = [7]
 
     def __init__(
         self,
@@ -79,6 +93,15 @@ class KalmanFilter:
         #: measurement noise, the same way
         self._r_w = np.array([wp, wp, 0.0, wp])
         self._r_c = np.array([0, 0, sam * sam, 0])
+
+    # ------------------------------------------------------------------ measurement space
+    def from_xyxy(self, xyxy: np.ndarray) -> np.ndarray:
+        """(N, 4) boxes ``(x1, y1, x2, y2)`` -> (N, 4) measurements ``(cx, cy, a, h)``."""
+        return xyxy_to_xyah(xyxy)
+
+    def to_xyxy(self, mean: np.ndarray) -> np.ndarray:
+        """(N, >= 4) states or measurements -> (N, 4) boxes ``(x1, y1, x2, y2)``."""
+        return xyah_to_xyxy(np.asarray(mean)[..., :NDIM])
 
     # ------------------------------------------------------------------ helpers
     def _hstd(self, h: np.ndarray, w_pos: float, aspect: float) -> np.ndarray:

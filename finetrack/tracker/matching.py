@@ -210,7 +210,7 @@ def fuse_motion(
     cost: np.ndarray,
     means: np.ndarray,
     covariances: np.ndarray,
-    det_xyah: np.ndarray,
+    det_z: np.ndarray,
     only_position: bool = False,
     lambda_: float = FUSE_MOTION_LAMBDA,
     gate: float | None = None,
@@ -226,7 +226,7 @@ def fuse_motion(
         cost: (N, M) appearance cost.
         means: (N, 8) predicted track means.
         covariances: (N, 8, 8) predicted track covariances.
-        det_xyah: (M, 4) detections as ``(cx, cy, a, h)``.
+        det_z: (M, 4) detections in ``kf``'s measurement space (``kf.from_xyxy``).
         only_position: Gate on the centre only (2 dof).
         lambda_: Weight of the appearance cost.
         gate: Gating threshold on the squared Mahalanobis distance.
@@ -239,7 +239,7 @@ def fuse_motion(
         return cost.copy()
     if gate is None:
         gate = CHI2INV95[2 if only_position else 4]
-    maha = kf.gating_distance(means, covariances, det_xyah, only_position=only_position)
+    maha = kf.gating_distance(means, covariances, det_z, only_position=only_position)
     fused = lambda_ * cost + (1.0 - lambda_) * maha
     return np.where(maha > gate, np.inf, fused)
 

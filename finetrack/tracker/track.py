@@ -1,7 +1,8 @@
 """One tracklet: Kalman state, lifecycle bookkeeping and EMA appearance feature.
 
 An ``STrack`` without ByteTrack's class-level state: the id is given by the owning tracker's
-per-instance counter and the Kalman filter runs outside (batched over all tracks) in the tracker.
+per-instance counter and the Kalman filter runs outside (batched over all tracks) in the tracker,
+which also owns the state's layout (its filter's ``to_xyxy`` gives a track's box).
 """
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ import logging
 from typing import Optional
 
 import numpy as np
-
-from finetrack.structures import xyah_to_tlwh, xyah_to_xyxy
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +34,8 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
 
 
 class Track:
-    """A tracklet with Kalman state ``(cx, cy, a, h, vcx, vcy, va, vh)``.
+    """A tracklet with a Kalman state in the tracker's filter layout (ByteTrack's
+    ``(cx, cy, a, h, vcx, vcy, va, vh)``).
 
     Args:
         track_id: Id given by the tracker (ids start at 1 per tracker instance).
@@ -91,21 +91,6 @@ class Track:
     def end_frame(self) -> int:
         """Last frame with a matched detection (ByteTrack's ``end_frame``)."""
         return self.frame_id
-
-    @property
-    def xyah(self) -> np.ndarray:
-        """(4,) current box ``(cx, cy, a, h)`` (copy)."""
-        return self.mean[:4].copy()
-
-    @property
-    def tlwh(self) -> np.ndarray:
-        """(4,) current box ``(x_left, y_top, w, h)``."""
-        return xyah_to_tlwh(self.mean[:4])[0]
-
-    @property
-    def xyxy(self) -> np.ndarray:
-        """(4,) current box ``(x1, y1, x2, y2)``."""
-        return xyah_to_xyxy(self.mean[:4])[0]
 
     # ------------------------------------------------------------------ appearance
     def update_features(self, feature: np.ndarray, alpha: Optional[float] = None) -> None:

@@ -33,7 +33,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from finetrack.structures import xyah_to_xyxy, xyxy_to_tlwh, xyxy_to_xyah
+from finetrack.structures import xyxy_to_tlwh
 from finetrack.tracker import matching
 from finetrack.tracker.association import (ASSOCIATIONS, MODES, Association, FineTrackSettings,
                                            JDESettings, RobustSettings)
@@ -146,6 +146,7 @@ class Tracker:
         cues: ``robust`` only: the embeddings are several appearance cues side by side, of these
             widths (:class:`~finetrack.tracker.association.robust.RobustAssociation`).
         kalman_filter: optional custom :class:`KalmanFilter` (default: ByteTrack's weights).
+            Box conversions to and from its state go through it (``from_xyxy``, ``to_xyxy``).
         **shared: fields of :class:`ByteTrackSettings` (``Tracker(mode="byte", mot20=True)``).
 
     Attributes:
@@ -225,12 +226,11 @@ class Tracker:
         return tid
 
     # ------------------------------------------------------------------ helpers
-    @staticmethod
-    def _boxes(tracks: Sequence[Track]) -> np.ndarray:
-        """(N, 4) current xyxy boxes of ``tracks``."""
+    def _boxes(self, tracks: Sequence[Track]) -> np.ndarray:
+        """(N, 4) current xyxy boxes of ``tracks`` (the filter's :meth:`KalmanFilter.to_xyxy`)."""
         if not tracks:
             return np.zeros((0, 4), dtype=np.float64)
-        return xyah_to_xyxy(np.array([t.mean[:4] for t in tracks]))
+        return self.kf.to_xyxy(np.array([t.mean[:4] for t in tracks]))
 
     @staticmethod
     def _stack(tracks: Sequence[Track]) -> Tuple[np.ndarray, np.ndarray]:
@@ -240,7 +240,8 @@ class Tracker:
         return np.array([t.mean for t in tracks]), np.array([t.covariance for t in tracks])
 
     def _predict(self, tracks: Sequence[Track]) -> Tuple[np.ndarray, np.ndarray]:
-        """Batched Kalman prediction; non-tracked tracks get zero height velocity first.
+        """Batched Kalman prediction; non-tracked tracks get the filter's ``lost_velocity``
+        entries set to zero first (ByteTrack's filter: the height velocity).
 
         Returns:
             The predicted (N, 8) means and (N, 8, 8) covariances; each track's ``mean`` and
@@ -249,9 +250,9 @@ class Tracker:
         means, covs = self._stack(tracks)
         if not tracks:
             return means, covs
-        for i, t in enumerate(tracks):
-            if t.state != TrackState.TRACKED:
-                means[i, 7] = 0.0
+        lost = [i for i, t in enumerate(tracks) if t.state != TrackState.TRACKED]
+        if lost:
+            means[np.ix_(lost, self.kf.lost_velocity)] = 0.0
         means, covs = self.kf.predict(means, covs)
         for t, m, c in zip(tracks, means, covs):
             t.mean, t.covariance = m, c
@@ -386,7 +387,7 @@ class Tracker:
         if warp is not None:
             self.apply_camera_motion(warp)
             pool_mean, pool_cov = self._stack(pool)
-        pool_boxes = (xyah_to_xyxy(pool_mean[:, :4]) if len(pool)
+        pool_boxes = (self.kf.to_xyxy(pool_mean) if len(pool)
                       else np.zeros((0, 4), dtype=np.float64))
         frame.set_pool(pool, pool_mean, pool_cov, pool_boxes)
         u_track, high_left = assoc.first_stage(frame)
@@ -402,7 +403,7 @@ class Tracker:
         # Stage 3: unconfirmed tracks (not predicted, as in ByteTrack) with remaining high dets.
         if unconfirmed and len(high_left):
             u_mean, u_cov = self._stack(unconfirmed)
-            dists = matching.iou_distance(xyah_to_xyxy(u_mean[:, :4]), xyxy[high_left],
+            dists = matching.iou_distance(self.kf.to_xyxy(u_mean), xyxy[high_left],
                                           s.iou_pixel_offset)
             if assoc.fuse_score_unconfirmed and not s.mot20:
                 dists = matching.fuse_score(dists, scores[high_left])
@@ -465,7 +466,7 @@ class Tracker:
         """Stage 4: a new (unconfirmed; confirmed on frame 1) track per detection of ``dets``."""
         if not len(dets):
             return
-        means, covs = self.kf.initiate(xyxy_to_xyah(frame.xyxy[dets]))
+        means, covs = self.kf.initiate(self.kf.from_xyxy(frame.xyxy[dets]))
         first = self.frame_id == 1
         emb = frame.emb
         for d, m, c in zip(dets.tolist(), means, covs):

@@ -93,3 +93,17 @@ def test_gating_distance_zero_at_mean_and_inputs_untouched():
                                                   [400.0, 200.0, 0.5, 100.0]]))
     assert d[0, 0] == 0.0 and d[0, 1] > CHI2INV95[4]
     assert kf.update(np.zeros((0, 8)), np.zeros((0, 8, 8)), np.zeros((0, 4)))[0].shape == (0, 8)
+
+
+def test_measurement_round_trip_through_the_filter():
+    """The filter owns the box <-> measurement conversion the tracker uses (hand-derived values)."""
+    kf = KalmanFilter()
+    xyxy = np.array([[10.0, 20.0, 50.0, 120.0], [0.5, 3.25, 7.75, 30.0]])
+    z = kf.from_xyxy(xyxy)
+    np.testing.assert_allclose(z, [[30.0, 70.0, 0.4, 100.0], [4.125, 16.625, 7.25 / 26.75, 26.75]],
+                               rtol=1e-14)
+    np.testing.assert_allclose(kf.to_xyxy(z), xyxy, rtol=1e-14, atol=1e-12)
+    mean, cov = kf.initiate(z)  # a state's box is its first four entries
+    np.testing.assert_allclose(kf.to_xyxy(mean), xyxy, rtol=1e-14, atol=1e-12)
+    mean[:, kf.lost_velocity] = 5.0  # the entry a lost track drops is the height velocity
+    assert np.all(kf.predict(mean, cov)[0][:, 3] == z[:, 3] + 5.0)

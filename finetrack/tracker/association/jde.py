@@ -12,7 +12,6 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from finetrack.structures import xyxy_to_xyah
 from finetrack.tracker import matching
 from finetrack.tracker.association.base import Association
 from finetrack.tracker.frame import FramePool
@@ -46,7 +45,7 @@ class JDEAssociation(Association):
         if frame.tracks and len(high):
             dists = matching.embedding_distance(self.features(frame.tracks), frame.emb[high])
             dists = matching.fuse_motion(frame.kf, dists, frame.mean, frame.cov,
-                                         xyxy_to_xyah(frame.xyxy[high]),
+                                         frame.kf.from_xyxy(frame.xyxy[high]),
                                          lambda_=self.settings.motion_lambda)
         else:
             dists = np.zeros((len(frame.tracks), len(high)))
