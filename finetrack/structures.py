@@ -1,4 +1,4 @@
-"""Box format converters: the only place that converts between xyxy, tlwh, xyah and cxcywh.
+"""Box format converters: the only place that converts between xyxy, tlwh and xyah.
 
 All functions take and return float numpy arrays of shape (N, 4) (or (4,)) and never modify
 their input in place.
@@ -56,22 +56,6 @@ def xyah_to_xyxy(xyah) -> np.ndarray:
     """(N, 4) [cx, cy, a, h] -> (N, 4) xyxy (``tlwh_to_xyxy(xyah_to_tlwh(.))`` with one copy)."""
     b = _as2d(xyah).copy()
     b[:, 2] *= b[:, 3]
-    b[:, :2] -= b[:, 2:] / 2.0
-    b[:, 2:] += b[:, :2]
-    return b
-
-
-def xyxy_to_cxcywh(xyxy) -> np.ndarray:
-    """(N, 4) xyxy -> (N, 4) [cx, cy, w, h] (box centre, width, height; BoT-SORT's ``xywh``)."""
-    b = _as2d(xyxy).copy()
-    b[:, 2:] -= b[:, :2]
-    b[:, :2] += b[:, 2:] / 2.0
-    return b
-
-
-def cxcywh_to_xyxy(cxcywh) -> np.ndarray:
-    """(N, 4) [cx, cy, w, h] -> (N, 4) xyxy."""
-    b = _as2d(cxcywh).copy()
     b[:, :2] -= b[:, 2:] / 2.0
     b[:, 2:] += b[:, :2]
     return b

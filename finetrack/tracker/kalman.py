@@ -1,20 +1,20 @@
-"""Constant-velocity Kalman filters for boxes, vectorised over all tracks.
+"""ByteTrack's constant-velocity Kalman filter, vectorised over all tracks.
 
-:class:`KalmanFilter` is ByteTrack's: the 8-dimensional state ``(cx, cy, a, h, vcx, vcy, va, vh)``
-holds the box centre ``(cx, cy)``, aspect ratio ``a = w / h``, height ``h`` and their velocities;
-process and measurement noise scale with the box height, with ByteTrack's weights (1/20 for
-position, 1/160 for velocity). Its results equal ByteTrack's per-track formulas
+The 8-dimensional state space ``(cx, cy, a, h, vcx, vcy, va, vh)`` holds the box centre
+``(cx, cy)``, aspect ratio ``a = w / h``, height ``h`` and their velocities. Object motion follows a
+constant-velocity model; the box ``(cx, cy, a, h)`` is a direct observation of the state (linear
+observation model). Process and measurement noise scale with the box height, with ByteTrack's
+weights (1/20 for position, 1/160 for velocity).
+
+Every method works on a batch of N tracks at once (``mean`` (N, 8), ``covariance`` (N, 8, 8)) and
+returns new arrays; inputs are never modified. The results equal ByteTrack's per-track formulas
 (``yolox/tracker/kalman_filter.py``) up to floating-point rounding.
 
-Object motion follows a constant-velocity model and the first four state entries are a direct
-observation of the box (linear observation model). Every method works on a batch of N tracks at
-once (``mean`` (N, 8), ``covariance`` (N, 8, 8)) and returns new arrays; inputs are never
-modified. The filter owns its measurement space: :meth:`KalmanFilter.from_xyxy` and
-:meth:`KalmanFilter.to_xyxy` convert boxes to and from it, so the tracker never assumes a layout.
-
-:class:`KalmanFilterXYWH` is BoT-SORT's (Aharon et al. 2022, section 3.1): the state
-``(cx, cy, w, h, vcx, vcy, vw, vh)`` estimates the width directly, and the noise of the x / w
-entries scales with the width, of the y / h entries with the height (same weights).
+The filter owns its measurement space: :meth:`KalmanFilter.from_xyxy` and
+:meth:`KalmanFilter.to_xyxy` convert boxes to and from it, and :attr:`KalmanFilter.lost_velocity`
+names the velocities a lost track drops, so the tracker never assumes the state's layout.
+BoT-SORT's filter (state ``(cx, cy, w, h, ...)``, noise proportional to the width for the x / w
+entries) was tried for ``botsort`` and not kept: docs/experiments/unseen_scenes.md, section 7.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from typing import Tuple
 
 import numpy as np
 
-from finetrack.structures import cxcywh_to_xyxy, xyah_to_xyxy, xyxy_to_cxcywh, xyxy_to_xyah
+from finetrack.structures import xyah_to_xyxy, xyxy_to_xyah
 
 try:  # the gufunc behind np.linalg.solve, without its per-call wrapper (same LAPACK call, same bits)
     from numpy.linalg import _umath_linalg
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 CHI2INV95 = {1: 3.8415, 2: 5.9915, 3: 7.8147, 4: 9.4877, 5: 11.070, 6: 12.592, 7: 14.067,
              8: 15.507, 9: 16.919}
 
-NDIM = 4  # measurement dimension (the first 4 state entries)
+NDIM = 4  # measurement dimension (cx, cy, a, h)
 
 
 class KalmanFilter:
@@ -103,32 +103,6 @@ class KalmanFilter:
         """(N, >= 4) states or measurements -> (N, 4) boxes ``(x1, y1, x2, y2)``."""
         return xyah_to_xyxy(np.asarray(mean)[..., :NDIM])
 
-    # ------------------------------------------------------------------ noise
-    def _initial_var(self, z: np.ndarray) -> np.ndarray:
-        """(N, 4) measurements -> (N, 8) variances of the initial covariance."""
-        h = z[:, 3]
-        std_pos = self._hstd(h, self.init_position_factor * self.std_weight_position,
-                             self.std_aspect)
-        std_vel = self._hstd(h, self.init_velocity_factor * self.std_weight_velocity,
-                             self.std_aspect_velocity)
-        return np.square(np.concatenate([std_pos, std_vel], axis=1))
-
-    def _process_var(self, mean: np.ndarray) -> np.ndarray:
-        """(N, 8) means (before the motion step) -> (N, 8) process noise variances."""
-        return self._hvar(mean[:, 3], self._q_w, self._q_c)
-
-    def _measurement_var(self, mean: np.ndarray) -> np.ndarray:
-        """(N, 8) means -> (N, 4) measurement noise variances."""
-        return self._hvar(mean[:, 3], self._r_w, self._r_c)
-
-    def _warp_matrix(self, rot: np.ndarray) -> np.ndarray:
-        """(2, 2) linear part of a camera motion -> (8, 8) map of the state (see warp_affine)."""
-        s = float(np.sqrt(abs(np.linalg.det(rot))))
-        m = np.eye(2 * NDIM)
-        m[0:2, 0:2] = m[4:6, 4:6] = rot
-        m[3, 3] = m[7, 7] = s
-        return m
-
     # ------------------------------------------------------------------ helpers
     def _hstd(self, h: np.ndarray, w_pos: float, aspect: float) -> np.ndarray:
         """(N,) heights -> (N, 4) stds ``[w*h, w*h, aspect, w*h]``."""
@@ -164,14 +138,19 @@ class KalmanFilter:
         """Create tracks from unassociated measurements.
 
         Args:
-            measurements: (N, 4) boxes in the filter's measurement space (:meth:`from_xyxy`).
+            measurements: (N, 4) boxes ``(cx, cy, a, h)``.
 
         Returns:
             mean (N, 8) with zero velocities and covariance (N, 8, 8) (diagonal).
         """
         z = np.asarray(measurements, dtype=np.float64).reshape(-1, NDIM)
         mean = np.concatenate([z, np.zeros_like(z)], axis=1)
-        return mean, self._diag(self._initial_var(z))
+        h = z[:, 3]
+        std_pos = self._hstd(h, self.init_position_factor * self.std_weight_position,
+                             self.std_aspect)
+        std_vel = self._hstd(h, self.init_velocity_factor * self.std_weight_velocity,
+                             self.std_aspect_velocity)
+        return mean, self._diag(np.square(np.concatenate([std_pos, std_vel], axis=1)))
 
     def predict(self, mean: np.ndarray, covariance: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Prediction step for N tracks at once (ByteTrack ``multi_predict``).
@@ -189,7 +168,8 @@ class KalmanFilter:
         new_cov = self.motion_mat @ covariance @ self._motion_mat_t
         # + diag(var) (the off-diagonal zeros add nothing): every 9th entry of the flat 8x8 (a
         # view: matmul's result is C-contiguous)
-        new_cov.reshape(-1, 4 * NDIM * NDIM)[:, ::2 * NDIM + 1] += self._process_var(mean)
+        new_cov.reshape(-1, 4 * NDIM * NDIM)[:, ::2 * NDIM + 1] += self._hvar(
+            mean[:, 3], self._q_w, self._q_c)
         return new_mean, new_cov
 
     multi_predict = predict
@@ -206,9 +186,10 @@ class KalmanFilter:
         """
         mean = np.asarray(mean, dtype=np.float64).reshape(-1, 2 * NDIM)
         covariance = np.asarray(covariance, dtype=np.float64).reshape(-1, 2 * NDIM, 2 * NDIM)
-        proj_cov = covariance[:, :NDIM, :NDIM].copy()  # H P H^T: H selects the first 4 entries
+        proj_cov = covariance[:, :NDIM, :NDIM].copy()  # H P H^T: H selects (cx, cy, a, h)
         # + diag(R) on the flat 4x4 (a view: the copy is C-contiguous)
-        proj_cov.reshape(-1, NDIM * NDIM)[:, ::NDIM + 1] += self._measurement_var(mean)
+        proj_cov.reshape(-1, NDIM * NDIM)[:, ::NDIM + 1] += self._hvar(mean[:, 3], self._r_w,
+                                                                       self._r_c)
         return mean[:, :NDIM].copy(), proj_cov
 
     def update(
@@ -219,7 +200,7 @@ class KalmanFilter:
         Args:
             mean: (N, 8) predicted state means.
             covariance: (N, 8, 8) predicted state covariances.
-            measurements: (N, 4) associated boxes in measurement space (:meth:`from_xyxy`).
+            measurements: (N, 4) associated boxes ``(cx, cy, a, h)``.
 
         Returns:
             Corrected mean (N, 8) and covariance (N, 8, 8).
@@ -231,7 +212,7 @@ class KalmanFilter:
             return mean.copy(), covariance.copy()
         proj_mean, proj_cov = self.project(mean, covariance)
         # K = P H^T S^-1  <=>  K^T = S^-1 (H P) since P and S are symmetric.
-        ph_t = covariance[:, :, :NDIM]  # P H^T (N, 8, 4): H selects the first 4 entries
+        ph_t = covariance[:, :, :NDIM]  # P H^T (N, 8, 4): H selects (cx, cy, a, h)
         gain = _solve(proj_cov, np.swapaxes(ph_t, 1, 2))  # (N, 4, 8) = K^T
         gain = np.swapaxes(gain, 1, 2)  # (N, 8, 4)
         innovation = z - proj_mean  # (N, 4)
@@ -251,7 +232,7 @@ class KalmanFilter:
         Args:
             mean: (N, 8) (or (8,)) state means.
             covariance: (N, 8, 8) (or (8, 8)) state covariances.
-            measurements: (M, 4) boxes in measurement space (:meth:`from_xyxy`).
+            measurements: (M, 4) boxes ``(cx, cy, a, h)``.
             only_position: Use only the centre (2 degrees of freedom) instead of all 4 dims.
 
         Returns:
@@ -297,65 +278,10 @@ class KalmanFilter:
         covariance = np.asarray(covariance, dtype=np.float64).reshape(-1, 2 * NDIM, 2 * NDIM)
         warp = np.asarray(warp, dtype=np.float64).reshape(2, 3)
         rot, t = warp[:, :2], warp[:, 2]
-        m = self._warp_matrix(rot)
+        s = float(np.sqrt(abs(np.linalg.det(rot))))
+        m = np.eye(2 * NDIM)
+        m[0:2, 0:2] = m[4:6, 4:6] = rot
+        m[3, 3] = m[7, 7] = s
         new_mean = mean @ m.T
         new_mean[:, :2] += t
         return new_mean, m @ covariance @ m.T
-
-
-class KalmanFilterXYWH(KalmanFilter):
-    """BoT-SORT's filter: measurement ``(cx, cy, w, h)``, state ``(cx, cy, w, h, vcx, vcy, vw, vh)``.
-
-    The stds are ByteTrack's weights times the width for the x / w entries and times the height
-    for the y / h entries (BoT-SORT paper eq. 1-4): process noise ``wp * [w, h, w, h]`` (position
-    part) and ``wv * [w, h, w, h]`` (velocity part) of the mean before the motion step,
-    measurement noise ``wp * [w, h, w, h]``, initial stds ``2 wp`` and ``10 wv`` times the same.
-    A lost track's width and height velocities are set to 0 before it is predicted (BoT-SORT's
-    ``multi_predict``). A camera motion ``[R | t]`` maps each (x, y)-pair of the state by ``R``
-    (centre, size and their velocities) and shifts the centre by ``t`` (BoT-SORT's ``multi_gmc``).
-
-    Args:
-        std_weight_position: position std relative to the box size (1/20).
-        std_weight_velocity: velocity std relative to the box size (1/160).
-        init_position_factor, init_velocity_factor, dt: as :class:`KalmanFilter` (2, 10, 1).
-    """
-
-    lost_velocity = [6, 7]
-
-    def __init__(self, std_weight_position: float = 1.0 / 20, std_weight_velocity: float = 1.0 / 160,
-                 init_position_factor: float = 2.0, init_velocity_factor: float = 10.0,
-                 dt: float = 1.0) -> None:
-        super().__init__(std_weight_position, std_weight_velocity,
-                         init_position_factor=init_position_factor,
-                         init_velocity_factor=init_velocity_factor, dt=dt)
-        wp, wv = self.std_weight_position, self.std_weight_velocity
-        self._q_rel = np.array([wp, wp, wp, wp, wv, wv, wv, wv])
-
-    def from_xyxy(self, xyxy: np.ndarray) -> np.ndarray:
-        """(N, 4) boxes ``(x1, y1, x2, y2)`` -> (N, 4) measurements ``(cx, cy, w, h)``."""
-        return xyxy_to_cxcywh(xyxy)
-
-    def to_xyxy(self, mean: np.ndarray) -> np.ndarray:
-        """(N, >= 4) states or measurements -> (N, 4) boxes ``(x1, y1, x2, y2)``."""
-        return cxcywh_to_xyxy(np.asarray(mean)[..., :NDIM])
-
-    @staticmethod
-    def _wh(size: np.ndarray, rel: np.ndarray) -> np.ndarray:
-        """(N, 2) ``(w, h)`` and (D,) relative stds -> (N, D) variances ``(rel * [w, h, w, h, ...])^2``."""
-        scale = np.tile(size, (1, len(rel) // 2))  # (N, D): w, h, w, h, ...
-        std = scale * rel
-        return std * std
-
-    def _initial_var(self, z: np.ndarray) -> np.ndarray:
-        wp, wv = self.std_weight_position, self.std_weight_velocity
-        rel = np.repeat([self.init_position_factor * wp, self.init_velocity_factor * wv], NDIM)
-        return self._wh(z[:, 2:4], rel)
-
-    def _process_var(self, mean: np.ndarray) -> np.ndarray:
-        return self._wh(mean[:, 2:4], self._q_rel)
-
-    def _measurement_var(self, mean: np.ndarray) -> np.ndarray:
-        return self._wh(mean[:, 2:4], self._q_rel[:NDIM])
-
-    def _warp_matrix(self, rot: np.ndarray) -> np.ndarray:
-        return np.kron(np.eye(NDIM), rot)

@@ -35,7 +35,7 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
 
 class Track:
     """A tracklet with a Kalman state in the tracker's filter layout (ByteTrack's
-    ``(cx, cy, a, h, vcx, vcy, va, vh)`` or BoT-SORT's ``(cx, cy, w, h, ...)``).
+    ``(cx, cy, a, h, vcx, vcy, va, vh)``).
 
     Args:
         track_id: Id given by the tracker (ids start at 1 per tracker instance).

@@ -145,8 +145,7 @@ class Tracker:
             only ``mode``'s is read.
         cues: ``robust`` only: the embeddings are several appearance cues side by side, of these
             widths (:class:`~finetrack.tracker.association.robust.RobustAssociation`).
-        kalman_filter: optional custom :class:`KalmanFilter` (default: the mode's, see
-            :meth:`~finetrack.tracker.association.Association.kalman_filter`).
+        kalman_filter: optional custom :class:`KalmanFilter` (default: ByteTrack's weights).
             Box conversions to and from its state go through it (``from_xyxy``, ``to_xyxy``).
         **shared: fields of :class:`ByteTrackSettings` (``Tracker(mode="byte", mot20=True)``).
 
@@ -181,9 +180,8 @@ class Tracker:
         self.new_track_thresh = float(s.track_thresh + NEW_TRACK_MARGIN
                                       if s.new_track_thresh is None else s.new_track_thresh)
         self.max_time_lost = int(self.frame_rate / REFERENCE_FRAME_RATE * s.track_buffer)
+        self.kf = kalman_filter if kalman_filter is not None else KalmanFilter()
         settings_of = {"finetrack": finetrack, "jde": jde, "robust": robust, "botsort": botsort}
-        self.kf = (kalman_filter if kalman_filter is not None
-                   else ASSOCIATIONS[mode].kalman_filter(settings_of.get(mode)))
         self.association: Association = ASSOCIATIONS[mode](self, settings_of.get(mode), cues=cues)
         self.reset()
 
@@ -243,7 +241,7 @@ class Tracker:
 
     def _predict(self, tracks: Sequence[Track]) -> Tuple[np.ndarray, np.ndarray]:
         """Batched Kalman prediction; non-tracked tracks get the filter's ``lost_velocity``
-        entries set to zero first (ByteTrack: the height velocity; BoT-SORT: width and height).
+        entries set to zero first (ByteTrack's filter: the height velocity).
 
         Returns:
             The predicted (N, 8) means and (N, 8, 8) covariances; each track's ``mean`` and

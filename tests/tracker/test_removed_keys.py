@@ -15,7 +15,9 @@ REMOVED_ROBUST = ["bonus_margin", "unlock_llr", "min_separation", "identity_llr"
                   "max_scale_change", "center_momentum"]
 #: tracker.* keys cut with them; the adaptive mode's section (Deep OC-SORT's weighting: measured in
 #: docs/experiments/unseen_scenes.md, kept by no fold of the nested study, removed)
-REMOVED_TRACKER = ["finetrack_iou_stage", "color_weight", "adaptive"]
+REMOVED_TRACKER = ["finetrack_iou_stage", "color_weight", "adaptive",
+                   # BoT-SORT's (cx, cy, w, h) Kalman filter for botsort: section 7, not kept
+                   "botsort.kalman"]
 
 
 @pytest.mark.parametrize("key", [f"tracker.robust.{k}" for k in REMOVED_ROBUST]

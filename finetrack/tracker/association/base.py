@@ -14,7 +14,6 @@ import numpy as np
 
 from finetrack.tracker import matching
 from finetrack.tracker.frame import FramePool
-from finetrack.tracker.kalman import KalmanFilter
 from finetrack.tracker.track import Track
 
 
@@ -53,11 +52,6 @@ class Association:
     def __init__(self, tracker, settings=None, cues: Optional[Sequence[int]] = None) -> None:
         self.tracker = tracker
         self.settings = settings
-
-    @classmethod
-    def kalman_filter(cls, settings=None) -> KalmanFilter:
-        """The Kalman filter of this mode given its settings (None: defaults): ByteTrack's."""
-        return KalmanFilter()
 
     # ------------------------------------------------------------------ per-sequence state
     def reset(self) -> None:

@@ -18,7 +18,7 @@ features trained on the target data) are 0.25 and 0.5.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -26,7 +26,6 @@ from finetrack.tracker import matching
 from finetrack.tracker.association.base import Association
 from finetrack.tracker.association.byte import iou_cost
 from finetrack.tracker.frame import FramePool
-from finetrack.tracker.kalman import KalmanFilter, KalmanFilterXYWH
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,13 +35,10 @@ class BotSortSettings:
     Attributes:
         appearance_thresh: ``(1 - cos) / 2`` above this does not count.
         proximity_thresh: appearance counts only for pairs with IoU distance at most this.
-        kalman: ``xyah`` (ByteTrack's filter) or ``xywh`` (BoT-SORT's,
-            :class:`~finetrack.tracker.kalman.KalmanFilterXYWH`); temporary, for the nested study.
     """
 
     appearance_thresh: float = 0.15
     proximity_thresh: float = 0.8
-    kalman: Literal["xyah", "xywh"] = "xyah"
 
 
 def botsort_cost(d_iou: np.ndarray, d_iou_fused: np.ndarray, d_emb: np.ndarray,
@@ -71,13 +67,6 @@ class BotSortAssociation(Association):
 
     def __init__(self, tracker, settings: Optional[BotSortSettings] = None, cues=None) -> None:
         super().__init__(tracker, settings if settings is not None else BotSortSettings())
-
-    @classmethod
-    def kalman_filter(cls, settings: Optional[BotSortSettings] = None) -> KalmanFilter:
-        """``settings.kalman``'s filter."""
-        if settings is not None and settings.kalman == "xywh":
-            return KalmanFilterXYWH()
-        return KalmanFilter()
 
     def first_stage(self, frame: FramePool) -> Tuple[np.ndarray, np.ndarray]:
         if not frame.tracks or not len(frame.high):
