@@ -1,14 +1,20 @@
 """Nested leave-one-scene-out study of appearance fusion rules on training-free cues (issue 27).
 
-Protocol. Every (rule, cue) pair has a small grid of free settings (:data:`RULES`). For each
-left-out scene S, the setting of each pair is chosen by the mean TrackEval IDF1 over the other
-scenes (:meth:`NestedStudy.select`, which never scores S), then the pair is scored on S with
-that setting. The table reports those left-out scores per scene, their mean and the worst
-difference to ``byte``; a row "nested choice" also chooses the rule and the cue (with the
-setting) on the other scenes. Every row shows the association ceiling of its scene
-(:func:`ceiling_rows`: each detection given the id of the GT box it covers, IoU >= 0.5, Hungarian).
+Protocol (stress-aware nested selection). Every (rule, cue) pair has a small grid of free
+settings (:data:`RULES`). For each left-out scene S, a setting of a pair *qualifies* when, on
+every stress cut of every other (training) scene -- the scene at 1/k of its frame rate for each
+k of ``steps`` (every 2nd and 3rd frame) -- its IDF1 is at least ``byte``'s on that cut minus
+:data:`STRESS_MARGIN` (issue 27's bar, applied to the training scenes only). Among the qualifying
+settings the one with the best mean full-rate IDF1 over the training scenes is chosen
+(:meth:`NestedStudy.select`); when none qualifies, the best mean alone decides and the output
+says so (``fallback``). Nothing of S (full rate or cut) is read for the choice. The pair is then
+scored on S with that setting. The table reports those left-out scores per scene, their mean and
+the worst difference to ``byte``; a row "nested choice" also chooses the rule and the cue (with
+the setting) on the training scenes, by the same check (:meth:`NestedStudy.select_overall`).
+Every row shows the association ceiling of its scene (:func:`ceiling_rows`: each detection given
+the id of the GT box it covers, IoU >= 0.5, Hungarian).
 
-Checks that choose nothing: the same scenes at 1/k of their frame rate (:func:`finetrack.inference.cache.every_kth`, the
+Checks that choose nothing: the left-out scene at 1/k of its frame rate (:func:`finetrack.inference.cache.every_kth`, the
 ground truth cut the same way by :func:`finetrack.data.splits.write_cut_gt`), tracked with the settings chosen for the
 full-rate scene's left-out fold.
 
@@ -51,6 +57,10 @@ RULES: Dict[str, Tuple[str, List[Tuple[str, ...]]]] = {
     "robust": ("robust", [()]),
 }
 METRICS = ("IDF1", "HOTA", "AssA", "MOTA", "IDs")
+#: the stress cuts of the selection's check and of the stress rows: every k-th frame
+STRESS_STEPS = (2, 3)
+#: the stress check's bar: a setting may lose at most this much IDF1 to byte on a training cut
+STRESS_MARGIN = 0.5
 
 
 # ----------------------------------------------------------------------------- features
@@ -278,28 +288,62 @@ class NestedStudy:
                 atomic_write_text(self.store, json.dumps(self.scores))
         return self.scores[key]
 
-    def select(self, train: Sequence[str]) -> Dict[Tuple[str, Optional[str]], int]:
-        """{(rule, cue): the grid index with the best mean IDF1 over ``train``} (ties: the
-        earlier grid entry, i.e. the published default first). Reads only ``train``'s GT."""
-        best: Dict[Tuple[str, Optional[str]], Tuple[float, int]] = {}
-        for cand in candidates(self.rules, self.cues):
-            rule, cue, i = cand
-            mean = float(np.mean([self.score(cand, s)["IDF1"] for s in train]))
-            if (rule, cue) not in best or mean > best[rule, cue][0] + 1e-9:
-                best[rule, cue] = (mean, i)
-        return {k: v[1] for k, v in best.items()}
+    def reference(self) -> Candidate:
+        """The stress check's reference: the grid's ``byte`` rule."""
+        for rule, (mode, _) in self.rules.items():
+            if mode == "byte":
+                return (rule, None, 0)
+        raise ValueError("the stress-aware selection needs a byte rule in the grid")
 
-    def select_overall(self, train: Sequence[str], exclude: Sequence[str] = ()) -> Candidate:
-        """The (rule, cue, setting) with the best mean IDF1 over ``train`` (``byte`` included,
-        the rules in ``exclude`` left out)."""
+    def stress_failures(self, cand: Candidate, train: Sequence[str],
+                        steps: Sequence[int] = STRESS_STEPS) -> List[str]:
+        """The stress cuts ``<SCENE>-every<k>`` of ``train`` on which ``cand``'s IDF1 is below
+        byte's on the same cut minus :data:`STRESS_MARGIN` (empty: ``cand`` qualifies)."""
+        ref = self.reference()
+        if cand == ref:
+            return []
+        rows = [f"{s}-every{k}" for s in train for k in steps]
+        return [r for r in rows
+                if self.score(cand, r)["IDF1"] < self.score(ref, r)["IDF1"] - STRESS_MARGIN - 1e-9]
+
+    def _best(self, cands: Sequence[Candidate], train: Sequence[str],
+              steps: Sequence[int]) -> Tuple[Candidate, bool]:
+        """The best mean IDF1 over ``train`` among ``cands`` passing the stress check (ties: the
+        earlier); if none passes, among all of them. Returns (candidate, fell back)."""
+        ok = [c for c in cands if not self.stress_failures(c, train, steps)]
         best = None
-        for cand in candidates(self.rules, self.cues):
-            if cand[0] in exclude:
-                continue
+        for cand in ok or cands:
             mean = float(np.mean([self.score(cand, s)["IDF1"] for s in train]))
             if best is None or mean > best[0] + 1e-9:
                 best = (mean, cand)
-        return best[1]
+        return best[1], not ok
+
+    def select(self, train: Sequence[str], steps: Sequence[int] = STRESS_STEPS
+               ) -> Dict[Tuple[str, Optional[str]], int]:
+        """{(rule, cue): the grid index with the best mean IDF1 over ``train`` among those passing
+        the stress check on ``train``'s cuts} (ties: the earlier grid entry, i.e. the published
+        default first; none passing: the best mean, :meth:`fallbacks`). Reads only ``train``'s GT."""
+        groups: Dict[Tuple[str, Optional[str]], List[Candidate]] = {}
+        for cand in candidates(self.rules, self.cues):
+            groups.setdefault(cand[:2], []).append(cand)
+        return {k: self._best(v, train, steps)[0][2] for k, v in groups.items()}
+
+    def select_overall(self, train: Sequence[str], exclude: Sequence[str] = (),
+                       steps: Sequence[int] = STRESS_STEPS) -> Candidate:
+        """The (rule, cue, setting) with the best mean IDF1 over ``train`` among those passing the
+        stress check (``byte`` included, so one always passes; the rules in ``exclude`` left out)."""
+        return self._best([c for c in candidates(self.rules, self.cues) if c[0] not in exclude],
+                          train, steps)[0]
+
+    def failures(self, train: Sequence[str], steps: Sequence[int] = STRESS_STEPS
+                 ) -> Dict[Candidate, List[str]]:
+        """{candidate failing the stress check on ``train``'s cuts: the cuts it fails}."""
+        out = {}
+        for cand in candidates(self.rules, self.cues):
+            bad = self.stress_failures(cand, train, steps)
+            if bad:
+                out[cand] = bad
+        return out
 
 
 #: rules whose defaults were fitted on the shared scenes before this study (robust's gates:
@@ -308,51 +352,73 @@ class NestedStudy:
 FITTED_ON_SHARED = ("robust",)
 
 
-def run(study: NestedStudy, scenes: Sequence[str], steps: Iterable[int] = (2, 3),
+def _choice_record(study: NestedStudy, train: Sequence[str], steps: Sequence[int],
+                   fitted: Sequence[str]) -> Tuple[dict, tuple]:
+    """One selection on ``train`` as JSON (overrides by name) and as (chosen, overall, clean)."""
+    rules = study.rules
+    name = lambda rule, cue: rule if cue is None else f"{rule}/{cue}"  # noqa: E731
+    chosen = study.select(train, steps)
+    overall = study.select_overall(train, (), steps)
+    clean = study.select_overall(train, fitted, steps)
+    failed = study.failures(train, steps)
+    cands = candidates(rules, study.cues)
+    failed_by: Dict[str, list] = {}
+    for (r, c, i), rows in failed.items():
+        failed_by.setdefault(name(r, c), []).append([list(rules[r][1][i]), rows])
+    record = {
+        "chosen": {name(r, c): list(rules[r][1][i]) for (r, c), i in chosen.items()},
+        "overall": [overall[0], overall[1], list(rules[overall[0]][1][overall[2]])],
+        "overall_unfitted": [clean[0], clean[1], list(rules[clean[0]][1][clean[2]])],
+        "stress_failed": failed_by,
+        "fallback": [name(r, c) for (r, c) in chosen
+                     if all(k in failed for k in cands if k[:2] == (r, c))],
+        "overall_fallback": all(k in failed for k in cands),
+        "overall_unfitted_fallback": all(k in failed for k in cands if k[0] not in fitted)}
+    return record, (chosen, overall, clean)
+
+
+def run(study: NestedStudy, scenes: Sequence[str], steps: Iterable[int] = STRESS_STEPS,
         progress: Optional[Callable[[str], None]] = None,
         partial: Optional[Callable[[dict], None]] = None,
         fitted: Sequence[str] = FITTED_ON_SHARED) -> dict:
-    """The nested table, the all-scene choice, then the stress rows.
+    """The nested table (stress-aware selection, see the module docstring), the all-scene choice,
+    then the stress rows.
 
     Args:
+        steps: the stress cuts (every k-th frame) of the selection's check and of the stress rows.
         partial: called with the result after the left-out folds, before the stress rows.
         fitted: rules left out of the second nested choice (``nested choice w/o ...``).
 
     Returns:
         a JSON-able dict: ``folds`` {left-out scene: {"chosen": {rule/cue: overrides},
-        "overall": [rule, cue, overrides], "scores": {rule/cue: metrics}, "nested": metrics,
-        "ceiling": metrics}}, ``all_scenes`` {"chosen": ..., "overall": ...} (the choice on all
-        scenes: what a user gets), ``stress`` {row: {"scores", "nested", "ceiling"}}.
+        "overall": [rule, cue, overrides], "stress_failed": {rule/cue: [[overrides, [training
+        cuts failed]], ...]}, "fallback": [rule/cue with no setting passing the check],
+        "scores": {rule/cue: metrics}, "nested": metrics, "ceiling": metrics}}, ``all_scenes``
+        {"chosen": ..., "overall": ..., ...} (the choice on all scenes: what a user gets),
+        ``stress`` {row: {"scores", "nested", "ceiling"}}.
     """
+    steps = tuple(steps)
     say = progress or (lambda s: None)
-    out = {"folds": {}, "stress": {}, "scenes": list(scenes)}
+    out = {"folds": {}, "stress": {}, "scenes": list(scenes), "protocol": {
+        "selection": "stress-aware", "steps": list(steps), "margin": STRESS_MARGIN}}
     name = lambda rule, cue: rule if cue is None else f"{rule}/{cue}"  # noqa: E731
     picks = {}
     for left in scenes:
         train = [s for s in scenes if s != left]
         t0 = time.perf_counter()
-        chosen = study.select(train)
-        overall = study.select_overall(train)
-        clean = study.select_overall(train, fitted)
-        picks[left] = (chosen, overall, clean)
-        fold = {"chosen": {name(r, c): list(study.rules[r][1][i]) for (r, c), i in chosen.items()},
-                "overall": [overall[0], overall[1], list(study.rules[overall[0]][1][overall[2]])],
-                "overall_unfitted": [clean[0], clean[1], list(study.rules[clean[0]][1][clean[2]])],
-                "scores": {name(r, c): study.score((r, c, i), left) for (r, c), i in chosen.items()},
-                "nested": study.score(overall, left), "nested_unfitted": study.score(clean, left),
-                "ceiling": study.ceiling(left)}
+        fold, picks[left] = _choice_record(study, train, steps, fitted)
+        chosen, overall, clean = picks[left]
+        fold.update({"scores": {name(r, c): study.score((r, c, i), left) for (r, c), i in chosen.items()},
+                     "nested": study.score(overall, left), "nested_unfitted": study.score(clean, left),
+                     "ceiling": study.ceiling(left)})
         out["folds"][left] = fold
         say(f"{left}: chosen on {', '.join(train)} in {time.perf_counter() - t0:.0f} s; "
             f"byte {fold['scores']['byte']['IDF1']:.1f}, nested choice {name(*overall[:2])} "
-            f"{fold['nested']['IDF1']:.1f}, ceiling {fold['ceiling']['IDF1']:.1f}")
-    chosen = study.select(scenes)
-    overall = study.select_overall(scenes)
-    clean = study.select_overall(scenes, fitted)
+            f"{fold['nested']['IDF1']:.1f}, ceiling {fold['ceiling']['IDF1']:.1f}"
+            + (f"; no setting passed the training stress check: {', '.join(fold['fallback'])}"
+               if fold["fallback"] else ""))
     out["fitted"] = list(fitted)
-    out["all_scenes"] = {
-        "chosen": {name(r, c): list(study.rules[r][1][i]) for (r, c), i in chosen.items()},
-        "overall": [overall[0], overall[1], list(study.rules[overall[0]][1][overall[2]])],
-        "overall_unfitted": [clean[0], clean[1], list(study.rules[clean[0]][1][clean[2]])]}
+    out["all_scenes"] = _choice_record(study, scenes, steps, fitted)[0]
     if partial is not None:
         partial(out)
     for left in scenes:
@@ -370,6 +436,26 @@ def run(study: NestedStudy, scenes: Sequence[str], steps: Iterable[int] = (2, 3)
 
 def _row_cells(scores: Dict[str, Dict[str, float]], key: str, rows: Sequence[str]) -> List[float]:
     return [scores[r][key]["IDF1"] if key in scores[r] else float("nan") for r in rows]
+
+
+def _stress_check_lines(result: dict) -> List[str]:
+    """Per fold: the settings that failed the training stress check, and the fallbacks."""
+    p = result.get("protocol", {})
+    lines = [f"Training stress check (every {' / '.join(map(str, p.get('steps', [])))}-th frame of the "
+             f"fold's training scenes, IDF1 >= byte - {p.get('margin', STRESS_MARGIN)}): settings failing it"]
+    folds = dict(result["folds"], **({"all scenes": result["all_scenes"]} if "all_scenes" in result else {}))
+    for left, f in folds.items():
+        if "stress_failed" not in f:
+            continue
+        parts = [f"{k}: " + ", ".join(f"{' '.join(o) or 'defaults'} ({', '.join(rows)})" for o, rows in v)
+                 for k, v in f["stress_failed"].items()]
+        lines.append(f"- {left if left == 'all scenes' else left + ' left out'}: "
+                     + ("; ".join(parts) or "none"))
+        if f.get("fallback"):
+            lines.append(f"  - no setting passed (chosen by the mean alone): {', '.join(f['fallback'])}")
+        if f.get("overall_fallback") or f.get("overall_unfitted_fallback"):
+            lines.append("  - no candidate of the nested choice passed (chosen by the mean alone)")
+    return lines
 
 
 def markdown(result: dict) -> str:
@@ -407,6 +493,7 @@ def markdown(result: dict) -> str:
                     lines.append(f"{label} per fold: " + "; ".join(
                         f"{r}: {f[field][0]}/{f[field][1]} {' '.join(f[field][2]) or '(defaults)'}"
                         for r, f in result["folds"].items()))
+            lines += [""] + _stress_check_lines(result)
         lines.append("")
     a = result.get("all_scenes")
     if a:
@@ -431,6 +518,8 @@ USAGE = """Nested leave-one-scene-out study of fusion rules on training-free cue
     python scripts/nested_loso.py [--data ../shared/data] [--out outputs/unseen] [--steps 2 3]
         [--scenes PETS09-S2L1 ETH-Sunnyday KITTI-17 MOT17-09-FRCNN]
 
+Stress-aware nested selection: in each fold a setting qualifies only if on every training scene's
+every-k-th-frame cut its IDF1 is >= byte's - 0.5; the best training mean among those is chosen.
 Builds each scene's cache once (public detections, colour and ImageNet MobileNetV2 features:
 OUT/cache/<SCENE>.npz), scores the grid of finetrack/studies/nested_loso.py RULES x CUES with
 TrackEval (stored in OUT/scores.json, so a rerun replays nothing it has), and writes
@@ -453,7 +542,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default="../shared/data", help="the shared data root (read only)")
     ap.add_argument("--out", default="outputs/unseen")
     ap.add_argument("--scenes", nargs="+", default=list(SHARED_SCENES), choices=list(SHARED_SCENES))
-    ap.add_argument("--steps", type=int, nargs="*", default=[2, 3], help="stress rows: every k-th frame")
+    ap.add_argument("--steps", type=int, nargs="*", default=[2, 3], help="stress rows and the selection's training stress check: every k-th frame")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1: shared cores)")
     args = ap.parse_args(argv)
     import torch

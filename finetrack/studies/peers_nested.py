@@ -231,7 +231,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default="../shared/data", help="the shared data root (read only)")
     ap.add_argument("--out", type=Path, default=Path("outputs/peers_nested"))
     ap.add_argument("--scenes", nargs="+", default=list(SHARED_SCENES), choices=list(SHARED_SCENES))
-    ap.add_argument("--steps", type=int, nargs="*", default=[2, 3], help="stress rows: every k-th frame")
+    ap.add_argument("--steps", type=int, nargs="*", default=[2, 3],
+                    help="stress rows and the selection's training stress check: every k-th frame")
     ap.add_argument("--ablation", action="store_true",
                     help="also ABLATION_RULES (table: OUT/peers_nested_ablation.{md,json})")
     args = ap.parse_args(argv)

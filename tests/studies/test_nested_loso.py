@@ -1,5 +1,6 @@
-"""The nested leave-one-scene-out study on tiny scripted scenes: the selection never reads the
-left-out scene's ground truth; the ceiling; the replay is the user's tracking loop."""
+"""The nested leave-one-scene-out study on tiny scripted scenes: the stress-aware selection never
+reads the left-out scene's ground truth and gives way to the runner-up when the best mean fails a
+training stress cut; the ceiling; the replay is the user's tracking loop."""
 import shutil
 
 import numpy as np
@@ -57,7 +58,7 @@ def make_scene(root, name, n, speed, noise, seed):
 @pytest.fixture
 def scenes(tmp_path):
     root = tmp_path / "data"
-    spec = {"A": (24, 8.0, 0.1, 0), "B": (30, 6.0, 0.3, 1), "C": (20, 10.0, 0.2, 2)}
+    spec = {"A": (24, 8.0, 0.1, 0), "B": (30, 6.0, 0.3, 1), "C": (20, 7.0, 0.2, 2)}
     dirs, caches = {}, {}
     for name, args in spec.items():
         dirs[name], caches[name] = make_scene(root, name, *args)
@@ -80,9 +81,60 @@ def test_selection_never_reads_the_left_out_ground_truth(scenes, tmp_path):
                                         cues=("color",), store=False)
         assert blind.select(train) == chosen
         assert blind.select_overall(train) == overall
+        assert blind.failures(train) == full.failures(train)
         assert left not in blind.scored_scenes
+        # the training scenes' stress cuts were read for the check, the left-out scene's were not
+        cut = {p.name for p in (blind.work / "gt").iterdir()}
+        assert cut == {f"{s}-every{k}" for s in train for k in (2, 3)}
         with pytest.raises(FileNotFoundError):  # its GT really is gone
             blind.score(("byte", None, 0), left)
+
+
+GRID = {"byte": ("byte", [()]),
+        "finetrack": ("finetrack", [("tracker.finetrack.match_thresh=0.5",), ("tracker.finetrack.match_thresh=0.4",),
+                                    ("tracker.finetrack.match_thresh=0.6",)])}
+
+
+def table_study(tmp_path, idf1):
+    """A study whose scores are a hand-built table {(rule, cue, i): {row: IDF1}}: nothing is tracked
+    (no caches: reading any other row fails)."""
+    study = nested_loso.NestedStudy({}, {}, tmp_path / "table", GRID, cues=("color",), store=False)
+    for cand, rows in idf1.items():
+        for row, v in rows.items():
+            study.scores[study._key(cand, row)] = {"IDF1": v}
+    return study
+
+
+BYTE, FT = ("byte", None, 0), ("finetrack", "color")
+
+
+def test_best_mean_setting_failing_a_training_stress_cut_gives_way_to_the_runner_up(tmp_path):
+    byte = {"A": 60.0, "B": 70.0, "A-every2": 50.0, "A-every3": 40.0, "B-every2": 65.0, "B-every3": 55.0}
+    table = {BYTE: byte,
+             # best mean (70.0) but 0.6 below byte on A every 3rd frame
+             FT + (0,): {"A": 66.0, "B": 74.0, "A-every2": 55.0, "A-every3": 39.4, "B-every2": 66.0,
+                         "B-every3": 56.0},
+             # runner-up (69.0), exactly byte - 0.5 on A every 3rd frame: qualifies
+             FT + (1,): {"A": 65.0, "B": 73.0, "A-every2": 51.0, "A-every3": 39.5, "B-every2": 64.6,
+                         "B-every3": 55.0},
+             FT + (2,): {"A": 64.0, "B": 72.0, "A-every2": 51.0, "A-every3": 41.0, "B-every2": 66.0,
+                         "B-every3": 56.0}}
+    study = table_study(tmp_path, table)
+    train = ["A", "B"]  # the left-out scene C has no entry: reading it would fail
+    assert study.stress_failures(FT + (0,), train) == ["A-every3"]
+    assert study.stress_failures(FT + (1,), train) == []
+    assert study.select(train) == {("byte", None): 0, FT: 1}
+    assert study.select_overall(train) == FT + (1,)
+    assert study.failures(train) == {FT + (0,): ["A-every3"]}
+    # without the check (no stress steps) today's rule: the best mean
+    assert study.select(train, steps=()) == {("byte", None): 0, FT: 0}
+    # every setting failing: the best mean (a fallback); the nested choice falls to byte
+    table[FT + (1,)]["B-every2"] = table[FT + (2,)]["B-every3"] = 54.0
+    table[FT + (1,)]["B-every3"] = 50.0
+    study = table_study(tmp_path, table)
+    assert set(study.failures(train)) == {FT + (0,), FT + (1,), FT + (2,)}
+    assert study.select(train) == {("byte", None): 0, FT: 0}
+    assert study.select_overall(train) == BYTE
 
 
 def test_ceiling_gives_each_detection_its_gt_id(scenes, tmp_path):
