@@ -40,6 +40,43 @@ RULES = {"byte": ("byte", [()]), "finetrack": ("finetrack", [()]), "botsort": ("
 CUES = ("color", "imagenet", "color+imagenet", "reid", "reid+imagenet", "reid+color+imagenet")
 #: the ImageNet candidate the ``imagenet`` cue uses (finetrack/inference/imagenet.py defaults)
 IMAGENET_ROW = "imagenet L17 avg2 256x128"
+#: the control: the same frozen map the head reads, pooled on the box, no training
+MAPS_ROW = "frame map L17 avg2 (no training)"
+
+
+class FrameMapEmbedder:
+    """Control without training: the frozen ImageNet MobileNetV2 map the head reads, pooled on
+    each box as the ``imagenet`` cue pools its crop (layer 17, ``avg2``), ``embedder(image_bgr,
+    xyxy) -> (N, 640)`` L2-normalised.
+
+    The frame goes through the network once at ``input_size`` (configs/transfer_imagenet.yaml's
+    384x512); each box is ROIAligned (torchvision) from the stride-32 map to ``roi_hw`` (8x4, the
+    map a 256x128 crop gives at that layer). With it, ``reid`` minus this row is what the trained
+    head adds to the same maps, and ``imagenet`` minus this row what cropping each box adds.
+    """
+
+    def __init__(self, input_size=(384, 512), roi_hw=(8, 4), pooling: str = "avg2"):
+        from finetrack.models.imagenet_backbone import ImageNetBackbone
+
+        self.net = ImageNetBackbone(input_size, levels=(17,)).eval()
+        self.roi_hw = tuple(roi_hw)
+        self.pooling = pooling
+
+    def __call__(self, image_bgr, xyxy):
+        import torch
+        from torchvision.ops import roi_align
+
+        from finetrack.inference.imagenet import pool_map
+
+        xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+        with torch.inference_mode():
+            x, ratio = self.net.preprocess(image_bgr)
+            fmap, = self.net.features(x[None])
+            boxes = torch.from_numpy(xyxy * np.float32(ratio))
+            rois = roi_align(fmap, [boxes], self.roi_hw, spatial_scale=1.0 / 32, sampling_ratio=2,
+                             aligned=True)
+            f = pool_map(rois, self.pooling).numpy()
+        return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
 
 
 def loso_specs(family: str, scenes: Sequence[str], threads: int = 1) -> Dict[str, dict]:
@@ -105,7 +142,7 @@ def tracking(caches: Dict[str, CachedFrames], dirs: Dict[str, Path], work: Path)
 def markdown(retr: dict, track: Dict[str, dict], family: str) -> str:
     """Retrieval mAP and tracking IDF1 tables, one column per left-out scene."""
     scenes = list(retr["boxes"])
-    keep = ["color", IMAGENET_ROW, "color+" + IMAGENET_ROW, family, f"color+{family}",
+    keep = ["color", IMAGENET_ROW, "color+" + IMAGENET_ROW, MAPS_ROW, family, f"color+{family}",
             f"{IMAGENET_ROW}+{family}", f"color+{IMAGENET_ROW}+{family}"]
     lines = ["GT-box retrieval, protocol v2 (mAP %; the learned rows: the model trained without "
              "that scene)", "", "| features | " + " | ".join(scenes) + " | mean |",
@@ -192,7 +229,8 @@ def main(argv=None) -> int:
         retr = imagenet_layer.run(
             args.data, scenes, samples_per_s=args.samples_per_s, crop_sizes=((256, 128),),
             layers=(17,), poolings=("avg2",),
-            extra={family: {s: Embedder.from_checkpoint(c) for s, c in ckpts.items()}})
+            extra={family: {s: Embedder.from_checkpoint(c) for s, c in ckpts.items()},
+                   MAPS_ROW: dict.fromkeys(scenes, FrameMapEmbedder())})
         retr_min = (time.perf_counter() - t1) / 60
         track, track_min = {}, 0.0
         if not args.no_tracking:

@@ -76,3 +76,28 @@ def test_tracking_rows_read_the_cue_they_name(tmp_path):
             assert row[f"{rule}/reid"] == row[f"{rule}/color"]
             assert row[f"{rule}/reid+imagenet"] == row[f"{rule}/color+imagenet"]
         assert row["ceiling"]["IDF1"] >= row["byte"]["IDF1"]
+
+
+def test_frame_map_control_pools_each_box_on_its_own():
+    from finetrack.models.imagenet_backbone import ImageNetBackbone
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    boxes = np.array([[10, 20, 90, 200], [150, 30, 230, 230], [240, 0, 320, 240]], np.float64)
+    emb = pretrained_head.FrameMapEmbedder(input_size=(128, 160))
+    f = emb(img, boxes)
+    assert f.shape == (3, 640)
+    np.testing.assert_allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(emb(img, boxes[[2, 0]]), f[[2, 0]], atol=1e-5)  # order, subsets
+    # the map is the frozen backbone's stride-32 output: a box over the whole letterboxed frame
+    # pooled to one cell per half is the mean of the map's upper / lower half rows
+    net = ImageNetBackbone((128, 160), levels=(17,)).eval()
+    x, ratio = net.preprocess(img)
+    with torch.no_grad():
+        fmap = net.features(x[None])[0][0]  # (320, 4, 5): 240x320 -> 120x160 content, 4x5 cells
+    assert ratio == 0.5
+    emb.roi_hw = (2, 5)
+    whole = emb(img, np.array([[0, 0, 320, 256]]))  # 128x160 input px = the 4x5 map exactly
+    top, bottom = fmap[:, :2].mean((1, 2)), fmap[:, 2:].mean((1, 2))
+    want = torch.cat([top, bottom]).numpy()
+    np.testing.assert_allclose(whole[0], want / np.linalg.norm(want), atol=2e-2)
