@@ -42,6 +42,8 @@ CUES = ("color", "imagenet", "color+imagenet", "reid", "reid+imagenet", "reid+co
 IMAGENET_ROW = "imagenet L17 avg2 256x128"
 #: the control: the same frozen map the head reads, pooled on the box, no training
 MAPS_ROW = "frame map L17 avg2 (no training)"
+#: the same control at the paper's YOLOX-s input (is what the frame maps lose resolution?)
+MAPS_ROW_LARGE = "frame map L17 avg2 608x1088 (no training)"
 
 
 class FrameMapEmbedder:
@@ -142,7 +144,8 @@ def tracking(caches: Dict[str, CachedFrames], dirs: Dict[str, Path], work: Path)
 def markdown(retr: dict, track: Dict[str, dict], family: str) -> str:
     """Retrieval mAP and tracking IDF1 tables, one column per left-out scene."""
     scenes = list(retr["boxes"])
-    keep = ["color", IMAGENET_ROW, "color+" + IMAGENET_ROW, MAPS_ROW, family, f"color+{family}",
+    keep = ["color", IMAGENET_ROW, "color+" + IMAGENET_ROW, MAPS_ROW, MAPS_ROW_LARGE, family,
+            f"color+{family}",
             f"{IMAGENET_ROW}+{family}", f"color+{IMAGENET_ROW}+{family}"]
     lines = ["GT-box retrieval, protocol v2 (mAP %; the learned rows: the model trained without "
              "that scene)", "", "| features | " + " | ".join(scenes) + " | mean |",
@@ -230,7 +233,8 @@ def main(argv=None) -> int:
             args.data, scenes, samples_per_s=args.samples_per_s, crop_sizes=((256, 128),),
             layers=(17,), poolings=("avg2",),
             extra={family: {s: Embedder.from_checkpoint(c) for s, c in ckpts.items()},
-                   MAPS_ROW: dict.fromkeys(scenes, FrameMapEmbedder())})
+                   MAPS_ROW: dict.fromkeys(scenes, FrameMapEmbedder()),
+                   MAPS_ROW_LARGE: dict.fromkeys(scenes, FrameMapEmbedder((608, 1088)))})
         retr_min = (time.perf_counter() - t1) / 60
         track, track_min = {}, 0.0
         if not args.no_tracking:
