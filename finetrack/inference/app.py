@@ -78,6 +78,10 @@ def build_models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, device: 
     elif model is None:
         raise ValueError("--det yolox needs --det-ckpt (or --reid-ckpt holding a trained detector)")
     if model is not None and detector_head_trained(reid_obj) is False:
+        if detector is None and not getattr(model.detector, "has_detection_head", True):
+            raise ValueError(f"{reid_ckpt}: its backbone ({model.detector.name}) has no detection "
+                             "head: track with --det public (or --det gt), or give a detector "
+                             "with --det-ckpt")
         if detector is None:
             raise ValueError(_untrained_message(reid_ckpt))
         two_networks, why = True, f"{reid_ckpt}'s detector head was never trained"

