@@ -17,7 +17,9 @@ REMOVED_ROBUST = ["bonus_margin", "unlock_llr", "min_separation", "identity_llr"
 #: docs/experiments/unseen_scenes.md, kept by no fold of the nested study, removed)
 REMOVED_TRACKER = ["finetrack_iou_stage", "color_weight", "adaptive",
                    # BoT-SORT's (cx, cy, w, h) Kalman filter for botsort: section 7, not kept
-                   "botsort.kalman"]
+                   "botsort.kalman",
+                   # the imagenet cue's crop as a setting: sections 4 (128x64) and 9 (192x96)
+                   "imagenet_crop"]
 
 
 @pytest.mark.parametrize("key", [f"tracker.robust.{k}" for k in REMOVED_ROBUST]
