@@ -157,7 +157,7 @@ def track_video(
         ``tlwh`` (R, 4), ``scores`` (R,) (one row per tracked box, source frame numbers), the
         per-stage ``timer`` and ``rows`` ((R, 7) frame, id, x, y, w, h, score).
     """
-    from finetrack.inference.build import build_tracker
+    from finetrack.inference.build import build_tracker, embed_floor
     from finetrack.inference.frames import open_source
     from finetrack.inference.options import (CropSaver, SourceOptions, StridedFrames,
                                              chain_callbacks, write_tracks)
@@ -205,7 +205,7 @@ def track_video(
     if out_dir is not None and save_crops:
         crops = CropSaver(out_dir / "crops" / reader.name)
     try:
-        floor = None if cfg.tracker.embed_all_boxes else tracker.embedding_floor
+        floor = embed_floor(cfg.tracker, tracker)
         res = track_sequence(reader, src, tracker, progress=progress,
                              on_frame=chain_callbacks(writer, crops), appearance=appearance,
                              embed_floor=floor)

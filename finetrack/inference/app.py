@@ -12,7 +12,7 @@ import numpy as np
 from finetrack.config import Config, TrackerConfig
 from finetrack.data.mot import MOTSequence, list_sequences
 from finetrack.inference.build import (build_detector_from_config, build_source, build_tracker,
-                                       resolve_appearance, set_classes)
+                                       embed_floor, resolve_appearance, set_classes)
 from finetrack.engine.context import resolve_device
 from finetrack.inference.track_loop import StageTimer, track_sequence
 
@@ -143,13 +143,11 @@ def _crop_models(cfg: Config, det: str, mode: str, det_ckpt, reid_ckpt, obj, dev
     return None, detector, embedder, "two-networks"
 
 
-def onnx_models(joint_model, detector, embedder, pipeline: str, device: str):
-    """``(joint_model, detector)`` with their networks run by onnxruntime (CPU)."""
+def onnx_models(joint_model, detector, embedder, pipeline: str):
+    """``(joint_model, detector)`` with their networks run by onnxruntime (CPU; the caller has
+    checked the device)."""
     from finetrack.inference.onnx_export import OnnxDetector, OnnxJointModel
 
-    if device != "cpu":
-        raise ValueError(f"--runtime onnx runs on the CPU (onnxruntime CPU); got device {device}: "
-                         "add --device cpu")
     if pipeline == "joint":
         logger.info("runtime: onnxruntime runs the detector and the Re-ID head (one pass)")
         return OnnxJointModel(joint_model), None
@@ -325,7 +323,7 @@ def run_tracking(
         if d is not None and opts.classes is not None:
             set_classes(d, opts.classes)
     if runtime == "onnx":
-        joint_model, detector = onnx_models(joint_model, detector, embedder, pipeline, device)
+        joint_model, detector = onnx_models(joint_model, detector, embedder, pipeline)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     total = StageTimer()
@@ -342,7 +340,7 @@ def run_tracking(
         tracker = build_tracker(cfg.tracker, reader.frame_rate, mode)
         # the Re-ID head and the appearance cues skip the boxes this mode never reads (zero
         # rows: same results)
-        floor = None if cfg.tracker.embed_all_boxes else tracker.embedding_floor
+        floor = embed_floor(cfg.tracker, tracker)
         if reid_floor_logged is None and (joint_model is not None or embedder is not None
                                           or color is not None):
             reid_floor_logged = True

@@ -46,6 +46,12 @@ def build_tracker(cfg: TrackerConfig, frame_rate: float, mode: Optional[str] = N
     return Tracker.from_config(cfg, frame_rate, cues=cues, mode=mode)
 
 
+def embed_floor(cfg: TrackerConfig, tracker) -> Optional[float]:
+    """The score at or below which the Re-ID head and the appearance cues skip a box (zero rows):
+    ``tracker.embedding_floor``, or None (every box) with ``tracker.embed_all_boxes``."""
+    return None if cfg.embed_all_boxes else tracker.embedding_floor
+
+
 def build_source(
     kind: str,
     seq: MOTSequence,

@@ -85,15 +85,13 @@ def appearance_rows(appearance, image, xyxy: np.ndarray, scores: np.ndarray,
                     reid: Optional[np.ndarray], floor: Optional[float]) -> np.ndarray:
     """``appearance(image, xyxy, reid)`` on the boxes scoring above ``floor`` (all when None),
     zero rows for the others: (N, D) float32."""
-    from finetrack.models.reid_head import embed_mask
+    from finetrack.models.reid_head import embed_mask, scatter_rows
 
     keep = embed_mask(scores, floor)
     if keep.all():
         return appearance(image, xyxy, reid)
     sub = appearance(image, np.asarray(xyxy)[keep], None if reid is None else reid[keep])
-    out = np.zeros((len(keep), sub.shape[1]), np.float32)
-    out[keep] = sub
-    return out
+    return scatter_rows(sub, keep, sub.shape[1])
 
 
 def detect_frame(source, frame: int, image: Optional[np.ndarray], timer: StageTimer):

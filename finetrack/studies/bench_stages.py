@@ -157,7 +157,7 @@ def build_pipelines(config: str, selected, reid: Path, det: Path, overrides):
     """{column: (source, tracker)} for ``--interleave frames``: the same models as the CLI runs
     (:func:`finetrack.inference.app.build_models`; the joint pipeline for finetrack)."""
     from finetrack.inference.app import build_models, onnx_models
-    from finetrack.inference.build import build_source, build_tracker
+    from finetrack.inference.build import build_source, build_tracker, embed_floor
     from finetrack.inference.sources import JointDetections
 
     pipes = {}
@@ -166,11 +166,11 @@ def build_pipelines(config: str, selected, reid: Path, det: Path, overrides):
         joint, detector, embedder, pipeline = build_models(
             cfg, "yolox", mode, str(det), str(reid) if mode != "byte" else None, "cpu", False)
         if runtime == "onnx":
-            joint, detector = onnx_models(joint, detector, embedder, pipeline, "cpu")
+            joint, detector = onnx_models(joint, detector, embedder, pipeline)
         # the Re-ID features only (this loop feeds no colour cue; robust's default reads both)
         tracker = build_tracker(
             dataclasses.replace(cfg.tracker, appearance=cfg.tracker.appearance or "reid"), 7.0, mode)
-        floor = None if cfg.tracker.embed_all_boxes else tracker.embedding_floor
+        floor = embed_floor(cfg.tracker, tracker)
         src = (JointDetections(joint, "cpu", min_score=floor) if joint is not None
                else build_source("yolox", None, cfg, detector, "cpu"))
         pipes[key] = (src, tracker, pipeline)
